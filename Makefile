@@ -1,0 +1,31 @@
+# Two entry points: `make run` (the quickstart optimization) and `make test`.
+# The virtual environment is built once and rebuilt only when pyproject.toml changes.
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.setup-stamp
+export METASPARSE_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: setup run test lint bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	# The CPU build of torch first: a later unpinned "torch" requirement is then already met
+	# and pip does not pull several GB of CUDA packages.
+	$(VENV)/bin/pip install --quiet "torch==2.13.0"
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/metasparse optimize scenarios/quickstart.yaml
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/trainer_overhead.py

@@ -1,0 +1,1 @@
+"""metasparse: automated configuration of dynamic sparse training."""

@@ -1,0 +1,46 @@
+"""A tiny string-keyed registry: every design axis of the trainer is one of these.
+
+The keys are the strings used in the search space, so a value sampled by SMAC or Optuna
+selects an implementation directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from metasparse.errors import ConfigError, invalid_choice
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    """Maps the names of one axis (e.g. 'grow_score') to implementations."""
+
+    def __init__(self, axis: str) -> None:
+        self.axis = axis
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        def decorator(item: T) -> T:
+            if name in self._items:
+                raise KeyError(f"{self.axis}: {name!r} is registered twice")
+            self._items[name] = item
+            return item
+
+        return decorator
+
+    def __getitem__(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise ConfigError(invalid_choice(self.axis, sorted(self._items), name)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def names(self) -> list[str]:
+        return list(self._items)

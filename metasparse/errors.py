@@ -1,0 +1,27 @@
+"""User-facing errors: each prints as one line in the command line, never as a traceback."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "DataError", "MetasparseError", "ScenarioError", "invalid_choice"]
+
+
+class MetasparseError(Exception):
+    """Base class of every error that the command line shows as one line (exit code 2)."""
+
+
+class ConfigError(MetasparseError, ValueError):
+    """A configuration value or key is not valid."""
+
+
+class DataError(MetasparseError, ValueError):
+    """A dataset cannot be found or read."""
+
+
+class ScenarioError(MetasparseError, ValueError):
+    """A scenario file is not valid."""
+
+
+def invalid_choice(what: str, allowed, got) -> str:
+    """The message "The 'x' parameter must be one of [...]; got 'y'"."""
+    listed = ", ".join(repr(a) for a in allowed)
+    return f"The {what!r} parameter must be one of [{listed}]; got {got!r}"
