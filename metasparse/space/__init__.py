@@ -1,0 +1,59 @@
+"""Search spaces (spaces/*.yaml as ConfigSpace objects), configurations and presets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ConfigSpace import ConfigurationSpace
+
+from metasparse.space._config import (
+    coerce_value,
+    default_config,
+    parameter_names,
+    parse_assignment,
+    resolve_config,
+)
+from metasparse.space._definition import build_space, fix, load_definition, shipped_spaces
+from metasparse.space._presets import get_preset, preset_info, preset_names
+
+__all__ = [
+    "PRESETS",
+    "coerce_value",
+    "default_config",
+    "get_preset",
+    "load_definition",
+    "load_space",
+    "parameter_names",
+    "parse_assignment",
+    "preset_info",
+    "preset_names",
+    "resolve_config",
+    "shipped_spaces",
+]
+
+
+def load_space(spec: str | Path, fixed: Mapping[str, Any] | None = None,
+               seed: int | None = None) -> ConfigurationSpace:
+    """A shipped space name or a space YAML path -> ConfigSpace, with `fixed` made constant."""
+    definition = load_definition(spec)
+    if fixed:
+        definition = fix(definition, {k: coerce_value(k, v) for k, v in fixed.items()})
+    return build_space(definition, seed=seed)
+
+
+class _Presets(Mapping[str, dict[str, Any]]):
+    """name -> full configuration, read lazily from spaces/presets.yaml."""
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return get_preset(name)
+
+    def __iter__(self):
+        return iter(preset_names())
+
+    def __len__(self) -> int:
+        return len(preset_names())
+
+
+PRESETS: Mapping[str, dict[str, Any]] = _Presets()

@@ -1,0 +1,263 @@
+"""Space YAML files -> a plain definition dict -> a ConfigSpace.
+
+A space file either defines parameters (spaces/meta.yaml) or derives from a base space with
+`base`, narrowing it by `restrict` (a subset of choices, or a narrower range) and `fixed`
+(constants). A parameter whose condition can no longer hold once its parent is fixed is dropped
+together with its condition; a condition on a fixed parent that always holds is dropped too.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ConfigSpace import (
+    Categorical,
+    ConfigurationSpace,
+    Constant,
+    EqualsCondition,
+    Float,
+    ForbiddenAndConjunction,
+    ForbiddenEqualsClause,
+    ForbiddenInClause,
+    ForbiddenLessThanRelation,
+    InCondition,
+    OrdinalHyperparameter,
+)
+from ConfigSpace.conditions import AndConjunction
+
+from metasparse._paths import shipped_dir
+from metasparse.errors import ConfigError, invalid_choice
+
+KINDS = ("categorical", "float", "int_log", "ordinal", "constant")
+_SPACE_KEYS = {"name", "description", "base", "parameters", "conditions", "forbidden", "fixed",
+               "restrict"}
+
+
+def shipped_spaces() -> list[str]:
+    """Names of the spaces shipped in spaces/ (presets.yaml excluded)."""
+    return sorted(p.stem for p in shipped_dir("spaces").glob("*.yaml") if p.stem != "presets")
+
+
+def space_path(spec: str | Path) -> Path:
+    """A shipped space name or a path -> the path of its YAML file."""
+    path = Path(spec)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError(f"space file {str(path)!r} does not exist")
+        return path
+    candidate = shipped_dir("spaces") / f"{spec}.yaml"
+    if str(spec) == "presets" or not candidate.is_file():
+        raise ConfigError(invalid_choice("space", shipped_spaces(), str(spec))
+                          + " (or a path to a .yaml space file)")
+    return candidate
+
+
+def load_definition(spec: str | Path) -> dict[str, Any]:
+    """The resolved definition (parameters, conditions, forbidden) of a space file."""
+    return copy.deepcopy(_load_definition(space_path(spec).resolve()))
+
+
+@lru_cache(maxsize=64)
+def _load_definition(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"space file {str(path)!r} is not valid YAML: {_first_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"space file {str(path)!r} must hold a mapping")
+    unknown = set(raw) - _SPACE_KEYS
+    if unknown:
+        raise ConfigError(f"space file {str(path)!r}: unknown key {sorted(unknown)[0]!r}; "
+                          f"allowed: {sorted(_SPACE_KEYS)}")
+    if "base" in raw:
+        definition = load_definition(raw["base"]) if "/" not in str(raw["base"]) else \
+            load_definition(path.parent / raw["base"])
+    else:
+        definition = {"parameters": {}, "conditions": {}, "forbidden": []}
+    definition["parameters"].update(copy.deepcopy(raw.get("parameters") or {}))
+    definition["conditions"].update(copy.deepcopy(raw.get("conditions") or {}))
+    definition["forbidden"].extend(copy.deepcopy(raw.get("forbidden") or []))
+    definition["name"] = raw.get("name", path.stem)
+    definition["description"] = raw.get("description", "")
+    for name, spec in definition["parameters"].items():
+        _check_spec(name, spec, path)
+    for name, allowed in (raw.get("restrict") or {}).items():
+        restrict(definition, name, allowed)
+    return fix(definition, raw.get("fixed") or {})
+
+
+def _first_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _check_spec(name: str, spec: Mapping[str, Any], path: Path) -> None:
+    kind = spec.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"space file {str(path)!r}: parameter {name!r}: "
+                          + invalid_choice("kind", KINDS, kind))
+
+
+def _parameter(definition: dict[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return definition["parameters"][name]
+    except KeyError:
+        raise ConfigError(invalid_choice("parameter", sorted(definition["parameters"]), name)) \
+            from None
+
+
+def restrict(definition: dict[str, Any], name: str, allowed: Any) -> None:
+    """Narrow a parameter to a subset of its choices or to a sub-range."""
+    spec = _parameter(definition, name)
+    if spec["kind"] in ("categorical", "ordinal"):
+        key = "choices" if spec["kind"] == "categorical" else "sequence"
+        bad = [a for a in allowed if a not in spec[key]]
+        if bad:
+            raise ConfigError(invalid_choice(name, spec[key], bad[0]))
+        spec[key] = list(allowed)
+        if spec["default"] not in allowed:
+            spec["default"] = allowed[0]
+    elif spec["kind"] in ("float", "int_log"):
+        low, high = (float(v) for v in allowed)
+        if not spec["range"][0] <= low < high <= spec["range"][1]:
+            raise ConfigError(f"The {name!r} range must lie within {spec['range']}; got {allowed}")
+        spec["range"] = [low, high]
+        spec["default"] = min(max(spec["default"], low), high)
+    else:
+        raise ConfigError(f"The {name!r} parameter is a constant and cannot be restricted")
+
+
+def _holds(required: Any, value: Any) -> bool:
+    return value in required if isinstance(required, list) else value == required
+
+
+def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn parameters into constants; drop what can no longer be active."""
+    for name, value in fixed.items():
+        spec = _parameter(definition, name)
+        check_value(name, spec, value)
+        definition["parameters"][name] = {"kind": "constant", "value": value, "default": value}
+    changed = True
+    while changed:
+        changed = False
+        for child, parents in list(definition["conditions"].items()):
+            if child not in definition["parameters"]:
+                del definition["conditions"][child]
+                continue
+            dead = False
+            for parent, required in list(parents.items()):
+                pspec = definition["parameters"].get(parent)
+                if pspec is None:
+                    dead = True
+                elif pspec["kind"] == "constant":
+                    if _holds(required, pspec["value"]):
+                        del parents[parent]
+                    else:
+                        dead = True
+                elif pspec["kind"] == "categorical":
+                    still = [v for v in _as_list(required) if v in pspec["choices"]]
+                    if not still:
+                        dead = True
+                    elif len(still) == len(pspec["choices"]):
+                        del parents[parent]
+                    else:
+                        parents[parent] = still if len(still) > 1 else still[0]
+            if dead:
+                del definition["parameters"][child]
+                del definition["conditions"][child]
+                changed = True
+            elif not parents:
+                del definition["conditions"][child]
+    definition["forbidden"] = [f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
+    return definition
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _forbidden_alive(definition: dict[str, Any], clause: Mapping[str, Any]) -> bool:
+    params = definition["parameters"]
+    if "less_than" in clause:
+        return all(n in params and params[n]["kind"] != "constant" for n in clause["less_than"])
+    if any(n not in params for n in clause):
+        return False
+    # A clause on constants alone is decided now: ConfigSpace rejects one that always holds.
+    if all(params[n]["kind"] == "constant" for n in clause):
+        return False
+    return all(
+        _holds(req, params[n]["value"]) if params[n]["kind"] == "constant"
+        else params[n]["kind"] != "categorical"
+        or any(v in params[n]["choices"] for v in _as_list(req))
+        for n, req in clause.items()
+    )
+
+
+def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
+    """Raise ConfigError unless `value` is a legal value of the parameter."""
+    kind = spec["kind"]
+    if kind == "constant":
+        ok = value == spec["value"]
+        allowed: Any = [spec["value"]]
+    elif kind in ("categorical", "ordinal"):
+        allowed = spec["choices" if kind == "categorical" else "sequence"]
+        ok = any(value == a and type(value) is type(a) for a in allowed) or (
+            kind == "ordinal" and isinstance(value, int | float) and value in allowed)
+    else:
+        low, high = spec["range"]
+        ok = isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value) and low <= value <= high
+        if ok:
+            return
+        raise ConfigError(f"The {name!r} parameter must be a number in [{low}, {high}]; "
+                          f"got {value!r}")
+    if not ok:
+        raise ConfigError(invalid_choice(name, allowed, value))
+
+
+def build_space(definition: Mapping[str, Any], seed: int | None = None) -> ConfigurationSpace:
+    """The ConfigSpace of a definition."""
+    cs = ConfigurationSpace(name=definition.get("name", "space"), seed=seed)
+    hps = {name: _hyperparameter(name, spec) for name, spec in definition["parameters"].items()}
+    cs.add(list(hps.values()))
+    conditions = []
+    for child, parents in definition["conditions"].items():
+        parts = [
+            InCondition(hps[child], hps[parent], required) if isinstance(required, list)
+            else EqualsCondition(hps[child], hps[parent], required)
+            for parent, required in parents.items()
+        ]
+        conditions.append(parts[0] if len(parts) == 1 else AndConjunction(*parts))
+    cs.add(conditions)
+    for clause in definition["forbidden"]:
+        cs.add(_forbidden(clause, hps))
+    return cs
+
+
+def _hyperparameter(name: str, spec: Mapping[str, Any]):
+    kind = spec["kind"]
+    if kind == "categorical":
+        return Categorical(name, spec["choices"], default=spec["default"])
+    if kind == "ordinal":
+        return OrdinalHyperparameter(name, spec["sequence"], default_value=spec["default"])
+    if kind == "constant":
+        return Constant(name, spec["value"])
+    low, high = (float(v) for v in spec["range"])
+    log = bool(spec.get("log")) or kind == "int_log"
+    return Float(name, (low, high), log=log, default=float(spec["default"]))
+
+
+def _forbidden(clause: Mapping[str, Any], hps: Mapping[str, Any]):
+    if "less_than" in clause:
+        left, right = clause["less_than"]
+        return ForbiddenLessThanRelation(hps[left], hps[right])
+    parts = [
+        ForbiddenInClause(hps[n], v) if isinstance(v, list) else ForbiddenEqualsClause(hps[n], v)
+        for n, v in clause.items() if hps[n].__class__ is not Constant
+    ]
+    return parts[0] if len(parts) == 1 else ForbiddenAndConjunction(*parts)
