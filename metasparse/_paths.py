@@ -1,4 +1,4 @@
-"""Where the shipped spaces and scenarios live: beside the package in a checkout, inside it in a wheel."""
+"""Where the shipped spaces and scenarios live: beside the package, or inside it in a wheel."""
 
 from __future__ import annotations
 

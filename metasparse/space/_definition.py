@@ -68,7 +68,8 @@ def _load_definition(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"space file {str(path)!r} is not valid YAML: {_first_line(exc)}") from None
+        raise ConfigError(
+            f"space file {str(path)!r} is not valid YAML: {_first_line(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"space file {str(path)!r} must hold a mapping")
     unknown = set(raw) - _SPACE_KEYS
@@ -173,7 +174,8 @@ def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
                 changed = True
             elif not parents:
                 del definition["conditions"][child]
-    definition["forbidden"] = [f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
+    definition["forbidden"] = [
+        f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
     return definition
 
 
@@ -199,25 +201,29 @@ def _forbidden_alive(definition: dict[str, Any], clause: Mapping[str, Any]) -> b
 
 
 def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
-    """Raise ConfigError unless `value` is a legal value of the parameter."""
+    """Raise ConfigError unless `value` is legal for the trainer.
+
+    The trainer accepts more than the search samples: `bounds` widens a numeric range, and an
+    `open` categorical or ordinal takes any value of its type (e.g. any `hidden_sizes` string,
+    whose format the model layer checks).
+    """
     kind = spec["kind"]
-    if kind == "constant":
-        ok = value == spec["value"]
-        allowed: Any = [spec["value"]]
-    elif kind in ("categorical", "ordinal"):
-        allowed = spec["choices" if kind == "categorical" else "sequence"]
-        ok = any(value == a and type(value) is type(a) for a in allowed) or (
-            kind == "ordinal" and isinstance(value, int | float) and value in allowed)
-    else:
-        low, high = spec["range"]
-        ok = isinstance(value, int | float) and not isinstance(value, bool) \
-            and math.isfinite(value) and low <= value <= high
-        if ok:
+    if kind in ("float", "int_log"):
+        low, high = spec.get("bounds", spec["range"])
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and math.isfinite(value) and low <= value <= high:
             return
         raise ConfigError(f"The {name!r} parameter must be a number in [{low}, {high}]; "
                           f"got {value!r}")
-    if not ok:
-        raise ConfigError(invalid_choice(name, allowed, value))
+    if kind == "constant":
+        allowed: list[Any] = [spec["value"]]
+    else:
+        allowed = spec["choices" if kind == "categorical" else "sequence"]
+    if any(value == a and type(value) is type(a) for a in allowed):
+        return
+    if spec.get("open") and all(type(value) is type(a) for a in allowed):
+        return
+    raise ConfigError(invalid_choice(name, allowed, value))
 
 
 def build_space(definition: Mapping[str, Any], seed: int | None = None) -> ConfigurationSpace:

@@ -1,0 +1,28 @@
+"""The dynamic-sparse-training core, independent of models and data.
+
+Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS`,
+`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `DECAYS`.
+"""
+
+from metasparse.sparse.distribution import DISTRIBUTIONS, active_counts, layer_densities
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
+from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
+from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
+from metasparse.sparse.topology import SparseTopology, TopologyConfig, select
+
+__all__ = [
+    "DECAYS",
+    "DISTRIBUTIONS",
+    "GROW_SCORES",
+    "PRUNE_SCORES",
+    "REGROW_INITS",
+    "WEIGHT_INITS",
+    "LayerState",
+    "SparseTopology",
+    "SparsitySchedule",
+    "TopologyConfig",
+    "UpdateSchedule",
+    "active_counts",
+    "layer_densities",
+    "select",
+]

@@ -1,0 +1,96 @@
+"""Building a model from a configuration: one registered builder per value of 'model'."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from torch import nn
+
+from metasparse._registry import Registry
+from metasparse.errors import ConfigError
+from metasparse.models._activations import ACTIVATIONS
+from metasparse.models._cnn import CNN
+from metasparse.models._config import (
+    ImageShape,
+    check_image_shape,
+    check_positive,
+    parse_dropout,
+    parse_sizes,
+    require,
+)
+from metasparse.models._lstm import LSTMClassifier
+from metasparse.models._mlp import MLP
+from metasparse.models._norm import NORMALIZATIONS
+
+__all__ = ["MODELS", "build_model"]
+
+ModelBuilder = Callable[[Mapping[str, Any], int, int, ImageShape | None], nn.Module]
+
+MODELS: Registry[ModelBuilder] = Registry("model")
+
+
+def build_model(
+    config: Mapping[str, Any],
+    n_features: int,
+    n_classes: int,
+    image_shape: Sequence[int] | None = None,
+) -> nn.Module:
+    """The model that `config` describes, for flat (N, n_features) float inputs.
+
+    Keys read: 'model' (a name in MODELS), 'hidden_sizes' (mlp, lstm) or 'channels' (cnn) as
+    comma-separated ints, 'activation', 'normalization' and 'dropout'; other keys are ignored.
+    A configuration without 'normalization' or 'dropout' gets none. `image_shape` is the
+    (channels, height, width) of image data, whose rows are flattened in that order.
+
+    Raises ConfigError (one line naming the parameter) for a missing or invalid value, and
+    DataError for an image shape that does not match `n_features`.
+    """
+    n_features = check_positive("n_features", n_features)
+    n_classes = check_positive("n_classes", n_classes)
+    shape = check_image_shape(image_shape, n_features)
+    builder = MODELS[require(config, "model")]
+    # Looking the names up raises the ConfigError that lists the valid ones.
+    ACTIVATIONS[require(config, "activation")]
+    NORMALIZATIONS[config.get("normalization", "none")]
+    return builder(config, n_features, n_classes, shape)
+
+
+def _common(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "activation": config["activation"],
+        "normalization": config.get("normalization", "none"),
+        "dropout": parse_dropout(config),
+    }
+
+
+@MODELS.register("mlp")
+def _build_mlp(
+    config: Mapping[str, Any], n_features: int, n_classes: int, image_shape: ImageShape | None
+) -> nn.Module:
+    return MLP(n_features, parse_sizes(config, "hidden_sizes"), n_classes, **_common(config))
+
+
+@MODELS.register("cnn")
+def _build_cnn(
+    config: Mapping[str, Any], n_features: int, n_classes: int, image_shape: ImageShape | None
+) -> nn.Module:
+    if image_shape is None:
+        raise ConfigError(
+            "The 'cnn' model needs image-shaped data (a dataset with an image shape); "
+            f"got a tabular dataset with {n_features} features"
+        )
+    return CNN(image_shape, parse_sizes(config, "channels"), n_classes, **_common(config))
+
+
+@MODELS.register("lstm")
+def _build_lstm(
+    config: Mapping[str, Any], n_features: int, n_classes: int, image_shape: ImageShape | None
+) -> nn.Module:
+    return LSTMClassifier(
+        n_features,
+        parse_sizes(config, "hidden_sizes"),
+        n_classes,
+        image_shape=image_shape,
+        **_common(config),
+    )

@@ -1,0 +1,158 @@
+"""Prune and grow scores: one small function each, in two registries.
+
+A score maps a layer's state to a tensor shaped like its weight. Pruning removes the active
+connections of LOWEST prune score; growing adds the inactive connections of HIGHEST grow score.
+A new criterion is one function here, one line in its registry (the decorator), and one value
+in spaces/meta.yaml. Selection, randomness ratios, masks and optimizer state live in topology.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from metasparse._registry import Registry
+
+PRUNE_SCORES: Registry = Registry("prune_score")
+GROW_SCORES: Registry = Registry("grow_score")
+
+
+@dataclass
+class LayerState:
+    """What a score may look at for one masked weight tensor at an update."""
+
+    weight: torch.Tensor
+    grad: torch.Tensor | None  # dense gradient of the last batch (inactive weights included)
+    momentum: torch.Tensor | None  # SGD momentum buffer or Adam's first moment, dense
+    mask: torch.Tensor  # bool, True = active
+    ever_active: torch.Tensor  # bool, True = active at some point of training
+    activations: tuple[torch.Tensor, torch.Tensor] | None  # (inputs M x n_in, outputs M x n_out)
+    generator: torch.Generator
+    mest_gamma: float
+
+
+def _grad(s: LayerState) -> torch.Tensor:
+    return s.grad if s.grad is not None else torch.zeros_like(s.weight)
+
+
+def _momentum(s: LayerState) -> torch.Tensor:
+    """The optimizer's momentum, or the gradient where the optimizer keeps none (momentum 0)."""
+    return s.momentum if s.momentum is not None else _grad(s)
+
+
+def _uniform(s: LayerState) -> torch.Tensor:
+    return torch.rand(s.weight.shape, generator=s.generator, device=s.generator.device)
+
+
+def _neuron_strength(s: LayerState) -> torch.Tensor:
+    """Normalised strength (sum of |w|) of the input and output neuron of every connection."""
+    w = s.weight.abs().reshape(s.weight.shape[0], s.weight.shape[1], -1).sum(dim=2)
+    s_out = w.sum(dim=1)
+    s_in = w.sum(dim=0)
+    combined = s_out[:, None] / s_out.mean().clamp_min(1e-12) + \
+        s_in[None, :] / s_in.mean().clamp_min(1e-12)
+    return combined.view(*combined.shape, *([1] * (s.weight.dim() - 2))).expand_as(s.weight)
+
+
+@PRUNE_SCORES.register("magnitude")
+def prune_magnitude(s: LayerState) -> torch.Tensor:
+    return s.weight.abs()
+
+
+@PRUNE_SCORES.register("set")
+def prune_set(s: LayerState) -> torch.Tensor:
+    """SET: the smallest positive and the largest negative weights go first, in proportion.
+
+    The score is the rank of |w| within its sign group divided by the group size, so removing
+    the k lowest scores removes the same fraction of positive and of negative weights (as the
+    original SET code does with its two thresholds, fixed here to count exactly k).
+    """
+    w = s.weight.flatten()
+    active = s.mask.flatten()
+    score = torch.full_like(w, float("inf"))
+    for group in (active & (w >= 0), active & (w < 0)):
+        idx = group.nonzero().squeeze(1)
+        if idx.numel():
+            order = w[idx].abs().argsort()
+            ranks = torch.empty_like(order, dtype=w.dtype)
+            ranks[order] = torch.arange(1, idx.numel() + 1, dtype=w.dtype)
+            score[idx] = ranks / idx.numel()
+    return score.view_as(s.weight)
+
+
+@PRUNE_SCORES.register("random")
+def prune_random(s: LayerState) -> torch.Tensor:
+    return _uniform(s)
+
+
+@PRUNE_SCORES.register("snip")
+def prune_snip(s: LayerState) -> torch.Tensor:
+    """|w g|: the first-order Taylor estimate of the loss change when w is removed."""
+    return (s.weight * _grad(s)).abs()
+
+
+@PRUNE_SCORES.register("momentum")
+def prune_momentum(s: LayerState) -> torch.Tensor:
+    return _momentum(s).abs()
+
+
+@PRUNE_SCORES.register("mest")
+def prune_mest(s: LayerState) -> torch.Tensor:
+    """MEST: |w| + gamma |g|."""
+    return s.weight.abs() + s.mest_gamma * _grad(s).abs()
+
+
+@PRUNE_SCORES.register("neuron")
+def prune_neuron(s: LayerState) -> torch.Tensor:
+    """Connections of weak neurons first; within a neuron, the smallest weights first."""
+    w = s.weight.abs()
+    mean_active = w[s.mask].mean().clamp_min(1e-12) if s.mask.any() else w.new_tensor(1.0)
+    return _neuron_strength(s) + w / mean_active
+
+
+@GROW_SCORES.register("random")
+def grow_random(s: LayerState) -> torch.Tensor:
+    return _uniform(s)
+
+
+@GROW_SCORES.register("gradient")
+def grow_gradient(s: LayerState) -> torch.Tensor:
+    """RigL: |dense gradient| of one batch."""
+    return _grad(s).abs()
+
+
+@GROW_SCORES.register("momentum")
+def grow_momentum(s: LayerState) -> torch.Tensor:
+    """SNFS: |momentum of the dense gradient|."""
+    return _momentum(s).abs()
+
+
+@GROW_SCORES.register("cosine")
+def grow_cosine(s: LayerState) -> torch.Tensor:
+    """CTRE: |cosine similarity| of the activations of the two neurons a connection would join.
+
+    Without captured activations (a layer kind the capture does not cover) every candidate
+    scores the same and the grow randomness decides, as CTRE refills unfilled slots at random.
+    """
+    if s.activations is None:
+        return torch.zeros_like(s.weight)
+    a_in, a_out = s.activations
+    sim = (F.normalize(a_out, dim=0).T @ F.normalize(a_in, dim=0)).abs()
+    return sim.view(*sim.shape, *([1] * (s.weight.dim() - 2))).expand_as(s.weight)
+
+
+@GROW_SCORES.register("neuron")
+def grow_neuron(s: LayerState) -> torch.Tensor:
+    """WAST-style: connections between strong neurons first."""
+    return _neuron_strength(s)
+
+
+@GROW_SCORES.register("unfired")
+def grow_unfired(s: LayerState) -> torch.Tensor:
+    """ITOP: random, but connections never active before come first."""
+    return _uniform(s) + (~s.ever_active).to(s.weight.dtype)
+
+
+NEEDS_ACTIVATIONS = frozenset({"cosine"})

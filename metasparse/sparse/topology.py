@@ -1,0 +1,308 @@
+"""Masks of every sparsified weight, the prune/grow step, and the optimizer-state reset.
+
+This is the one place where masks, weights and optimizer state change together:
+
+- after every optimizer step, inactive weights are set back to exactly zero (one fused
+  multiply over all layers); the optimizer's state of inactive weights keeps following the dense
+  gradient, which is what momentum-based growth (SNFS) reads;
+- at a topology update, each layer drops its lowest-scoring active connections and grows the same
+  number of highest-scoring inactive ones (more are dropped when a gradual schedule lowers the
+  layer's target); grown weights get their `regrow_init` value and every optimizer state tensor
+  shaped like the weight (SGD momentum, Adam's moments) is reset to zero at those positions, so
+  stale momentum cannot move a new connection.
+
+A fraction `random_ratio` of the dropped (grown) connections is chosen uniformly at random among
+the candidates; the rest by score.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from metasparse.sparse.distribution import active_counts, layer_densities
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
+from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
+from metasparse.sparse.scores import GROW_SCORES, NEEDS_ACTIVATIONS, PRUNE_SCORES, LayerState
+
+
+@dataclass(frozen=True)
+class TopologyConfig:
+    """The sparse-training axes of a configuration (names as in spaces/meta.yaml)."""
+
+    density: float
+    distribution: str
+    erk_power_scale: float
+    dense_first_layer: bool
+    dense_last_layer: bool
+    weight_init: str
+    prune_score: str
+    grow_score: str
+    prune_random_ratio: float
+    grow_random_ratio: float
+    regrow_init: str
+    mest_gamma: float
+
+    @classmethod
+    def from_config(cls, config: dict) -> TopologyConfig:
+        return cls(**{f: config[f] for f in cls.__dataclass_fields__})
+
+
+@dataclass
+class MaskedLayer:
+    name: str
+    weight: nn.Parameter
+    module: nn.Module
+    mask: torch.Tensor  # same dtype as the weight, 0 or 1
+    ever_active: torch.Tensor  # bool
+    init_std: float
+    target: int
+    uses_per_sample: int = 1  # how often a weight is applied per sample (conv: output positions)
+    activations: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def active(self) -> int:
+        return int(self.mask.sum())
+
+
+@dataclass
+class UpdateStats:
+    updates: int = 0
+    moved: int = 0
+    seconds: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+
+def select(scores: torch.Tensor, candidates: torch.Tensor, k: int, random_ratio: float,
+           generator: torch.Generator) -> torch.Tensor:
+    """Flat indices of k candidates: k(1-r) of highest score, then k r uniformly at random."""
+    scores = scores.flatten()
+    candidates = candidates.flatten()
+    k_random = round(random_ratio * k)
+    k_score = k - k_random
+    chosen = scores.new_empty(0, dtype=torch.long)
+    if k_score:
+        keyed = torch.nan_to_num(scores, nan=0.0).masked_fill(~candidates, float("-inf"))
+        chosen = torch.topk(keyed, k_score, sorted=False).indices
+    if k_random:
+        remaining = candidates.clone()
+        remaining[chosen] = False
+        noise = torch.rand(scores.shape, generator=generator, device=generator.device)
+        noise.masked_fill_(~remaining, -1.0)
+        chosen = torch.cat([chosen, torch.topk(noise, k_random, sorted=False).indices])
+    return chosen
+
+
+class SparseTopology:
+    """Masks a model's sparsifiable weights and evolves them during training."""
+
+    def __init__(
+        self,
+        named_weights: Sequence[tuple[str, nn.Parameter]],
+        model: nn.Module,
+        config: TopologyConfig,
+        update_schedule: UpdateSchedule,
+        sparsity_schedule: SparsitySchedule,
+        gain: float,
+        generator: torch.Generator,
+    ) -> None:
+        self.config = config
+        self.schedule = update_schedule
+        self.sparsity = sparsity_schedule
+        self.generator = generator
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.stats = UpdateStats()
+        self.shapes = [tuple(w.shape) for _, w in named_weights]
+        targets = self.targets(sparsity_schedule.start)
+        self.layers: list[MaskedLayer] = []
+        with torch.no_grad():
+            for (name, weight), target in zip(named_weights, targets, strict=True):
+                mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
+                order = torch.randperm(weight.numel(), generator=generator,
+                                       device=generator.device)
+                mask[order[:target]] = 1.0
+                mask = mask.view_as(weight)
+                init_std = WEIGHT_INITS[config.weight_init](weight, mask, gain)
+                weight.mul_(mask)
+                module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+                self.layers.append(MaskedLayer(name, weight, module, mask, mask.bool(),
+                                               init_std, target))
+        self._weights = [layer.weight for layer in self.layers]
+        self._masks = [layer.mask for layer in self.layers]
+
+    # -- densities -------------------------------------------------------------------------
+    def targets(self, density: float) -> list[int]:
+        c = self.config
+        densities = layer_densities(
+            self.shapes, density, c.distribution, dense_first_layer=c.dense_first_layer,
+            dense_last_layer=c.dense_last_layer, power_scale=c.erk_power_scale)
+        return active_counts(self.shapes, densities)
+
+    @property
+    def total(self) -> int:
+        return sum(math.prod(s) for s in self.shapes)
+
+    def density(self) -> float:
+        return sum(layer.active for layer in self.layers) / self.total
+
+    def target_density(self) -> float:
+        return sum(layer.target for layer in self.layers) / self.total
+
+    def layer_densities(self) -> dict[str, float]:
+        return {layer.name: layer.active / layer.weight.numel() for layer in self.layers}
+
+    def forward_flops_per_sample(self) -> float:
+        """Multiply-adds x 2 of the masked weights for one sample's forward pass."""
+        return 2.0 * sum(layer.active * layer.uses_per_sample for layer in self.layers)
+
+    # -- training-loop hooks ---------------------------------------------------------------
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+
+    def measure_uses(self, model: nn.Module, batch: torch.Tensor) -> None:
+        """Run one forward pass to learn how often each weight is applied per sample."""
+        with self._capture(), torch.no_grad():
+            was_training = model.training
+            model.eval()
+            model(batch)
+            model.train(was_training)
+        for layer in self.layers:
+            if layer.activations is not None:
+                layer.uses_per_sample = max(1, layer.activations[1].shape[0] // batch.shape[0])
+            layer.activations = None
+
+    def observe(self, step: int) -> contextlib.AbstractContextManager:
+        """Context for the forward pass of `step`: captures activations if its update needs them."""
+        if self.config.grow_score in NEEDS_ACTIVATIONS and self._is_update(step):
+            return self._capture()
+        return contextlib.nullcontext()
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        """Call after `optimizer.step()`: re-applies masks, then updates the topology if due."""
+        # torch._foreach_mul_ is the fused multi-tensor kernel torch.optim itself uses: one call
+        # instead of one per layer keeps the per-step cost of masking at a single pass.
+        torch._foreach_mul_(self._weights, self._masks)
+        if self._is_update(step):
+            self.update(step)
+
+    def _is_update(self, step: int) -> bool:
+        if self.schedule.is_update(step):
+            return True
+        # a gradual schedule also prunes at each epoch end, so that it reaches its target
+        # even when topology updates are rare or disabled
+        return (self.sparsity.kind == "gradual" and step % self.schedule.steps_per_epoch == 0
+                and step < self.schedule.total_steps
+                and self.targets(self.sparsity.density_at(step))
+                != [layer.target for layer in self.layers])
+
+    # -- the prune/grow step ---------------------------------------------------------------
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        start = time.perf_counter()
+        fraction = self.schedule.fraction(step) if self.schedule.is_update(step) else 0.0
+        targets = self.targets(self.sparsity.density_at(step))
+        moved = 0
+        for layer, target in zip(self.layers, targets, strict=True):
+            moved += self._update_layer(layer, target, fraction)
+            layer.activations = None
+        self.stats.updates += 1
+        self.stats.moved += moved
+        self.stats.seconds += time.perf_counter() - start
+
+    def _update_layer(self, layer: MaskedLayer, target: int, fraction: float) -> int:
+        c = self.config
+        active = layer.mask.bool()
+        n_active = int(active.sum())
+        n_grow = min(round(fraction * target), layer.weight.numel() - target)
+        n_prune = n_active - target + n_grow
+        if n_prune <= 0 and n_grow <= 0:
+            layer.target = target
+            return 0
+        state = self._state(layer, active)
+        flat_mask = layer.mask.view(-1)
+        flat_weight = layer.weight.view(-1)
+        if n_prune > 0:
+            pruned = select(-PRUNE_SCORES[c.prune_score](state), active, n_prune,
+                            c.prune_random_ratio, self.generator)
+            flat_mask[pruned] = 0.0
+            flat_weight[pruned] = 0.0
+        if n_grow > 0:
+            state.mask = flat_mask.bool().view_as(layer.mask)
+            grown = select(GROW_SCORES[c.grow_score](state), ~state.mask, n_grow,
+                           c.grow_random_ratio, self.generator)
+            flat_mask[grown] = 1.0
+            values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
+            flat_weight[grown] = values.to(flat_weight)
+            self._reset_optimizer_state(layer.weight, grown)
+            layer.ever_active.view(-1)[grown] = True
+        layer.target = target
+        return max(n_grow, 0)
+
+    def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
+        return LayerState(
+            weight=layer.weight.detach(),
+            grad=None if layer.weight.grad is None else layer.weight.grad.detach(),
+            momentum=self._momentum(layer.weight),
+            mask=active,
+            ever_active=layer.ever_active,
+            activations=layer.activations,
+            generator=self.generator,
+            mest_gamma=self.config.mest_gamma,
+        )
+
+    def _momentum(self, weight: nn.Parameter) -> torch.Tensor | None:
+        if self.optimizer is None:
+            return None
+        state = self.optimizer.state.get(weight, {})
+        for key in ("momentum_buffer", "exp_avg"):
+            if state.get(key) is not None:
+                return state[key]
+        return None
+
+    def _reset_optimizer_state(self, weight: nn.Parameter, grown: torch.Tensor) -> None:
+        if self.optimizer is None:
+            return
+        for value in self.optimizer.state.get(weight, {}).values():
+            if isinstance(value, torch.Tensor) and value.shape == weight.shape:
+                value.view(-1)[grown] = 0.0
+
+    # -- activation capture (CTRE's cosine growth, FLOP counting) ---------------------------
+    @contextlib.contextmanager
+    def _capture(self) -> Iterator[None]:
+        handles = []
+        for layer in self.layers:
+            handles.append(layer.module.register_forward_hook(_make_hook(layer)))
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+
+def _make_hook(layer: MaskedLayer):
+    def hook(module: nn.Module, inputs: tuple, output) -> None:
+        layer.activations = _as_matrices(module, layer.name, inputs[0].detach(), output)
+
+    return hook
+
+
+def _as_matrices(module: nn.Module, name: str, x: torch.Tensor, output) -> tuple:
+    """(inputs, outputs) of a layer as matrices with one column per input / output unit."""
+    if isinstance(module, nn.LSTM):
+        h = output[0].detach()
+        x_in = h if "weight_hh" in name else x
+        h = h.reshape(-1, h.shape[-1])
+        return x_in.reshape(-1, x_in.shape[-1]), h.repeat(1, 4)
+    y = output.detach()
+    if y.dim() == 4:  # conv: one row per sample and position
+        y = y.permute(0, 2, 3, 1).reshape(-1, y.shape[1])
+        x = x.mean(dim=(2, 3)).repeat_interleave(y.shape[0] // x.shape[0], dim=0)
+        return x, y
+    return x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])

@@ -1,0 +1,205 @@
+"""One training run of one configuration: `run_config(config, dataset, epochs, seed)`.
+
+A plain PyTorch loop over in-memory tensors. The sparse topology is the only addition to an
+ordinary dense loop: `topology.observe(step)` around the forward pass (it captures activations
+when the coming update needs them) and `topology.after_step(step)` after the optimizer step
+(re-applies the masks and runs the prune/grow update when scheduled).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from metasparse._registry import Registry
+from metasparse.data import Dataset, load_dataset, scale_inputs
+from metasparse.models import activation_gain, build_model, sparsifiable_parameters
+from metasparse.space import resolve_config
+from metasparse.sparse import SparseTopology, SparsitySchedule, TopologyConfig, UpdateSchedule
+
+__all__ = ["OPTIMIZERS", "TrialResult", "run_config"]
+
+OPTIMIZERS: Registry = Registry("optimizer")
+LR_SCHEDULES: Registry = Registry("lr_schedule")
+EVAL_BATCH = 2048
+
+Reporter = Callable[[int, dict[str, float]], None]
+StepHook = Callable[[int, SparseTopology, torch.optim.Optimizer], None]
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params, c: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=c["lr"], momentum=c["momentum"], nesterov=c["nesterov"],
+                           weight_decay=c["weight_decay"])
+
+
+@OPTIMIZERS.register("adam")
+def _adam(params, c: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=c["lr"], weight_decay=c["weight_decay"])
+
+
+@OPTIMIZERS.register("adamw")
+def _adamw(params, c: Mapping[str, Any]) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
+
+
+@LR_SCHEDULES.register("constant")
+def _constant_lr(progress: float) -> float:
+    return 1.0
+
+
+@LR_SCHEDULES.register("cosine")
+def _cosine_lr(progress: float) -> float:
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@LR_SCHEDULES.register("step")
+def _step_lr(progress: float) -> float:
+    """x0.1 at half and at three quarters of training."""
+    return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+
+
+@dataclass
+class TrialResult:
+    """What one run reports (accuracies in [0, 1], FLOPs as counts)."""
+
+    status: str  # "success" or "diverged"
+    val_accuracy: float
+    val_error: float
+    val_loss: float
+    test_accuracy: float | None
+    test_loss: float | None
+    density: float
+    target_density: float
+    layer_densities: dict[str, float]
+    train_flops: float
+    inference_flops: float
+    wall_time_s: float
+    topology_updates: int
+    connections_moved: int
+    update_time_s: float
+    val_curve: list[float] = field(default_factory=list)
+    epochs: int = 0
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_config(
+    config: Mapping[str, Any],
+    dataset: str | Dataset,
+    epochs: int,
+    seed: int = 0,
+    *,
+    report: Reporter | None = None,
+    device: str | torch.device | None = None,
+    data_dir: str | None = None,
+    evaluate_test: bool = True,
+    on_step: StepHook | None = None,
+) -> TrialResult:
+    """Train one configuration; errors in the configuration raise, divergence is a result.
+
+    `report(epoch, metrics)` gets the validation metrics after every epoch (what it raises, such
+    as a pruner's stop signal, propagates). `on_step(step, topology, optimizer)` runs after
+    every optimizer step and topology update, for tests and studies that inspect the masks.
+    """
+    c = resolve_config(config)
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"The 'epochs' parameter must be a positive integer; got {epochs!r}")
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir=data_dir)
+    data = scale_inputs(data, c["input_scaling"])
+    start = time.perf_counter()
+
+    torch.manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    model = build_model(c, data.n_features, data.n_classes, data.image_shape).to(device)
+    x_train, y_train = data.X_train.to(device), data.y_train.to(device)
+    batch_size = min(int(c["batch_size"]), len(x_train))
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    topology = SparseTopology(
+        sparsifiable_parameters(model), model, TopologyConfig.from_config(c),
+        UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
+                       c["t_end"], steps_per_epoch, total_steps),
+        SparsitySchedule(c["sparsity_schedule"], c["density"], c["initial_density"], total_steps),
+        gain=activation_gain(c["activation"]), generator=generator,
+    )
+    optimizer = OPTIMIZERS[c["optimizer"]](model.parameters(), c)
+    lr_factor = LR_SCHEDULES[c["lr_schedule"]]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))
+    topology.attach(optimizer)
+    topology.measure_uses(model, x_train[:batch_size])
+    criterion = nn.CrossEntropyLoss(label_smoothing=c["label_smoothing"])
+
+    step, train_flops, val_curve = 0, 0.0, []
+    val_loss, val_acc, status, error = math.inf, 0.0, "success", ""
+    for epoch in range(1, epochs + 1):
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        for xb, yb in _batches(x_train, y_train, batch_size, generator):
+            step += 1
+            optimizer.zero_grad(set_to_none=True)
+            with topology.observe(step):
+                loss = criterion(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            topology.after_step(step)
+            if on_step is not None:
+                on_step(step, topology, optimizer)
+            loss_sum += loss.detach()
+            train_flops += 3.0 * len(xb) * topology.forward_flops_per_sample()
+        if not torch.isfinite(loss_sum):
+            status, error = "diverged", f"training loss is not finite in epoch {epoch}"
+            break
+        val_loss, val_acc = evaluate(model, data.X_val, data.y_val, criterion, device)
+        val_curve.append(val_acc)
+        if report is not None:
+            report(epoch, {"val_error": 1.0 - val_acc, "val_accuracy": val_acc,
+                           "val_loss": val_loss})
+
+    test_loss = test_acc = None
+    if evaluate_test and status == "success":
+        test_loss, test_acc = evaluate(model, data.X_test, data.y_test, criterion, device)
+    return TrialResult(
+        status=status, val_accuracy=val_acc, val_error=1.0 - val_acc, val_loss=val_loss,
+        test_accuracy=test_acc, test_loss=test_loss, density=topology.density(),
+        target_density=c["density"], layer_densities=topology.layer_densities(),
+        train_flops=train_flops, inference_flops=topology.forward_flops_per_sample(),
+        wall_time_s=time.perf_counter() - start, topology_updates=topology.stats.updates,
+        connections_moved=topology.stats.moved, update_time_s=topology.stats.seconds,
+        val_curve=val_curve, epochs=len(val_curve), error=error,
+    )
+
+
+def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
+             generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Shuffled mini-batches of in-memory tensors (no DataLoader: no per-batch overhead)."""
+    order = torch.randperm(len(x), generator=generator, device=generator.device)
+    for i in range(0, len(x), batch_size):
+        idx = order[i:i + batch_size]
+        yield x[idx], y[idx]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module,
+             device: torch.device) -> tuple[float, float]:
+    """(mean loss, accuracy) on a split."""
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(x), EVAL_BATCH):
+        xb, yb = x[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)
+        out = model(xb)
+        loss_sum += float(criterion(out, yb)) * len(xb)
+        correct += int((out.argmax(dim=1) == yb).sum())
+    model.train()
+    loss = loss_sum / len(x)
+    return (loss if math.isfinite(loss) else math.inf), correct / len(x)

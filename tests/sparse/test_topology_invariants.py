@@ -1,0 +1,142 @@
+"""The invariants of DESIGN.md, checked after every optimizer step and topology update of every
+preset and of random points of the meta-space, on a real dataset (digits)."""
+
+import itertools
+
+import pytest
+import torch
+
+from metasparse.errors import ConfigError
+from metasparse.space import get_preset, load_space, preset_names, resolve_config
+from metasparse.train import run_config
+
+
+class InvariantChecker:
+    def __init__(self):
+        self.previous = {}
+        self.updates_seen = 0
+        self.grown_seen = 0
+        self.steps = 0
+
+    def __call__(self, step, topology, optimizer):
+        self.steps += 1
+        for layer in topology.layers:
+            mask = layer.mask.bool()
+            # the active count equals the layer's target: no under-growth, no growth into
+            # already-active slots
+            assert int(mask.sum()) == layer.target, (layer.name, step)
+            # inactive weights are exactly zero
+            assert torch.count_nonzero(layer.weight.detach()[~mask]) == 0, (layer.name, step)
+            grown = mask & ~self.previous.get(layer.name, mask)
+            if grown.any():
+                self.grown_seen += int(grown.sum())
+                # the optimizer state of grown connections is reset (momentum, Adam moments)
+                for key, value in optimizer.state[layer.weight].items():
+                    if isinstance(value, torch.Tensor) and value.shape == layer.weight.shape:
+                        assert torch.count_nonzero(value[grown]) == 0, (layer.name, key, step)
+            self.previous[layer.name] = mask.clone()
+        self.updates_seen = topology.stats.updates
+
+
+def _frequent_updates(config):
+    config = dict(config)
+    config.update(batch_size=32, delta_t=10)
+    return config
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_invariants_hold_for_every_preset(preset):
+    checker = InvariantChecker()
+    config = _frequent_updates(get_preset(preset))
+    config["hidden_sizes"] = "128,128"
+    result = run_config(config, "digits", epochs=2, seed=0, on_step=checker)
+    assert result.status == "success"
+    assert checker.steps == 2 * 34
+    assert result.density == pytest.approx(result.target_density, abs=0.01)
+    if config["update_every"] != "never" and config["sparsity_schedule"] == "constant":
+        assert checker.updates_seen > 0 and checker.grown_seen > 0
+
+
+def _meta_points(n, seed):
+    space = load_space("meta", seed=seed)
+    for sample in space.sample_configuration(n):
+        config = dict(sample)
+        config.update(hidden_sizes="64,64", channels="16,32")
+        yield resolve_config(_frequent_updates(config))
+
+
+@pytest.mark.parametrize("config", list(_meta_points(12, seed=3)),
+                         ids=lambda c: f"{c['model']}-{c['prune_score']}-{c['grow_score']}")
+def test_invariants_hold_for_random_points_of_the_meta_space(config):
+    checker = InvariantChecker()
+    try:
+        result = run_config(config, "digits", epochs=2, seed=1, on_step=checker)
+    except ConfigError as exc:  # an infeasible point must say why in one line
+        assert "too low to keep the first/last layer dense" in str(exc)
+        return
+    assert checker.steps > 0
+    if result.status == "success":
+        assert 0 < result.density <= 1
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
+@pytest.mark.parametrize("grow", ["gradient", "momentum", "cosine", "neuron", "unfired", "random"])
+def test_grown_connections_start_with_reset_optimizer_state(optimizer, grow):
+    checker = InvariantChecker()
+    config = _frequent_updates(get_preset("rigl"))
+    config.update(hidden_sizes="64", optimizer=optimizer, grow_score=grow, zeta=0.5)
+    run_config(config, "digits", epochs=1, seed=0, on_step=checker)
+    assert checker.grown_seen > 0
+
+
+@pytest.mark.parametrize("regrow_init, nonzero", [("zero", False), ("layer_init", True),
+                                                   ("small_random", True)])
+def test_regrown_weights_get_their_init(regrow_init, nonzero):
+    captured = {}
+
+    def hook(step, topology, optimizer):
+        layer = topology.layers[0]
+        mask = layer.mask.bool()
+        if "mask" in captured and topology.stats.updates > captured["updates"]:
+            grown = mask & ~captured["mask"]
+            captured["values"] = layer.weight.detach()[grown]
+        captured.update(mask=mask.clone(), updates=topology.stats.updates)
+
+    config = _frequent_updates(get_preset("set"))
+    config.update(hidden_sizes="64", update_every="steps", regrow_init=regrow_init)
+    run_config(config, "digits", epochs=1, seed=0, on_step=hook)
+    values = captured["values"]
+    assert values.numel() > 0
+    assert bool((values != 0).all()) is nonzero
+
+
+def test_same_seed_same_result_and_other_seed_differs():
+    config = _frequent_updates(get_preset("rigl"))
+    config["hidden_sizes"] = "64"
+    first = run_config(config, "digits", epochs=2, seed=7).to_dict()
+    second = run_config(config, "digits", epochs=2, seed=7).to_dict()
+    other = run_config(config, "digits", epochs=2, seed=8).to_dict()
+    for r in (first, second, other):
+        r.pop("wall_time_s"), r.pop("update_time_s")
+    assert first == second
+    assert first["val_curve"] != other["val_curve"]
+
+
+def test_gradual_schedule_reaches_the_target_density():
+    config = get_preset("granet")
+    config.update(hidden_sizes="128,128", density=0.05, initial_density=0.6)
+    densities = []
+    run_config(config, "digits", epochs=6, seed=0,
+               on_step=lambda s, t, o: densities.append(t.density()))
+    assert densities[0] == pytest.approx(0.6, abs=0.01)
+    assert densities[-1] == pytest.approx(0.05, abs=0.005)
+    assert all(a >= b for a, b in itertools.pairwise(densities))
+
+
+def test_static_sparse_keeps_its_mask():
+    masks = []
+    config = get_preset("static")
+    config["hidden_sizes"] = "64"
+    run_config(config, "digits", epochs=1, seed=0,
+               on_step=lambda s, t, o: masks.append(t.layers[0].mask.clone()))
+    assert all(torch.equal(masks[0], m) for m in masks)
