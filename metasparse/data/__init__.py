@@ -1,0 +1,29 @@
+"""Datasets: a name in, train/validation/test tensors plus meta-features out.
+
+    from metasparse.data import load_dataset, scale_inputs
+    dataset = scale_inputs(load_dataset("coil20", split_seed=0), "standard")
+
+Names come from scikit-learn's bundled datasets, NAME.npz files (arrays X and y) in the data
+directory ($METASPARSE_DATA_DIR, else ~/.cache/metasparse/data), the MNIST/Fashion-MNIST IDX
+files and CIFAR-10 batches there, OpenML (`openml:<id>`), or a path to a CSV/Parquet/npz file.
+"""
+
+from metasparse.data._dataset import Dataset
+from metasparse.data._load import dataset_from_arrays, load_dataset
+from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
+from metasparse.data._paths import resolve_data_dir
+from metasparse.data._read import clear_cache
+from metasparse.data._registry import available_datasets
+from metasparse.data._scale import SCALING_METHODS, scale_inputs
+
+__all__ = [
+    "DATA_DIR_ENV_VAR",
+    "SCALING_METHODS",
+    "Dataset",
+    "available_datasets",
+    "clear_cache",
+    "dataset_from_arrays",
+    "load_dataset",
+    "resolve_data_dir",
+    "scale_inputs",
+]

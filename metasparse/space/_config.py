@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from metasparse.errors import ConfigError, invalid_choice
+from metasparse.errors import ConfigError
 from metasparse.space._definition import check_value, load_definition
 
 
@@ -31,7 +31,8 @@ def coerce_value(name: str, value: Any) -> Any:
     """Plain Python value of the type the parameter expects (numpy scalars, '128' vs 128...)."""
     spec = _meta_parameters().get(name)
     if spec is None:
-        raise ConfigError(invalid_choice("parameter", parameter_names(), name))
+        raise ConfigError(f"Unknown parameter {name!r}; the parameters are: "
+                          + ", ".join(parameter_names()))
     if hasattr(value, "item"):  # numpy scalar from ConfigSpace
         value = value.item()
     kind = spec["kind"]

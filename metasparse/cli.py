@@ -1,0 +1,201 @@
+"""The `metasparse` command: train, space, optimize (and the commands of later layers).
+
+Every error meant for the user (`MetasparseError`) prints as one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from metasparse.errors import ConfigError, MetasparseError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _train_command(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True,
+                        help="dataset name (see `metasparse datasets`) or a .csv/.parquet/.npz path")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", help="a published algorithm (see `metasparse space --presets`)")
+    source.add_argument("--config", type=Path, help="a YAML or JSON file with a configuration")
+    parser.add_argument("--set", dest="assignments", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one parameter (repeatable)")
+    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--data-dir", help="data directory (default: $METASPARSE_DATA_DIR)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    parser.set_defaults(handler=_run_train)
+
+
+def _read_config(args: argparse.Namespace) -> dict:
+    from metasparse.space import get_preset, parse_assignment, resolve_config
+
+    if args.preset:
+        config = get_preset(args.preset)
+    elif args.config:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(args.config.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config file {str(args.config)!r}: "
+                              f"{' '.join(str(exc).split())}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {str(args.config)!r} must hold a mapping")
+        config = loaded.get("config", loaded)
+    else:
+        config = {}
+    for text in args.assignments:
+        key, value = parse_assignment(text)
+        config[key] = value
+    return resolve_config(config)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from metasparse.data import load_dataset
+    from metasparse.train import run_config
+
+    config = _read_config(args)
+    if args.epochs < 1:
+        raise ConfigError(f"The 'epochs' parameter must be a positive integer; got {args.epochs}")
+    dataset = load_dataset(args.dataset, data_dir=args.data_dir)
+    bar = None if args.json else tqdm(total=args.epochs, desc="training", unit="epoch")
+
+    def report(epoch: int, metrics: dict) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(val_acc=f"{metrics['val_accuracy']:.3f}")
+
+    result = run_config(config, dataset, args.epochs, args.seed, report=report,
+                        device=args.device)
+    if bar is not None:
+        bar.close()
+    summary = {
+        "dataset": args.dataset, "seed": args.seed, "epochs": args.epochs,
+        "status": result.status, "test_accuracy": result.test_accuracy,
+        "val_accuracy": result.val_accuracy, "density": result.density,
+        "target_density": result.target_density, "wall_time_s": result.wall_time_s,
+        "topology_updates": result.topology_updates,
+        "connections_moved": result.connections_moved,
+        "train_flops": result.train_flops, "inference_flops": result.inference_flops,
+        "layer_densities": result.layer_densities, "val_curve": result.val_curve,
+        "error": result.error, "config": config,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key in ("status", "val_accuracy", "test_accuracy", "density", "target_density",
+                    "topology_updates", "connections_moved", "wall_time_s"):
+            value = summary[key]
+            print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    return 0 if result.status == "success" else 1
+
+
+def _space_command(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("space", nargs="?", default="meta",
+                        help="a shipped space name or a space YAML file (default: meta)")
+    parser.add_argument("--presets", action="store_true", help="list the presets instead")
+    parser.add_argument("--format", choices=["text", "yaml", "json"], default="text",
+                        help="text (readable), or ConfigSpace's own yaml/json serialization")
+    parser.set_defaults(handler=_run_space)
+
+
+def _run_space(args: argparse.Namespace) -> int:
+    from metasparse.space import load_space, preset_info, preset_names
+
+    if args.presets:
+        for name in preset_names():
+            info = preset_info(name)
+            print(f"{name}: {info['paper']}")
+            print("    " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
+        return 0
+    space = load_space(args.space)
+    if args.format == "text":
+        print(space)
+    else:
+        import io
+
+        buffer = io.StringIO()
+        if args.format == "json":
+            space.to_json(buffer, indent=2)
+        else:
+            import yaml
+
+            space.to_yaml(buffer, Dumper=yaml.SafeDumper)
+        print(buffer.getvalue())
+    return 0
+
+
+def _datasets_command(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (default: $METASPARSE_DATA_DIR)")
+    parser.set_defaults(handler=_run_datasets)
+
+
+def _run_datasets(args: argparse.Namespace) -> int:
+    from metasparse.data import available_datasets
+
+    print("\n".join(available_datasets(args.data_dir)))
+    return 0
+
+
+def _optional_commands(sub) -> None:
+    """Commands of the optimize/analysis layers, added where those layers are present."""
+    import importlib
+
+    for name, module, help_text in (
+        ("optimize", "metasparse.optimize._command", "tune a scenario with SMAC, Optuna, Ray or "
+                                                     "random search"),
+        ("analyze", "metasparse.analysis._command", "write the report of a results directory"),
+        ("validate", "metasparse.analysis._validate_command",
+         "evaluate the incumbent and the presets on held-out datasets"),
+    ):
+        try:
+            command = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        parser = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_arguments(parser)
+        parser.set_defaults(handler=command.run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="metasparse",
+        description="Automated configuration of dynamic sparse training: one parameterized "
+                    "sparse trainer, its search space, and SMAC/Optuna/Ray Tune on top.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_command(sub.add_parser("train", help="train one configuration on one dataset",
+                                  description="Train one configuration on one dataset."))
+    _space_command(sub.add_parser("space", help="show a search space or the presets",
+                                  description="Show a search space or the presets."))
+    _datasets_command(sub.add_parser("datasets", help="list the datasets found",
+                                     description="List the datasets found."))
+    _optional_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except MetasparseError as exc:
+        print(f"metasparse {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"metasparse {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Readers of the on-disk formats: npz, CSV/Parquet, IDX (MNIST), CIFAR-10 batches, scikit-learn.
+
+Every reader returns raw values (no scaling) with labels encoded as int64 0..C-1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from metasparse.errors import DataError
+
+IDX_STEMS = {
+    "X": "train-images-idx3-ubyte",
+    "y": "train-labels-idx1-ubyte",
+    "X_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST_BATCH = "test_batch"
+CIFAR_IMAGE_SHAPE = (3, 32, 32)
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+@dataclass(frozen=True, eq=False)
+class RawArrays:
+    """A dataset as read from disk: X is samples × features, y int64 labels 0..C-1.
+
+    X_test/y_test hold an official test set where the source defines one.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    image_shape: tuple[int, int, int] | None = None
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an exception's message, prefixed with its type."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def encode_labels(*labels: np.ndarray) -> list[np.ndarray]:
+    """Map the sorted unique values of all `labels` together to 0..C-1 (int64)."""
+    values = [np.asarray(y) for y in labels]
+    if any(y.dtype.kind == "O" for y in values):
+        values = [y.astype(str) for y in values]
+    _, codes = np.unique(np.concatenate(values), return_inverse=True)
+    codes = codes.astype(np.int64).reshape(-1)
+    bounds = np.cumsum([0] + [len(y) for y in values])
+    return [codes[start:stop] for start, stop in itertools.pairwise(bounds)]
+
+
+def read_sklearn(name: str) -> RawArrays:
+    """One of scikit-learn's bundled datasets (no download)."""
+    from sklearn import datasets
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    return RawArrays(np.asarray(X, dtype=np.float32), encode_labels(y)[0])
+
+
+def read_npz(path: Path) -> RawArrays:
+    """An npz archive with arrays X (samples × features, or images) and y."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = sorted({"X", "y"} - set(archive.files))
+            if missing:
+                raise DataError(
+                    f"{path} must hold arrays 'X' and 'y'; found {sorted(archive.files)}"
+                )
+            X, y = archive["X"], archive["y"]
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"Cannot read {path}: {one_line(exc)}") from exc
+    if y.ndim != 1 or X.ndim < 2 or len(X) != len(y):
+        raise DataError(
+            f"{path}: X must be samples × features and y one label per sample; "
+            f"got X {X.shape} and y {y.shape}"
+        )
+    image_shape = None
+    if X.ndim == 3:
+        image_shape = (1, *X.shape[1:])
+    elif X.ndim == 4:
+        image_shape = tuple(X.shape[1:])
+    return RawArrays(X.reshape(len(X), -1), encode_labels(y)[0], image_shape=image_shape)
+
+
+def read_table(path: Path, label_column: str | None) -> RawArrays:
+    """A CSV or Parquet table: one column holds the labels, every other column is a feature.
+
+    The label column is `label_column`; without one, the column named "label", else the last.
+    """
+    frame = _read_frame(path)
+    columns = list(frame.columns)
+    if len(columns) < 2:
+        raise DataError(f"{path} needs a label column and at least one feature column")
+    if label_column is None:
+        label_column = "label" if "label" in columns else columns[-1]
+    elif label_column not in columns:
+        shown = ", ".join(repr(c) for c in columns[:20]) + (", ..." if len(columns) > 20 else "")
+        raise DataError(f"{path} has no label column {label_column!r}; its columns: {shown}")
+    labels = frame[label_column]
+    features = frame.drop(columns=[label_column])
+    non_numeric = [c for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    if non_numeric:
+        raise DataError(
+            f"{path}: feature columns {non_numeric[:10]} are not numeric; encode them first"
+        )
+    with_missing = list(features.columns[features.isna().any()])
+    if with_missing:
+        raise DataError(f"{path}: feature columns {with_missing[:10]} have missing values")
+    if labels.isna().any():
+        raise DataError(f"{path}: the label column {label_column!r} has missing values")
+    X = features.to_numpy(dtype=np.float32)
+    return RawArrays(X, encode_labels(labels.to_numpy())[0])
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    is_parquet = path.suffix.lower() in (".parquet", ".pq")
+    try:
+        return pd.read_parquet(path) if is_parquet else pd.read_csv(path)
+    except ImportError as exc:
+        raise DataError(
+            f"pyarrow is needed to read {path.name}: pip install metasparse[parquet]"
+        ) from exc
+    except Exception as exc:
+        raise DataError(f"Cannot read {path}: {one_line(exc)}") from exc
+
+
+def find_idx_files(directory: Path) -> dict[str, Path] | None:
+    """The four MNIST-style IDX files in `directory` (plain or .gz), or None if one is missing."""
+    found = {}
+    for key, stem in IDX_STEMS.items():
+        candidates = [directory / stem, directory / f"{stem}.gz"]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            return None
+        found[key] = path
+    return found
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file: magic (0, 0, type code, n dims), the sizes as big-endian uint32, data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as stream:
+            content = stream.read()
+    except OSError as exc:
+        raise DataError(f"Cannot read {path}: {one_line(exc)}") from exc
+    if len(content) < 4 or content[:2] != b"\0\0" or content[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number)")
+    ndim = content[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(d) for d in np.frombuffer(content, dtype=">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[content[2]])
+    if len(content) != header + dtype.itemsize * int(np.prod(shape)):
+        raise DataError(f"{path}: size does not match the IDX header (shape {shape})")
+    data = np.frombuffer(content, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=False)
+
+
+def read_idx_dir(directory: Path) -> RawArrays:
+    """MNIST or Fashion-MNIST: official training and test sets from IDX files."""
+    files = find_idx_files(directory)
+    if files is None:
+        raise DataError(f"{directory} does not hold the four MNIST IDX files")
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    X, X_test = arrays["X"], arrays["X_test"]
+    if X.ndim != 3 or X_test.shape[1:] != X.shape[1:]:
+        raise DataError(f"{directory}: IDX images must be samples × height × width")
+    for images, labels in (("X", "y"), ("X_test", "y_test")):
+        if arrays[labels].ndim != 1 or len(arrays[labels]) != len(arrays[images]):
+            raise DataError(f"{files[labels]}: one label per image of {files[images].name}")
+    y, y_test = encode_labels(arrays["y"], arrays["y_test"])
+    return RawArrays(
+        X.reshape(len(X), -1),
+        y,
+        X_test.reshape(len(X_test), -1),
+        y_test,
+        image_shape=(1, *X.shape[1:]),
+    )
+
+
+def find_cifar_files(directory: Path) -> list[Path] | None:
+    """The five training batches and the test batch of CIFAR-10, or None if one is missing."""
+    paths = [directory / name for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH)]
+    return paths if all(p.is_file() for p in paths) else None
+
+
+def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """One pickled CIFAR-10 batch: data (N × 3072 uint8, channel-major) and labels."""
+    try:
+        with open(path, "rb") as stream:
+            batch = pickle.load(stream, encoding="bytes")
+        batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
+        data = np.asarray(batch["data"], dtype=np.uint8)
+        labels = np.asarray(batch["labels"], dtype=np.int64)
+    except Exception as exc:
+        raise DataError(f"Cannot read CIFAR-10 batch {path}: {one_line(exc)}") from exc
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataError(f"{path}: expected N × 3072 images and N labels; got {data.shape}")
+    return data, labels
+
+
+def read_cifar_dir(directory: Path) -> RawArrays:
+    """CIFAR-10: five training batches and the official test batch, flattened in CHW order."""
+    files = find_cifar_files(directory)
+    if files is None:
+        raise DataError(f"{directory} does not hold the CIFAR-10 batches")
+    batches = [read_cifar_batch(path) for path in files]
+    (X_test, test_labels), train = batches[-1], batches[:-1]
+    X = np.concatenate([data for data, _ in train])
+    y, y_test = encode_labels(np.concatenate([labels for _, labels in train]), test_labels)
+    return RawArrays(X, y, X_test, y_test, image_shape=CIFAR_IMAGE_SHAPE)

@@ -1,0 +1,49 @@
+"""Where datasets live: the data directory and the layout of the files inside it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from metasparse.data._formats import find_cifar_files, find_idx_files
+
+ENV_VAR = "METASPARSE_DATA_DIR"
+DEFAULT_DATA_DIR = Path("~/.cache/metasparse/data")
+
+# Folders that hold each vision dataset, in order of preference; torchvision writes the last.
+VISION_DIRS = {
+    "mnist": ("mnist", "MNIST/raw"),
+    "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw"),
+    "cifar10": ("cifar-10-batches-py",),
+}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """`data_dir` if given, else $METASPARSE_DATA_DIR, else ~/.cache/metasparse/data."""
+    chosen = data_dir if data_dir is not None else os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR
+    return Path(chosen).expanduser().absolute()
+
+
+def find_vision_dir(root: Path, name: str) -> Path | None:
+    """The folder under `root` that holds every file of vision dataset `name`, if any."""
+    finder = find_cifar_files if name == "cifar10" else find_idx_files
+    for relative in VISION_DIRS[name]:
+        directory = root / relative
+        if directory.is_dir() and finder(directory) is not None:
+            return directory
+    return None
+
+
+def vision_files(directory: Path, name: str) -> list[Path]:
+    """The files of vision dataset `name` in `directory` (which find_vision_dir returned)."""
+    if name == "cifar10":
+        return find_cifar_files(directory) or []
+    return list((find_idx_files(directory) or {}).values())
+
+
+def openml_cache_path(root: Path, data_id: int) -> Path:
+    """Where a converted OpenML dataset is kept, next to scikit-learn's download cache.
+
+    Given data_home=<data dir>, fetch_openml caches its downloads in <data dir>/openml/openml.org.
+    """
+    return root / "openml" / f"{data_id}.npz"
