@@ -9,6 +9,7 @@ from typing import Any
 from ConfigSpace import ConfigurationSpace
 
 from metasparse.space._config import (
+    active_config,
     coerce_value,
     default_config,
     parameter_names,
@@ -20,6 +21,7 @@ from metasparse.space._presets import get_preset, preset_info, preset_names
 
 __all__ = [
     "PRESETS",
+    "active_config",
     "coerce_value",
     "default_config",
     "get_preset",

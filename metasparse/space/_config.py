@@ -46,6 +46,11 @@ def coerce_value(name: str, value: Any) -> Any:
         value = round(value)
     elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if kind in ("float", "int_log") and isinstance(value, str):
+        try:  # YAML 1.1 reads '1e-3' as a string
+            value = coerce_value(name, float(value))
+        except ValueError:
+            pass
     return value
 
 
@@ -62,6 +67,19 @@ def resolve_config(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
                           f"({config['density']}) with a gradual sparsity schedule; "
                           f"got {config['initial_density']}")
     return config
+
+
+def active_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of a full configuration that its meta-space conditions make active."""
+    conditions = load_definition("meta")["conditions"]
+
+    def active(name: str) -> bool:
+        return all(
+            active(parent) and (config[parent] in required if isinstance(required, list)
+                                else config[parent] == required)
+            for parent, required in conditions.get(name, {}).items())
+
+    return {name: value for name, value in config.items() if active(name)}
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

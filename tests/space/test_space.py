@@ -1,0 +1,104 @@
+import io
+
+import pytest
+import yaml
+from ConfigSpace import Configuration, ConfigurationSpace
+
+from metasparse.errors import ConfigError
+from metasparse.space import (
+    active_config,
+    get_preset,
+    load_space,
+    parameter_names,
+    parse_assignment,
+    preset_info,
+    preset_names,
+    resolve_config,
+    shipped_spaces,
+)
+
+DESIGN_NAMES = {
+    "model", "hidden_sizes", "channels", "activation", "normalization", "input_scaling",
+    "dropout", "weight_init", "density", "distribution", "dense_first_layer",
+    "dense_last_layer", "prune_score", "grow_score", "prune_random_ratio", "grow_random_ratio",
+    "regrow_init", "delta_t", "zeta", "zeta_decay", "t_end", "sparsity_schedule",
+    "initial_density", "mest_gamma", "optimizer", "lr", "momentum", "nesterov", "weight_decay",
+    "lr_schedule", "batch_size", "label_smoothing",
+}
+
+
+def test_meta_space_has_every_axis_of_the_design():
+    assert DESIGN_NAMES <= set(load_space("meta"))
+    assert set(load_space("meta")) == set(parameter_names())
+
+
+@pytest.mark.parametrize("name", shipped_spaces())
+def test_every_space_round_trips_through_configspace_yaml_and_json(name):
+    space = load_space(name)
+    for write, read, kwargs in (("to_json", "from_json", {}),
+                                ("to_yaml", "from_yaml", {"Dumper": yaml.SafeDumper})):
+        buffer = io.StringIO()
+        getattr(space, write)(buffer, **kwargs)
+        buffer.seek(0)
+        assert getattr(ConfigurationSpace, read)(buffer) == space
+
+
+@pytest.mark.parametrize("name", shipped_spaces())
+def test_samples_of_every_space_are_valid_trainer_configs(name):
+    for sample in load_space(name, seed=0).sample_configuration(20):
+        resolve_config(dict(sample))
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_is_a_valid_point_of_the_meta_space(name):
+    configuration = Configuration(load_space("meta"), values=active_config(get_preset(name)))
+    configuration.check_valid_configuration()
+    assert preset_info(name)["paper"]
+
+
+def test_subspace_fixes_the_algorithm_axes_and_drops_dead_children():
+    space = load_space("set")
+    assert space["prune_score"].value == "set"
+    assert space["grow_score"].value == "random"
+    assert "mest_gamma" not in space  # its parent prune_score can never be 'mest' here
+    assert "delta_t" not in space  # SET updates once per epoch
+    assert "lr" in space and "density" in space  # its own hyperparameters stay free
+
+
+def test_restricted_subspace_narrows_choices():
+    space = load_space("set-rigl")
+    assert set(space["prune_score"].choices) == {"set", "magnitude"}
+    assert "mest_gamma" not in space
+
+
+def test_fixed_settings_become_constants():
+    space = load_space("rigl", fixed={"model": "mlp", "hidden_sizes": "128", "density": 0.05})
+    assert space["density"].value == 0.05
+    assert "channels" not in space
+
+
+def test_resolve_config_fills_defaults_and_rejects_bad_input():
+    config = resolve_config({"density": 0.2})
+    assert config["density"] == 0.2 and set(config) == set(parameter_names())
+    with pytest.raises(ConfigError, match="Unknown parameter 'densty'"):
+        resolve_config({"densty": 0.2})
+    with pytest.raises(ConfigError, match=r"The 'grow_score' parameter must be one of \["):
+        resolve_config({"grow_score": "magic"})
+    with pytest.raises(ConfigError, match=r"'density' parameter must be a number in"):
+        resolve_config({"density": 0.0})
+    with pytest.raises(ConfigError, match="initial_density"):
+        resolve_config({"sparsity_schedule": "gradual", "density": 0.5, "initial_density": 0.2})
+
+
+def test_parse_assignment_types_values_like_the_space():
+    assert parse_assignment("hidden_sizes=128") == ("hidden_sizes", "128")
+    assert parse_assignment("dense_first_layer=true") == ("dense_first_layer", True)
+    assert parse_assignment("lr=1e-3") == ("lr", 0.001)
+    assert parse_assignment("delta_t=50.4") == ("delta_t", 50)
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_assignment("lr")
+
+
+def test_unknown_space_lists_the_shipped_ones():
+    with pytest.raises(ConfigError, match="'meta'"):
+        load_space("nonexistent")
