@@ -14,6 +14,7 @@ random linear teacher (a real dataset with 100 steps per epoch does not exist of
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
 import time
@@ -40,7 +41,7 @@ def timed_run(config: dict, data, epochs: int) -> dict:
     result = run_config(config, data, epochs, seed=0, evaluate_test=False,
                         report=lambda epoch, m: stamps.append(time.perf_counter()))
     # first epoch excluded (warm-up); evaluation time is inside each epoch for both sides alike
-    per_epoch = statistics.median(b - a for a, b in zip(stamps, stamps[1:], strict=False))
+    per_epoch = statistics.median(b - a for a, b in itertools.pairwise(stamps))
     return {"epoch_s": per_epoch, "update_s": result.update_time_s,
             "updates": result.topology_updates, "wall_s": result.wall_time_s,
             "val_acc": result.val_accuracy}

@@ -19,7 +19,7 @@ EXIT_INTERRUPTED = 130
 
 def _train_command(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True,
-                        help="dataset name (see `metasparse datasets`) or a .csv/.parquet/.npz path")
+                        help="dataset name (see `metasparse datasets`) or a data file path")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", help="a published algorithm (see `metasparse space --presets`)")
     source.add_argument("--config", type=Path, help="a YAML or JSON file with a configuration")
@@ -67,12 +67,16 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.epochs < 1:
         raise ConfigError(f"The 'epochs' parameter must be a positive integer; got {args.epochs}")
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
-    bar = None if args.json else tqdm(total=args.epochs, desc="training", unit="epoch")
+    bar = None
 
     def report(epoch: int, metrics: dict) -> None:
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(val_acc=f"{metrics['val_accuracy']:.3f}")
+        nonlocal bar
+        if args.json:
+            return
+        if bar is None:  # created at the first epoch's end, after every input was accepted
+            bar = tqdm(total=args.epochs, desc="training", unit="epoch")
+        bar.update(1)
+        bar.set_postfix(val_acc=f"{metrics['val_accuracy']:.3f}")
 
     result = run_config(config, dataset, args.epochs, args.seed, report=report,
                         device=args.device)

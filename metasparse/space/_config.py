@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -47,10 +48,8 @@ def coerce_value(name: str, value: Any) -> Any:
     elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if kind in ("float", "int_log") and isinstance(value, str):
-        try:  # YAML 1.1 reads '1e-3' as a string
+        with contextlib.suppress(ValueError):  # YAML 1.1 reads '1e-3' as a string
             value = coerce_value(name, float(value))
-        except ValueError:
-            pass
     return value
 
 

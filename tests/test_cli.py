@@ -1,0 +1,67 @@
+"""The command line: one JSON object from `train --json`, one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from metasparse.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "metasparse.cli", *args], capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_train_json_reports_the_promised_keys(capsys):
+    code = main(["train", "--dataset", "digits", "--preset", "rigl",
+                 "--epochs", "2", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("test_accuracy", "val_accuracy", "density", "target_density", "wall_time_s",
+                "topology_updates"):
+        assert key in out
+    assert out["density"] == pytest.approx(out["target_density"], abs=0.01)
+    assert out["test_accuracy"] > 0.5  # well above chance (0.1)
+
+
+def test_train_is_reproducible(capsys):
+    outs = []
+    for _ in range(2):
+        main(["train", "--dataset", "wine", "--preset", "set", "--set", "hidden_sizes=32",
+              "--epochs", "3", "--seed", "4", "--json"])
+        out = json.loads(capsys.readouterr().out)
+        out.pop("wall_time_s")
+        outs.append(out)
+    assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "densty=0.1"], "Unknown parameter 'densty'"),
+    (["--set", "zeta=3"], "The 'zeta' parameter must be a number in [0.0, 1.0]; got 3.0"),
+    (["--set", "grow_score=best"], "The 'grow_score' parameter must be one of"),
+    (["--preset", "sett"], "The 'preset' parameter must be one of"),
+    (["--set", "hidden_sizes=a,b"], "hidden_sizes"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(args, message):
+    result = run_cli("train", "--dataset", "digits", "--epochs", "1", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unknown_dataset_lists_what_is_available():
+    result = run_cli("train", "--dataset", "nosuchdata", "--epochs", "1")
+    assert result.returncode == 2
+    assert "Unknown dataset 'nosuchdata'" in result.stderr and "digits" in result.stderr
+
+
+def test_space_prints_the_space_and_presets(capsys):
+    assert main(["space", "rigl"]) == 0
+    out = capsys.readouterr().out
+    assert "grow_score, Type: Constant, Value: gradient" in out
+    assert main(["space", "--presets"]) == 0
+    out = capsys.readouterr().out
+    for name in ("set", "rigl", "snfs", "ctre", "mest", "granet", "static", "dense"):
+        assert f"{name}:" in out
