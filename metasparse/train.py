@@ -23,7 +23,7 @@ from metasparse.models import activation_gain, build_model, sparsifiable_paramet
 from metasparse.space import resolve_config
 from metasparse.sparse import SparseTopology, SparsitySchedule, TopologyConfig, UpdateSchedule
 
-__all__ = ["OPTIMIZERS", "TrialResult", "run_config"]
+__all__ = ["OPTIMIZERS", "Trained", "TrialResult", "evaluate", "fit", "run_config"]
 
 OPTIMIZERS: Registry = Registry("optimizer")
 LR_SCHEDULES: Registry = Registry("lr_schedule")
@@ -92,6 +92,17 @@ class TrialResult:
         return asdict(self)
 
 
+@dataclass
+class Trained:
+    """A trained network with its masks, the (scaled) data it saw and its result."""
+
+    model: nn.Module
+    topology: SparseTopology
+    data: Dataset
+    result: TrialResult
+    config: dict[str, Any]
+
+
 def run_config(
     config: Mapping[str, Any],
     dataset: str | Dataset,
@@ -110,6 +121,23 @@ def run_config(
     as a pruner's stop signal, propagates). `on_step(step, topology, optimizer)` runs after
     every optimizer step and topology update, for tests and studies that inspect the masks.
     """
+    return fit(config, dataset, epochs, seed, report=report, device=device, data_dir=data_dir,
+               evaluate_test=evaluate_test, on_step=on_step).result
+
+
+def fit(
+    config: Mapping[str, Any],
+    dataset: str | Dataset,
+    epochs: int,
+    seed: int = 0,
+    *,
+    report: Reporter | None = None,
+    device: str | torch.device | None = None,
+    data_dir: str | None = None,
+    evaluate_test: bool = True,
+    on_step: StepHook | None = None,
+) -> Trained:
+    """`run_config` that also returns the trained model, its topology and the scaled data."""
     c = resolve_config(config)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"The 'epochs' parameter must be a positive integer; got {epochs!r}")
@@ -169,7 +197,7 @@ def run_config(
     test_loss = test_acc = None
     if evaluate_test and status == "success":
         test_loss, test_acc = evaluate(model, data.X_test, data.y_test, criterion, device)
-    return TrialResult(
+    result = TrialResult(
         status=status, val_accuracy=val_acc, val_error=1.0 - val_acc, val_loss=val_loss,
         test_accuracy=test_acc, test_loss=test_loss, density=topology.density(),
         target_density=c["density"], layer_densities=topology.layer_densities(),
@@ -178,6 +206,7 @@ def run_config(
         connections_moved=topology.stats.moved, update_time_s=topology.stats.seconds,
         val_curve=val_curve, epochs=len(val_curve), error=error,
     )
+    return Trained(model, topology, data, result, c)
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
