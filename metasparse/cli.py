@@ -160,6 +160,8 @@ def _optional_commands(sub) -> None:
         ("analyze", "metasparse.analysis._command", "write the report of a results directory"),
         ("validate", "metasparse.analysis._validate_command",
          "evaluate the incumbent and the presets on held-out datasets"),
+        ("study", "metasparse.study._command",
+         "run a research study (randomness of prune/grow, weight importance) and its report"),
     ):
         try:
             command = importlib.import_module(module)

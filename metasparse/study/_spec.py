@@ -1,0 +1,105 @@
+"""Study files (scenarios/study-*.yaml): validated before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from metasparse.errors import ConfigError, ScenarioError
+from metasparse.space import get_preset, resolve_config
+
+
+class _Study(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    preset: str = "rigl"
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    datasets: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(default=[0, 1, 2], min_length=1)
+    epochs: int = Field(default=20, ge=1)
+    data_dir: str | None = None
+    output: str | None = None
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        try:
+            get_preset(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    def base_config(self) -> dict[str, Any]:
+        return resolve_config({**get_preset(self.preset), **self.fixed})
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output or f"results/{self.name}")
+
+
+class RandomnessStudy(_Study):
+    """Prune/grow randomness ratio against grow score, density and dataset."""
+
+    kind: Literal["randomness"]
+    grow_scores: list[str] = Field(default=["gradient", "cosine", "neuron"], min_length=1)
+    densities: list[float] = Field(default=[0.1, 0.02, 0.005], min_length=1)
+    ratios: list[float] = Field(default=[0.0, 0.25, 0.5, 0.75, 1.0], min_length=2)
+    phases: list[Literal["prune", "grow", "both"]] = Field(default=["grow", "prune", "both"])
+    tuned_trials: int = Field(default=0, ge=0, description="SMAC trials per grow score; 0: off")
+    tuned_density: float | None = None
+
+
+class ImportanceStudy(_Study):
+    """Magnitude against measured importance, per model x activation x normalization."""
+
+    kind: Literal["importance"]
+    models: list[str] = Field(default=["mlp", "cnn", "lstm"], min_length=1)
+    activations: list[str] = Field(default=["relu", "tanh", "gelu", "srelu"], min_length=1)
+    normalizations: list[str] = Field(default=["none", "batch", "layer"], min_length=1)
+    bins: int = Field(default=10, ge=2)
+    fractions: list[float] = Field(default=[0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95])
+
+
+def load_study(path: str | Path, kind: str) -> RandomnessStudy | ImportanceStudy:
+    """Read and validate a study file of the given kind."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(f"study file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"study file {str(path)!r} is not valid YAML: "
+                            f"{' '.join(str(exc).split())}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"study file {str(path)!r} must hold a mapping")
+    model = {"randomness": RandomnessStudy, "importance": ImportanceStudy}[kind]
+    raw.setdefault("kind", kind)
+    try:
+        study = model.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(p) for p in error["loc"]) or "study"
+        raise ScenarioError(f"study file {str(path)!r}: {where}: {error['msg']}"
+                            + (f"; got {error['input']!r}" if "input" in error else "")) from None
+    try:
+        for values in _axis_values(study):
+            resolve_config({**study.base_config(), **values})
+    except ConfigError as exc:
+        raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
+    return study
+
+
+def _axis_values(study: RandomnessStudy | ImportanceStudy):
+    if isinstance(study, RandomnessStudy):
+        for grow in study.grow_scores:
+            for density in study.densities:
+                yield {"grow_score": grow, "density": density}
+    else:
+        for model in study.models:
+            for activation in study.activations:
+                for norm in study.normalizations:
+                    yield {"model": model, "activation": activation, "normalization": norm}
