@@ -1,4 +1,4 @@
-"""`metasparse study randomness|importance STUDY.yaml`: run (or resume) a study, write its report."""
+"""`metasparse study randomness|importance STUDY.yaml`: run or resume a study, write its report."""
 
 from __future__ import annotations
 
