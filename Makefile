@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.setup-stamp
 export METASPARSE_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench reference
 
 setup: $(STAMP)
 
@@ -29,3 +29,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/trainer_overhead.py
+
+# The committed reference results of the two studies (results/reference/), regenerated from scratch.
+reference: $(STAMP)
+	rm -rf results/reference/randomness results/reference/importance
+	$(VENV)/bin/metasparse study randomness scenarios/study-randomness-small.yaml
+	$(VENV)/bin/metasparse study importance scenarios/study-importance-small.yaml
