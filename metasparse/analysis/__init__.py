@@ -1,0 +1,86 @@
+"""Which design choices of sparse training matter: fANOVA importance, ablation paths, optimizer
+comparison, Pareto fronts, validation against the presets, and the report of a run.
+
+    from metasparse.analysis import load_results, fanova, analyze, write_report
+    results = load_results("results/quickstart")
+    importance = fanova(results.trials, results.space)
+    print(importance.main.head(), importance.pairs.head())
+    write_report(analyze([results]))           # results/quickstart/report/report.md
+
+Everything takes and returns plain data (DataFrames, dicts of configurations); the command line
+(`metasparse analyze`, `metasparse validate`) and the notebooks in analysis/ call the same
+functions.
+"""
+
+from metasparse.analysis._ablation import ABLATION_COLUMNS, ablation_path
+from metasparse.analysis._compare import (
+    check_comparable,
+    compare_runs,
+    convergence,
+    convergence_summary,
+)
+from metasparse.analysis._importance import Importance, fanova, local_importance
+from metasparse.analysis._pareto import (
+    dominated_by,
+    evaluate_presets,
+    pareto_front,
+    pareto_trials,
+    reference_point,
+)
+from metasparse.analysis._plots import (
+    plot_ablation,
+    plot_convergence,
+    plot_importance,
+    plot_pareto,
+    plot_per_instance,
+    save_figure,
+)
+from metasparse.analysis._report import Analysis, analyze, write_report
+from metasparse.analysis._results import Results, find_runs, load_results
+from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
+from metasparse.analysis._training import TrainingCost, preset_config, train_runs
+from metasparse.analysis._validate import (
+    VALIDATION_COLUMNS,
+    validate,
+    validation_candidates,
+    validation_summary,
+)
+
+__all__ = [
+    "ABLATION_COLUMNS",
+    "VALIDATION_COLUMNS",
+    "Analysis",
+    "Importance",
+    "Results",
+    "Surrogate",
+    "TrainingCost",
+    "ablation_path",
+    "analyze",
+    "check_comparable",
+    "compare_runs",
+    "convergence",
+    "convergence_summary",
+    "dominated_by",
+    "evaluate_presets",
+    "fanova",
+    "find_runs",
+    "fit_surrogate",
+    "load_results",
+    "local_importance",
+    "pareto_front",
+    "pareto_trials",
+    "plot_ablation",
+    "plot_convergence",
+    "plot_importance",
+    "plot_pareto",
+    "plot_per_instance",
+    "preset_config",
+    "reference_point",
+    "save_figure",
+    "select_trials",
+    "train_runs",
+    "validate",
+    "validation_candidates",
+    "validation_summary",
+    "write_report",
+]

@@ -1,0 +1,630 @@
+"""`analyze`: every analysis of one run (or of several runs of one scenario), and the report
+directory written from it (report.md, CSV tables, PNG plots)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metasparse.analysis._ablation import ABLATION_COLUMNS, ablation_path, path_configs
+from metasparse.analysis._compare import (
+    check_comparable,
+    compare_runs,
+    convergence,
+    convergence_summary,
+)
+from metasparse.analysis._configspace import same_value
+from metasparse.analysis._importance import Importance, fanova, local_importance
+from metasparse.analysis._pareto import (
+    dominated_by,
+    evaluate_presets,
+    pareto_front,
+    pareto_trials,
+    reference_point,
+)
+from metasparse.analysis._plots import (
+    plot_ablation,
+    plot_convergence,
+    plot_importance,
+    plot_pareto,
+    plot_per_instance,
+    save_figure,
+)
+from metasparse.analysis._results import Results
+from metasparse.analysis._surrogate import Surrogate, fit_surrogate
+from metasparse.analysis._training import TrainingCost, preset_config
+from metasparse.analysis._validate import validation_summary
+from metasparse.errors import MetasparseError
+
+__all__ = ["Analysis", "analyze", "top_parameters", "write_index", "write_report"]
+
+VALIDATION_FILE = "validation.csv"
+_OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance.csv",
+            "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
+            "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
+            "importance.png", "ablation.png", "convergence.png", "pareto.png", "per_instance.png",
+            "validation.png")
+
+
+@dataclass
+class Analysis:
+    """Everything `write_report` shows, as plain tables."""
+
+    runs: list[Results]
+    importance: Importance
+    surrogate: Surrogate
+    local: pd.DataFrame
+    incumbent: dict[str, Any]
+    incumbent_run: Results
+    ablation: pd.DataFrame
+    ablation_source: str
+    ablation_mode: str
+    ablation_label: str
+    ablation_note: str
+    comparison: pd.DataFrame
+    curves: pd.DataFrame
+    per_instance: pd.DataFrame
+    differences: pd.DataFrame
+    pareto: pd.DataFrame | None = None
+    presets: pd.DataFrame | None = None
+    preset_runs: pd.DataFrame | None = None
+    ablation_runs: pd.DataFrame | None = None
+    validation_runs: pd.DataFrame | None = None
+    validation: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> Results:
+        return self.runs[0]
+
+    def __repr__(self) -> str:
+        return (f"Analysis of {len(self.runs)} run(s) of {self.main.name!r}: "
+                f"{len(self.importance.main)} parameters, ablation of "
+                f"{max(len(self.ablation) - 1, 0)} steps from {self.ablation_source!r}")
+
+
+def analyze(runs: Sequence[Results], *, reference: str | None = None,
+            evaluate: bool | str = False,
+            seeds: int | Sequence[int] | None = None, presets: bool = False,
+            n_trees: int = 64, seed: int = 0, progress: bool = True) -> Analysis:
+    """Analyze one run, or several runs of the same scenario (e.g. different backends, whose
+    trials are pooled for importance and ablation).
+
+    `reference` is the preset the ablation path starts from (default: the run's reference).
+    The path is predicted by the surrogate unless `evaluate` is "greedy" (or True: every
+    candidate of every step trained on the tuning instances with `seeds`, by default the
+    scenario's seeds but at least two) or "path" (the surrogate picks the order, each step of
+    it is trained). `presets` trains every preset like a trial, to place it against the trials
+    (and the Pareto front).
+    """
+    runs = list(runs)
+    if not runs:
+        raise MetasparseError("no results directory to analyze")
+    check_comparable(runs)
+    main = runs[0]
+    trials = pd.concat([r.trials for r in runs], ignore_index=True)
+    with_incumbent = [r for r in runs if r.incumbent and "config" in r.incumbent]
+    if not with_incumbent:
+        raise MetasparseError(f"{str(main.directory)!r} has no successful trial yet: nothing "
+                              "to analyze")
+    incumbent_run = min(with_incumbent, key=lambda r: float(r.incumbent["cost"]))
+    incumbent = _full(incumbent_run.incumbent["config"])
+    surrogate = fit_surrogate(trials, main.space, n_trees=n_trees, seed=seed)
+    importance = fanova(trials, main.space, surrogate=surrogate)
+    local = local_importance(surrogate, incumbent)
+    source_name = reference or main.reference_preset
+    notes: list[str] = []
+    ablation, label, mode, note, ablation_runs = _ablation(
+        main, source_name, incumbent, surrogate, evaluate=evaluate, explicit=reference is not None,
+        seeds=seeds, progress=progress)
+    if note:
+        notes.append(note)
+    curves = convergence(runs)
+    analysis = Analysis(
+        runs=runs, importance=importance, surrogate=surrogate, local=local,
+        incumbent=incumbent, incumbent_run=incumbent_run, ablation=ablation,
+        ablation_source=source_name, ablation_mode=mode, ablation_label=label,
+        ablation_note=note,
+        comparison=compare_runs(runs), curves=curves,
+        per_instance=_per_instance(incumbent_run),
+        differences=_differences(main, preset_config(source_name, main.fixed), incumbent),
+        ablation_runs=ablation_runs, notes=notes,
+    )
+    if presets:
+        analysis.presets, analysis.preset_runs = evaluate_presets(main, progress=progress)
+    if main.multi_objective:
+        points = pareto_trials(main) if len(runs) == 1 else \
+            pd.concat([pareto_trials(r) for r in runs], ignore_index=True)
+        objectives = main.cost_columns[:2]
+        front = pareto_front(points, objectives)
+        points["on_front"] = points.index.isin(front.index)
+        analysis.pareto = points
+        placed = analysis.presets if analysis.presets is not None else reference_point(main)
+        if not placed.empty:
+            placed = placed.copy()
+            placed["dominated_by"] = dominated_by(placed, front, objectives)
+            analysis.presets = placed
+    validation_file = main.directory / VALIDATION_FILE
+    if validation_file.is_file():
+        analysis.validation_runs = pd.read_csv(validation_file)
+        analysis.validation = validation_summary(analysis.validation_runs)
+    return analysis
+
+
+def top_parameters(main: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The `n` most important parameters (the budget and the instance left out)."""
+    return main[main["status"] != "input"].head(n)
+
+
+def _full(config: dict[str, Any]) -> dict[str, Any]:
+    from metasparse.space import resolve_config
+
+    return resolve_config(config)
+
+
+EVALUATE_MODES = ("greedy", "path")
+
+
+def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrogate: Surrogate,
+              *, evaluate: bool | str, explicit: bool, seeds: int | Sequence[int] | None,
+              progress: bool) -> tuple[pd.DataFrame, str, str, str, pd.DataFrame | None]:
+    """(path, short label, description, note where skipped, training runs)"""
+    source = preset_config(source_name, main.fixed)
+    predicted = (f"surrogate: random forest on {surrogate.n_trials} trials, predicting the "
+                 "validation error")
+    if evaluate:
+        mode = "greedy" if evaluate is True else evaluate
+        if mode not in EVALUATE_MODES:
+            raise MetasparseError(f"evaluate must be one of {list(EVALUATE_MODES)}; got {mode!r}")
+        seed_list = _seeds(main, seeds)
+        cost = TrainingCost(main.tuning_instances, seed_list, main.epochs,
+                            data_dir=main.data_dir, crash_cost=main.crash_cost,
+                            progress=progress)
+        trained = (f"mean validation error over {len(main.tuning_instances)} tuning "
+                   f"instance(s) x seeds {seed_list} at {main.epochs} epochs")
+        try:
+            if mode == "greedy":
+                path = ablation_path(source, incumbent, main.space, cost)
+                label = "trained"
+                description = f"trained: every candidate of every step, {trained}"
+            else:
+                label = "surrogate order, trained"
+                path = ablation_path(source, incumbent, main.space, surrogate.predict)
+                path = _retrained(path, path_configs(source, incumbent, main.space,
+                                                     list(path["parameter"].iloc[1:])), cost)
+                description = (f"order from the {predicted.split(': ')[1]}; each step "
+                               f"trained: {trained}")
+        finally:
+            cost.close()
+        return path, label, description, "", pd.DataFrame(cost.runs)
+    try:
+        path = ablation_path(source, incumbent, main.space, surrogate.predict)
+        return path, "surrogate", predicted, "", None
+    except MetasparseError as exc:
+        if explicit:
+            raise MetasparseError(f"ablation from {source_name!r}: {exc}") from None
+        note = (f"No surrogate ablation path from {source_name!r}: {exc}. Run `metasparse "
+                f"analyze {main.directory} --evaluate`, or choose a preset inside the space with "
+                "--from.")
+        return pd.DataFrame(columns=ABLATION_COLUMNS), "surrogate", predicted, note, None
+
+
+def _retrained(path: pd.DataFrame, configs: list[dict[str, Any]], cost: TrainingCost
+               ) -> pd.DataFrame:
+    """The path with the trained cost of each step (`predicted`: the surrogate's)."""
+    path = path.rename(columns={"cost": "predicted"})
+    costs = np.asarray(cost(configs), dtype=float)
+    path.insert(list(path.columns).index("predicted"), "cost", costs)
+    path["gain"] = np.concatenate([[0.0], costs[:-1] - costs[1:]])
+    total = costs[0] - costs[-1]
+    path["gain_share"] = path["gain"] / total if total != 0 else 0.0
+    return path
+
+
+def _seeds(main: Results, seeds: int | Sequence[int] | None) -> list[int]:
+    if seeds is None:
+        return main.seeds if len(main.seeds) >= 2 else [0, 1]
+    return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+
+
+def _per_instance(run: Results) -> pd.DataFrame:
+    """Validation error of the incumbent and of the reference on each tuning instance (mean and
+    standard deviation over seeds)."""
+    rows = []
+    instances = run.instances
+    if run.incumbent and not instances.empty:
+        ids = {str(t) for t in run.incumbent.get("trial_ids", [run.incumbent["trial_id"]])}
+        mine = instances[instances["trial_id"].isin(ids) & (instances["status"] == "success")]
+        for instance, group in mine.groupby("instance", sort=False):
+            rows.append({"candidate": "incumbent", "instance": instance,
+                         "error": group["val_error"].mean(),
+                         "std": group["val_error"].std(ddof=0), "runs": len(group)})
+    if run.reference:
+        per = pd.DataFrame(run.reference.get("per_instance") or [])
+        if not per.empty:
+            per = per[per["status"] == "success"]
+            for instance, group in per.groupby("instance", sort=False):
+                values = pd.to_numeric(group["val_error"])
+                rows.append({"candidate": f"{run.reference['preset']} (reference)",
+                             "instance": instance, "error": values.mean(),
+                             "std": values.std(ddof=0), "runs": len(group)})
+    return pd.DataFrame(rows, columns=["candidate", "instance", "error", "std", "runs"])
+
+
+def _differences(run: Results, source: dict[str, Any], incumbent: dict[str, Any]
+                 ) -> pd.DataFrame:
+    """The parameters of the space where the incumbent differs from the reference (active in
+    either; '-' where inactive)."""
+    from metasparse.analysis._configspace import active_parameters
+
+    active_source = active_parameters(run.space, source)
+    active_incumbent = active_parameters(run.space, incumbent)
+    rows = []
+    for name in run.params:
+        a = source.get(name) if name in active_source else None
+        b = incumbent.get(name) if name in active_incumbent else None
+        if (a is None and b is None) or (a is not None and b is not None and same_value(a, b)):
+            continue
+        rows.append({"parameter": name, "reference": _cell(a), "incumbent": _cell(b)})
+    return pd.DataFrame(rows, columns=["parameter", "reference", "incumbent"])
+
+
+# ---------------------------------------------------------------------------------- writing
+
+
+def write_report(analysis: Analysis, directory: str | Path | None = None) -> Path:
+    """Write report.md with its tables (CSV) and plots (PNG) to `directory` (default: the
+    run's report/); returns the path of report.md."""
+    main = analysis.main
+    out = Path(directory) if directory is not None else main.directory / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in _OUTPUTS:  # what an earlier report left and this one may not write again
+        (out / name).unlink(missing_ok=True)
+    analysis.importance.main.to_csv(out / "importance.csv", index=False)
+    analysis.importance.pairs.to_csv(out / "interactions.csv", index=False)
+    analysis.local.to_csv(out / "local_importance.csv", index=False)
+    analysis.ablation.to_csv(out / "ablation.csv", index=False)
+    analysis.curves.to_csv(out / "convergence.csv", index=False)
+    analysis.per_instance.to_csv(out / "per_instance.csv", index=False)
+    if analysis.ablation_runs is not None:
+        analysis.ablation_runs.to_csv(out / "ablation_runs.csv", index=False)
+    if analysis.presets is not None:
+        analysis.presets.to_csv(out / "presets.csv", index=False)
+    if analysis.preset_runs is not None:
+        analysis.preset_runs.to_csv(out / "preset_runs.csv", index=False)
+    if analysis.pareto is not None:
+        columns = ["run", "trial_id", *main.cost_columns, "on_front",
+                   *[c for c in analysis.pareto.columns if c.startswith("config.")]]
+        analysis.pareto[columns].to_csv(out / "pareto.csv", index=False)
+    if analysis.validation is not None:
+        analysis.validation.to_csv(out / "validation_summary.csv", index=False)
+    plots = _write_plots(analysis, out)
+    text = _markdown(analysis, plots)
+    (out / "report.md").write_text(text)
+    return out / "report.md"
+
+
+def write_index(analyses: Sequence[Analysis], reports: Sequence[Path], directory: str | Path,
+                *, title: str) -> Path:
+    """report.md (and runs.csv) in `directory`: one row per analysis with a link to its report,
+    and where the runs were validated, the incumbent's held-out gain over every preset."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, gains = [], []
+    for analysis, report in zip(analyses, reports, strict=True):
+        run = analysis.main
+        incumbent = run.incumbent or {}
+        reference = run.reference or {}
+        rows.append({
+            "run": run.directory.name, "report": f"[report]({os.path.relpath(report, out)})",
+            "trials": len(run.trials), "best_cost": incumbent.get("cost"),
+            "reference": reference.get("preset", ""), "reference_cost": reference.get("cost"),
+            "top_parameters": ", ".join(top_parameters(analysis.importance.main, 5)["parameter"]),
+        })
+        if analysis.validation is not None:
+            summary = analysis.validation.set_index("candidate")
+            gain = {"run": run.directory.name,
+                    "incumbent_test_error": summary.loc["incumbent", "test_error"]}
+            for name in dict.fromkeys(analysis.validation_runs["candidate"]):
+                if name != "incumbent":
+                    row = summary.loc[name]
+                    gain[name] = f"{row['gain_of_incumbent']:+.4f} (p {row['p_value']:.2g})"
+            gains.append(gain)
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / "runs.csv", index=False)
+    lines = [f"# {title}", "", *_table(frame), ""]
+    if gains:
+        lines += ["## Held-out validation", "",
+                  "Test error of each run's incumbent and its gain over each preset (the "
+                  "preset's mean test error minus the incumbent's; > 0: the incumbent is "
+                  "better), with the Wilcoxon p-value; details in each report.", "",
+                  *_table(pd.DataFrame(gains)), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out / "report.md"
+
+
+def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
+    main = analysis.main
+    plots = {}
+
+    def save(name: str, figure: Any) -> None:
+        save_figure(figure, out / f"{name}.png")
+        plots[name] = f"{name}.png"
+
+    save("importance", plot_importance(analysis.importance.main, analysis.importance.pairs))
+    if not analysis.ablation.empty:
+        save("ablation", plot_ablation(
+            analysis.ablation,
+            title=f"ablation path {analysis.ablation_source} → incumbent "
+                  f"({analysis.ablation_label})"))
+    if not analysis.curves.empty:
+        summaries = [convergence_summary(analysis.curves, by) for by in ("n_trials",
+                                                                          "elapsed_s")]
+        save("convergence", plot_convergence(analysis.curves, summaries))
+    if analysis.pareto is not None and not analysis.pareto.empty:
+        save("pareto", plot_pareto(analysis.pareto, analysis.presets,
+                                   objectives=main.objectives[:2]))
+    if not analysis.per_instance.empty:
+        save("per_instance", plot_per_instance(
+            analysis.per_instance, title="validation error per tuning instance"))
+    if analysis.validation_runs is not None and not analysis.validation_runs.empty:
+        runs = analysis.validation_runs.copy()
+        runs["error"] = np.where(runs["status"] == "success", runs["test_error"], 1.0)
+        grouped = runs.groupby(["candidate", "instance"], sort=False)["error"]
+        frame = grouped.agg(["mean", "std"]).reset_index().rename(columns={"mean": "error"})
+        save("validation", plot_per_instance(frame, title="test error per held-out instance"))
+    return plots
+
+
+def _markdown(analysis: Analysis, plots: dict[str, str]) -> str:
+    main = analysis.main
+    lines = [f"# Analysis of `{main.name}`", ""]
+    lines += _summary(analysis)
+    lines += _incumbent_section(analysis)
+    lines += _importance_section(analysis, plots)
+    lines += _ablation_section(analysis, plots)
+    lines += _convergence_section(analysis, plots)
+    if analysis.pareto is not None:
+        lines += _pareto_section(analysis, plots)
+    elif analysis.presets is not None:
+        lines += ["## Presets on the tuning instances", "",
+                  "Every preset trained like a trial (tuning instances, the scenario's seeds and "
+                  "budget, its fixed settings applied).", "",
+                  *_table(analysis.presets.sort_values("cost")), ""]
+    lines += _per_instance_section(analysis, plots)
+    lines += _validation_section(analysis, plots)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(analysis: Analysis) -> list[str]:
+    main = analysis.main
+    trials = pd.concat([r.trials for r in analysis.runs], ignore_index=True)
+    statuses = ", ".join(f"{n} {s}" for s, n in trials["status"].value_counts().items())
+    runs = ", ".join(f"{r.label} (seed {r.backend_seed})" for r in analysis.runs)
+    fixed = ", ".join(f"{k}={v}" for k, v in main.fixed.items()) or "none"
+    space_size = len(main.params)
+    searched = sum(main.space[p].__class__.__name__ != "Constant" for p in main.params)
+    inc = analysis.incumbent_run.incumbent or {}
+    lines = [
+        "## Summary", "",
+        f"- results: {', '.join(f'`{r.directory}`' for r in analysis.runs)}; "
+        f"{len(trials)} trials ({statuses}); optimizer(s): {runs}",
+        f"- space: `{main.space_name}` ({space_size} parameters, {searched} searched); "
+        f"fixed: {fixed}",
+        f"- objectives: {', '.join(main.objectives)}; budget {main.epochs} epochs; "
+        f"seeds {main.seeds}",
+        f"- tuning instances: {', '.join(main.tuning_instances)}; held-out instances: "
+        f"{', '.join(main.heldout_instances) or 'none'}",
+        f"- incumbent: trial {inc.get('trial_id')} of `{analysis.incumbent_run.directory}`, "
+        f"cost {_num(inc.get('cost'))}",
+    ]
+    reference = analysis.incumbent_run.reference
+    if reference and reference.get("status") == "success":
+        gain = float(reference["cost"]) - float(inc["cost"])
+        lines.append(f"- reference `{reference['preset']}` on the same instances: cost "
+                     f"{_num(reference['cost'])}; the incumbent is "
+                     f"{'better' if gain > 0 else 'not better'} by {_num(abs(gain))}")
+    top = top_parameters(analysis.importance.main, 5)
+    lines.append("- most important parameters (fANOVA): " + ", ".join(
+        f"{p} ({_pct(v)})" for p, v in zip(top["parameter"], top["importance"], strict=True)))
+    if not analysis.ablation.empty and len(analysis.ablation) > 1:
+        steps = analysis.ablation.iloc[1:]
+        best = steps.sort_values("gain", ascending=False).head(3)
+        lines.append(f"- ablation {analysis.ablation_source} → incumbent "
+                     f"({analysis.ablation_label}): {len(steps)} steps, the "
+                     "largest gains from " + ", ".join(
+                         f"{p} ({_num(g)})" for p, g in zip(best["parameter"], best["gain"],
+                                                            strict=True)))
+    if analysis.validation is not None:
+        lines.append("- held-out validation: see the last section")
+    lines += [
+        "- fairness: every preset shown here (reference, ablation source, presets, validation) "
+        f"runs with the scenario's fixed settings ({fixed}), as the tuned configurations did "
+        "(the dense baseline keeps its density of 1).",
+        "",
+    ]
+    for note in analysis.notes:
+        lines += [f"> {note}", ""]
+    return lines
+
+
+def _incumbent_section(analysis: Analysis) -> list[str]:
+    lines = [f"## Incumbent against `{analysis.ablation_source}`", ""]
+    if analysis.differences.empty:
+        return [*lines, "The incumbent is the reference configuration.", ""]
+    return [*lines, "Parameters of the space where they differ ('-': inactive).", "",
+            *_table(analysis.differences), ""]
+
+
+def _importance_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    surrogate = analysis.surrogate
+    extra = [f.name for f in surrogate.features if f.kind in ("budget", "instance")]
+    lines = [
+        "## Parameter importance (fANOVA)", "",
+        f"Functional ANOVA, computed exactly on a random forest of {len(surrogate.forest)} trees "
+        f"fitted to {surrogate.n_trials} trials"
+        + (f" (out-of-bag R² {surrogate.oob_r2:.2f})" if not math.isnan(surrogate.oob_r2)
+           else "") + ". "
+        "`importance` is the share of the variance of the cost over the space that a parameter "
+        "explains alone (mean over trees, `std` across trees). Inactive values of conditional "
+        "parameters are imputed outside their range, so part of a parent's effect can show up "
+        "under its children: `with_children` adds the children's shares to their parent's. "
+        + (f"Inputs besides the parameters: {', '.join(extra)}. " if extra else "")
+        + ("Few trials: these shares are rough. " if surrogate.n_trials < 30 else ""), "",
+    ]
+    if "importance" in plots:
+        lines += [f"![importance]({plots['importance']})", ""]
+    main = analysis.importance.main
+    lines += ["Every parameter of the space (`status`: searched; fixed = a constant of the "
+              "space; one value tried; never active; not in space = a parameter of the "
+              "meta-space that this space does not search):", "",
+              *_table(main[["rank", "parameter", "importance", "std", "with_children", "kind",
+                            "status", "active_share"]]), ""]
+    pairs = analysis.importance.pairs.head(10)
+    lines += ["### Strongest pairwise interactions", "",
+              "Share of variance that a pair explains beyond the two main effects.", ""]
+    lines += (_table(pairs) if not pairs.empty else ["No pair of varied inputs."]) + [""]
+    local = analysis.local.head(10)
+    lines += ["### Local importance around the incumbent", "",
+              "One parameter of the incumbent changed at a time (surrogate predictions): the "
+              "share of the prediction's variance, and the best value found that way "
+              "(`predicted_gain` > 0: the surrogate expects an improvement).", ""]
+    lines += (_table(local.drop(columns=["variance"])) if not local.empty
+              else ["No searched parameter is active in the incumbent."]) + [""]
+    return lines
+
+
+def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    lines = [f"## Ablation path: `{analysis.ablation_source}` → incumbent", ""]
+    if analysis.ablation.empty:
+        return [*lines, analysis.ablation_note or "No ablation path.", ""]
+    path = analysis.ablation
+    lines += [f"Greedy: each step makes the one change that lowers the cost most ("
+              f"{analysis.ablation_mode}). `candidates`: how many changes each step chose "
+              "from. Parameters that a change activates take the "
+              "incumbent's values (`activates`). Step 0 is the reference with the scenario's "
+              "fixed settings.", ""]
+    if "ablation" in plots:
+        lines += [f"![ablation]({plots['ablation']})", ""]
+    lines += [*_table(path), ""]
+    reference = analysis.incumbent_run.reference
+    inc = analysis.incumbent_run.incumbent or {}
+    if analysis.ablation_label == "surrogate":
+        measured = [f"incumbent {_num(inc.get('cost'))}"]
+        if reference and reference.get("preset") == analysis.ablation_source:
+            measured.insert(0, f"{analysis.ablation_source} {_num(reference.get('cost'))}")
+        lines += [f"Measured costs for comparison: {', '.join(measured)}.", ""]
+    return lines
+
+
+def _convergence_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    lines = ["## Convergence", "",
+             "Incumbent cost against finished trials and wall time (each run's "
+             "trajectory.csv)."
+             + (" Thick lines: mean over the runs of one optimizer, band: ± one standard "
+                "deviation." if len(analysis.runs) > 1 else ""), ""]
+    if "convergence" in plots:
+        lines += [f"![convergence]({plots['convergence']})", ""]
+    table = analysis.comparison.drop(columns=["run"])
+    lines += [*_table(table), ""]
+    if len(analysis.runs) > 1:
+        final = convergence_summary(analysis.curves, "n_trials")
+        if not final.empty:
+            last = final.sort_values("n_trials").groupby("label").tail(1)
+            lines += ["Best cost at the end, per optimizer:", "",
+                      *_table(last.drop(columns=["n_trials"])), ""]
+    return lines
+
+
+def _pareto_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    main = analysis.main
+    pareto = analysis.pareto
+    front = pareto[pareto["on_front"]].sort_values("cost")
+    lines = ["## Pareto front", "",
+             f"Objectives: {main.objectives[0]} (`cost`) and {main.objectives[1]} (`cost_2`); "
+             f"{len(front)} of {len(pareto)} trials are on the front.", ""]
+    if "pareto" in plots:
+        lines += [f"![pareto]({plots['pareto']})", ""]
+    lines += [*_table(front[["trial_id", "cost", "cost_2"]]), ""]
+    if analysis.presets is not None and not analysis.presets.empty:
+        lines += ["Presets against the front (`dominated_by`: how many front points are at "
+                  "least as good in both objectives and better in one):", "",
+                  *_table(analysis.presets), ""]
+    return lines
+
+
+def _per_instance_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    if analysis.per_instance.empty:
+        return []
+    lines = ["## Per-instance results", "",
+             "Validation error on each tuning instance (mean over the scenario's seeds).", ""]
+    if "per_instance" in plots:
+        lines += [f"![per instance]({plots['per_instance']})", ""]
+    return [*lines, *_table(analysis.per_instance), ""]
+
+
+def _validation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
+    main = analysis.main
+    lines = ["## Validation on held-out instances", ""]
+    if analysis.validation is None:
+        return [*lines, f"Not validated yet: run `metasparse validate {main.directory}`.", ""]
+    runs = analysis.validation_runs
+    pairs = runs[runs["candidate"] == "incumbent"].shape[0]
+    lines += [f"From `{main.directory / VALIDATION_FILE}`: {runs['instance'].nunique()} held-out "
+              f"instance(s) ({', '.join(map(str, runs['instance'].unique()))}), "
+              f"{runs['seed'].nunique()} seed(s), trained at the scenario's budget and scored on "
+              "the test splits (a failed run counts as test error 1). `gain_of_incumbent`: the "
+              "candidate's mean test error minus the incumbent's, paired by instance and seed "
+              "(> 0: the incumbent is better); `wins`/`ties`/`losses`: of the incumbent over "
+              "those pairs; `p_value`: two-sided Wilcoxon signed-rank test. Presets run with the "
+              "scenario's fixed settings.", ""]
+    if 0 < pairs < 6:
+        lines += [f"With {pairs} pair(s) per comparison the smallest possible p-value is "
+                  f"{2 * 0.5 ** pairs:.3g}: add seeds (`--seeds`) or held-out instances for a "
+                  "test that can reach significance.", ""]
+    if "validation" in plots:
+        lines += [f"![validation]({plots['validation']})", ""]
+    return [*lines, *_table(analysis.validation), ""]
+
+
+# ---------------------------------------------------------------------------------- tables
+
+
+def _num(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else _num(value)
+
+
+def _table(frame: pd.DataFrame) -> list[str]:
+    """A DataFrame as a Markdown table."""
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in frame.itertuples(index=False, name=None):
+        cells = [_num(v).replace("|", "\\|") for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines

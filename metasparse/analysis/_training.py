@@ -1,0 +1,129 @@
+"""Real evaluations: configurations trained with `metasparse.train.run_config` on (instance, seed)
+pairs, for the ablation's real mode, the presets of the Pareto plot and the validation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from metasparse.errors import ConfigError
+
+__all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "train_runs"]
+
+RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error", "test_error",
+               "test_accuracy", "density", "train_flops", "inference_flops", "wall_time_s",
+               "error"]
+
+
+# What makes the dense baseline dense: a scenario's fixed settings never override it.
+_DENSE_KEEPS = ("density",)
+
+
+def preset_config(name: str, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A preset with a scenario's fixed settings applied (e.g. the small hidden sizes it was
+    tuned with), so that it is compared with the incumbent on equal terms; the `dense` preset
+    keeps its density of 1 whatever density the scenario fixes."""
+    from metasparse.space import get_preset, resolve_config
+
+    fixed = dict(fixed or {})
+    if name == "dense":
+        fixed = {k: v for k, v in fixed.items() if k not in _DENSE_KEEPS}
+    return resolve_config({**get_preset(name), **fixed})
+
+
+def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[str],
+               seeds: Sequence[int], epochs: int, *, data_dir: str | None = None,
+               evaluate_test: bool = True, progress: bool = True,
+               description: str = "training") -> pd.DataFrame:
+    """Train every candidate (name -> configuration) on every (instance, seed) pair.
+
+    One row per run (columns RUN_COLUMNS); `test_error` is empty unless `evaluate_test`, and for
+    runs that failed (status diverged, or crashed where the trainer rejects the configuration).
+    """
+    jobs = [(name, instance, seed) for name in candidates for instance in instances
+            for seed in seeds]
+    rows = []
+    with tqdm(total=len(jobs), desc=description, unit="run", disable=not progress) as bar:
+        for name, instance, seed in jobs:
+            bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
+            rows.append(_train_one(name, candidates[name], instance, seed, epochs, data_dir,
+                                   evaluate_test))
+            bar.update(1)
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, epochs: int,
+               data_dir: str | None, evaluate_test: bool) -> dict[str, Any]:
+    """One run as a row. A configuration the trainer rejects (a ConfigError, e.g. a density too
+    low for dense first and last layers) is a crashed run with its message, as in tuning."""
+    from metasparse.train import run_config
+
+    row: dict[str, Any] = {"candidate": name, "instance": instance, "seed": seed,
+                           "epochs": epochs}
+    try:
+        result = run_config(config, instance, epochs, seed, data_dir=data_dir,
+                            evaluate_test=evaluate_test)
+    except ConfigError as exc:
+        return {**row, "status": "crashed", "error": " ".join(str(exc).split())}
+    accuracy = result.test_accuracy
+    return {
+        **row, "status": result.status, "val_error": result.val_error,
+        "test_error": None if accuracy is None else 1.0 - accuracy,
+        "test_accuracy": accuracy, "density": result.density,
+        "train_flops": result.train_flops, "inference_flops": result.inference_flops,
+        "wall_time_s": result.wall_time_s, "error": result.error,
+    }
+
+
+@dataclass
+class TrainingCost:
+    """`evaluate` for the ablation path: the mean validation error over the pairs, by training.
+
+    A run that diverges or crashes costs `crash_cost` (as in tuning). Results are cached per
+    configuration; `runs` keeps a row per run (RUN_COLUMNS, the candidate named by its order of
+    evaluation).
+    """
+
+    instances: Sequence[str]
+    seeds: Sequence[int]
+    epochs: int
+    data_dir: str | None = None
+    crash_cost: float = 1.0
+    progress: bool = True
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    _cache: dict[str, float] = field(default_factory=dict)
+    _bar: Any = None
+
+    def __call__(self, configs: Sequence[Mapping[str, Any]]) -> list[float]:
+        keys = [json.dumps(dict(c), sort_keys=True, default=str) for c in configs]
+        todo = {k: c for k, c in zip(keys, configs, strict=True) if k not in self._cache}
+        pairs = [(i, s) for i in self.instances for s in self.seeds]
+        if self._bar is None:
+            self._bar = tqdm(total=len(todo) * len(pairs), desc="ablation (training)",
+                             unit="run", disable=not self.progress)
+        else:
+            self._bar.total += len(todo) * len(pairs)
+            self._bar.refresh()
+        for key, config in todo.items():
+            name = f"config {len(self._cache) + 1}"
+            errors = []
+            for instance, seed in pairs:
+                self._bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
+                row = _train_one(name, config, instance, seed, self.epochs, self.data_dir,
+                                 False)
+                self.runs.append(row)
+                errors.append(row["val_error"] if row["status"] == "success"
+                              else self.crash_cost)
+                self._bar.update(1)
+            self._cache[key] = float(sum(errors) / len(errors))
+        return [self._cache[k] for k in keys]
+
+    def close(self) -> None:
+        """Close the progress bar."""
+        if self._bar is not None:
+            self._bar.close()

@@ -1,0 +1,145 @@
+"""Validation: the incumbent against every preset on held-out instances, scored on test splits."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import wilcoxon
+from tqdm import tqdm
+
+from metasparse.analysis._results import Results
+from metasparse.analysis._training import RUN_COLUMNS, _train_one, preset_config
+from metasparse.errors import MetasparseError
+
+__all__ = ["VALIDATION_COLUMNS", "validate", "validation_candidates", "validation_summary"]
+
+VALIDATION_COLUMNS = ["candidate", "role", *RUN_COLUMNS[1:], "config"]
+# A run that fails (diverges) scores as if it got every test example wrong.
+FAILED_ERROR = 1.0
+
+
+def validation_candidates(results: Results, presets: Sequence[str] | None = None
+                          ) -> dict[str, tuple[str, dict[str, Any]]]:
+    """name -> (role, configuration): the incumbent, then every preset (or `presets`) with the
+    scenario's fixed settings applied. Roles: incumbent, reference, dense, preset."""
+    from metasparse.space import preset_names
+
+    if results.incumbent is None or "config" not in results.incumbent:
+        raise MetasparseError(f"{str(results.directory)!r} has no incumbent yet (no successful "
+                              "trial): nothing to validate")
+    reference = results.reference_preset
+    candidates: dict[str, tuple[str, dict[str, Any]]] = {
+        "incumbent": ("incumbent", dict(results.incumbent["config"]))}
+    for name in presets if presets is not None else preset_names():
+        role = "reference" if name == reference else "dense" if name == "dense" else "preset"
+        candidates[name] = (role, preset_config(name, results.fixed))
+    return candidates
+
+
+def validate(results: Results, *, seeds: int | Sequence[int] = 3,
+             instances: Sequence[str] | None = None, presets: Sequence[str] | None = None,
+             data_dir: str | None = None, progress: bool = True,
+             previous: pd.DataFrame | None = None,
+             on_run: Callable[[pd.DataFrame], None] | None = None) -> pd.DataFrame:
+    """Train the incumbent and every preset on the held-out instances (`instances`, default
+    the scenario's heldout_instances) with each seed, at the scenario's budget, and score them
+    on the test splits. One row per run (VALIDATION_COLUMNS).
+
+    Rows of `previous` with the same configuration, instance, seed and epochs are reused rather
+    than trained again; `on_run(frame)` gets the frame so far after every run (to save it).
+    """
+    instances = list(instances) if instances else results.heldout_instances
+    if not instances:
+        raise MetasparseError(f"scenario {results.name!r} has no heldout_instances, so there is "
+                              "nothing to validate on (add heldout_instances to the scenario, "
+                              "or give --instances)")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if not seed_list:
+        raise MetasparseError("validation needs at least one seed")
+    candidates = validation_candidates(results, presets)
+    epochs = results.epochs
+    data_dir = data_dir or results.data_dir
+    done = _reusable(previous)
+    rows: list[dict[str, Any]] = []
+    jobs = [(name, instance, seed) for name in candidates for instance in instances
+            for seed in seed_list]
+    with tqdm(total=len(jobs), desc="validation", unit="run", disable=not progress) as bar:
+        for name, instance, seed in jobs:
+            role, config = candidates[name]
+            key = _config_key(config)
+            bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
+            row = done.get((key, instance, int(seed), int(epochs)))
+            if row is None:
+                row = _train_one(name, config, instance, seed, epochs, data_dir, True)
+            rows.append({**row, "candidate": name, "role": role, "config": key})
+            bar.update(1)
+            if on_run is not None:
+                on_run(pd.DataFrame(rows, columns=VALIDATION_COLUMNS))
+    return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
+
+
+def _config_key(config: Mapping[str, Any]) -> str:
+    from metasparse.space import active_config
+
+    return json.dumps(active_config(config), sort_keys=True)
+
+
+def _reusable(previous: pd.DataFrame | None) -> dict[tuple[str, str, int, int], dict[str, Any]]:
+    if previous is None or previous.empty or "config" not in previous.columns:
+        return {}
+    done = {}
+    for row in previous.to_dict("records"):
+        row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+        done[(row["config"], str(row["instance"]), int(row["seed"]), int(row["epochs"]))] = row
+    return done
+
+
+def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.DataFrame:
+    """Per candidate: mean and standard deviation of the test error over the runs, and the
+    paired comparison with `baseline` (by instance and seed): the baseline's mean gain (the
+    candidate's error minus the baseline's), its wins/ties/losses and the two-sided Wilcoxon
+    signed-rank p-value. Failed runs count as test error 1.0. Sorted by mean test error."""
+    runs = runs.copy()
+    runs["score"] = np.where(runs["status"] == "success",
+                             pd.to_numeric(runs["test_error"], errors="coerce"), FAILED_ERROR)
+    roles = runs.groupby("candidate", sort=False)["role"].first()
+    base = runs[runs["candidate"] == baseline].set_index(["instance", "seed"])["score"]
+    rows = []
+    for name, group in runs.groupby("candidate", sort=False):
+        scores = group.set_index(["instance", "seed"])["score"]
+        row = {
+            "candidate": name, "role": roles[name], "runs": len(group),
+            "failed": int((group["status"] != "success").sum()),
+            "test_error": float(scores.mean()), "std": float(scores.std(ddof=1))
+            if len(scores) > 1 else 0.0,
+            "test_accuracy": float(1.0 - scores.mean()),
+            "density": float(pd.to_numeric(group["density"]).mean()),
+            "train_mflops": float(pd.to_numeric(group["train_flops"]).mean() / 1e6),
+        }
+        if name != baseline and not base.empty:
+            paired = pd.concat([base, scores], axis=1, keys=["base", "other"],
+                               join="inner").dropna()
+            difference = paired["other"] - paired["base"]
+            row.update({
+                "gain_of_" + baseline: float(difference.mean()) if len(paired) else np.nan,
+                "wins": int((difference > 0).sum()), "ties": int((difference == 0).sum()),
+                "losses": int((difference < 0).sum()), "p_value": _wilcoxon(difference),
+            })
+        rows.append(row)
+    columns = ["candidate", "role", "runs", "failed", "test_error", "std", "test_accuracy",
+               "density", "train_mflops", "gain_of_" + baseline, "wins", "ties", "losses",
+               "p_value"]
+    frame = pd.DataFrame(rows).reindex(columns=columns)
+    return frame.sort_values("test_error", kind="stable").reset_index(drop=True)
+
+
+def _wilcoxon(difference: pd.Series) -> float:
+    """Two-sided Wilcoxon signed-rank p-value; 1.0 when every pair ties."""
+    nonzero = difference[difference != 0].to_numpy()
+    if len(nonzero) == 0:
+        return 1.0
+    return float(wilcoxon(nonzero).pvalue)
