@@ -1,0 +1,50 @@
+"""Tuning the sparse trainer: scenarios, one trial runner, a results store, and thin backend
+adapters (SMAC, Optuna, random search).
+
+    from metasparse.optimize import load_scenario, optimize
+    summaries = optimize(load_scenario("scenarios/quickstart.yaml"))
+    print(summaries[0].table())
+
+Results go to the scenario's output directory in the format of docs/CONTRACTS.md; running the
+same scenario again resumes it.
+"""
+
+from metasparse.optimize._optimize import (
+    OptimizationInterrupted,
+    RunSummary,
+    optimize,
+    summary_table,
+)
+from metasparse.optimize._runner import (
+    PairResult,
+    TrialInterrupted,
+    TrialOutcome,
+    TrialRunner,
+)
+from metasparse.optimize._scenario import (
+    BACKEND_NAMES,
+    Backend,
+    Budget,
+    Scenario,
+    load_scenario,
+    shipped_scenarios,
+)
+from metasparse.optimize._store import ResultsStore
+
+__all__ = [
+    "BACKEND_NAMES",
+    "Backend",
+    "Budget",
+    "OptimizationInterrupted",
+    "PairResult",
+    "ResultsStore",
+    "RunSummary",
+    "Scenario",
+    "TrialInterrupted",
+    "TrialOutcome",
+    "TrialRunner",
+    "load_scenario",
+    "optimize",
+    "shipped_scenarios",
+    "summary_table",
+]

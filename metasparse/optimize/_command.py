@@ -1,0 +1,58 @@
+"""`metasparse optimize SCENARIO [--n-trials N] [--walltime S] [--output DIR] [--n-workers K]
+[--backend NAME]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from metasparse.optimize._optimize import OptimizationInterrupted, RunSummary, optimize
+from metasparse.optimize._scenario import BACKEND_NAMES, load_scenario
+
+EXIT_INTERRUPTED = 130
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", nargs="?", default="quickstart",
+                        help="a scenario YAML file or a shipped scenario name "
+                             "(default: quickstart)")
+    parser.add_argument("--n-trials", type=int, metavar="N",
+                        help="finished trials to reach (raise it to extend a finished run)")
+    parser.add_argument("--walltime", type=float, metavar="S",
+                        help="seconds in which this command may start trials")
+    parser.add_argument("--output", metavar="DIR",
+                        help="results directory (default: results/<name>)")
+    parser.add_argument("--n-workers", type=int, metavar="K", help="trials run at a time")
+    parser.add_argument("--backend", choices=BACKEND_NAMES, metavar="NAME",
+                        help="another backend than the scenario's: smac, optuna or random "
+                             "(results then go to results/<name>-<backend> unless --output "
+                             "is given)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.scenario, n_trials=args.n_trials, walltime=args.walltime,
+                             output=args.output, n_workers=args.n_workers, backend=args.backend)
+    try:
+        summaries = optimize(scenario, progress=not args.no_progress)
+    except OptimizationInterrupted as stop:
+        print(f"interrupted: {stop.n_trials} trials kept in {stop.directory}; "
+              "rerun the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for summary in summaries:
+        print(summary.table())
+        print()
+    if len(summaries) > 1:
+        print(comparison(summaries))
+    return 0
+
+
+def comparison(summaries: list[RunSummary]) -> str:
+    """One line per run of a multi-space scenario: best validation error and the reference."""
+    width = max(len(s.name) for s in summaries)
+    lines = [f"{'run':<{width}}  trials  best val error  reference"]
+    for s in summaries:
+        best = f"{s.incumbent['cost']:.4f}" if s.incumbent else "-"
+        ref = f"{s.reference['cost']:.4f} ({s.reference['preset']})" if s.reference else "-"
+        lines.append(f"{s.name:<{width}}  {s.n_trials:>6}  {best:>14}  {ref}")
+    return "\n".join(lines)

@@ -1,0 +1,224 @@
+"""Optuna: TPE (default), GP or NSGA-II, with a Hyperband pruner fed per-epoch validation error.
+
+Optuna has no ConfigSpace bridge, so the space is walked define-by-run: parameters in
+topological order, a conditional one suggested only when its parents' conditions hold for the
+values suggested so far, constants copied. A forbidden combination is told to Optuna as a trial
+with the crash costs (so the sampler learns to avoid it) and is not a trial of the results table.
+
+The study lives in `optuna.journal` in the output directory, so several processes can share it:
+`--n-workers K` runs K trials at a time, and a second `metasparse optimize` on the same scenario
+joins the study. Every worker counts the trials of the results table plus the ones running in
+live workers, so the study ends with exactly n_trials recorded trials. A trial is asked and
+marked with its worker (host:pid) under the results directory's lock, so a RUNNING trial without
+a mark, or marked by a dead process of this host, belongs to a killed run: it is failed on the
+next start (or taken from the results table when it was recorded there).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import threading
+import warnings
+from typing import IO, Any
+
+import optuna
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    Configuration,
+    ConfigurationSpace,
+    Constant,
+    OrdinalHyperparameter,
+)
+from ConfigSpace.exceptions import ForbiddenValueError
+from optuna.trial import Trial, TrialState
+
+from metasparse.optimize._configs import config_values
+from metasparse.optimize._runner import Report, TrialOutcome
+from metasparse.optimize._session import Proposal, Session
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+_MAX_FORBIDDEN_IN_A_ROW = 1000
+
+
+class _FlockLock(optuna.storages.journal.JournalFileOpenLock):
+    """The journal's lock as an flock, which the kernel releases when its process dies: Optuna's
+    file locks outlive a SIGKILL and stall the next run for their grace period."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self._path = path
+        self._thread_lock = threading.Lock()
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        self._thread_lock.acquire()
+        self._handle = open(self._path, "a")  # noqa: SIM115 (held until release)
+        fcntl.flock(self._handle, fcntl.LOCK_EX)
+        return True
+
+    def release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            handle.close()
+        self._thread_lock.release()
+
+
+def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
+    """Values for the active parameters of `space`, suggested by `trial` one by one."""
+    values: dict[str, Any] = {}
+    for name in space:  # topological order: parents before children
+        if not _active(space, name, values):
+            continue
+        hp = space[name]
+        if isinstance(hp, Constant):
+            values[name] = hp.value
+        elif isinstance(hp, CategoricalHyperparameter):
+            values[name] = trial.suggest_categorical(name, list(hp.choices))
+        elif isinstance(hp, OrdinalHyperparameter):
+            values[name] = trial.suggest_categorical(name, list(hp.sequence))
+        elif isinstance(hp.lower, float):
+            values[name] = trial.suggest_float(name, hp.lower, hp.upper, log=hp.log)
+        else:
+            values[name] = trial.suggest_int(name, int(hp.lower), int(hp.upper), log=hp.log)
+    return values
+
+
+def _active(space: ConfigurationSpace, name: str, values: dict[str, Any]) -> bool:
+    if any(parent.name not in values for parent in space.parents_of[name]):
+        return False
+    return all(c.satisfied_by_value(values) for c in space.parent_conditions_of[name])
+
+
+def _sampler(session: Session, offset: int) -> optuna.samplers.BaseSampler:
+    backend = session.scenario.backend
+    seed = backend.seed + offset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if backend.sampler == "gp":
+            return optuna.samplers.GPSampler(seed=seed)
+        if backend.sampler == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                          constant_liar=True)
+
+
+def _pruner(session: Session) -> optuna.pruners.BasePruner:
+    scenario = session.scenario
+    if scenario.backend.pruner != "hyperband":
+        return optuna.pruners.NopPruner()
+    steps = scenario.budget.epochs * len(session.pairs)
+    return optuna.pruners.HyperbandPruner(min_resource=scenario.budget.min_epochs,
+                                          max_resource=steps, reduction_factor=3)
+
+
+def _live(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a RUNNING trial still has a worker; call it holding the results directory's lock
+    (under which workers ask and mark their trials, so an unmarked one has lost its worker)."""
+    owner = trial.user_attrs.get("worker")
+    if owner is None:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _settle(study: optuna.Study, session: Session) -> None:
+    """Finish the trials a killed process left RUNNING: from the results table when they were
+    recorded there, else as failed (they will not count)."""
+    rows = {int(r["trial_id"]): r for r in session.store.rows()}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _live(trial):
+            continue
+        row = rows.get(trial.number)
+        if row is None:
+            study.tell(trial.number, state=TrialState.FAIL)
+        elif row["status"] == "pruned":
+            study.tell(trial.number, state=TrialState.PRUNED)
+        else:
+            costs = session.store.costs_of(row)
+            study.tell(trial.number, costs if len(costs) > 1 else costs[0])
+
+
+def _surplus(study: optuna.Study, trial: Trial, session: Session) -> bool:
+    """True when n_trials earlier trials are recorded or running (other workers included)."""
+    if session.n_trials is None:
+        return False
+    recorded = session.store.finished_ids()
+    earlier = [
+        t for t in study.get_trials(deepcopy=False)
+        if t.number < trial.number
+        and (t.number in recorded or (t.state == TrialState.RUNNING and _live(t)))
+    ]
+    return len(earlier) >= session.n_trials
+
+
+def _report(trial: Trial) -> Report:
+    def report(step: int, value: float) -> bool:
+        trial.report(value, step)
+        return trial.should_prune()
+
+    return report
+
+
+def run(session: Session) -> None:
+    scenario = session.scenario
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path = session.store.directory / "optuna.journal"
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(path), lock_obj=_FlockLock(str(path) + ".lock")))
+    known = optuna.get_all_study_names(storage) if path.exists() else []
+    offset = len(optuna.load_study(study_name=scenario.name, storage=storage).trials) \
+        if scenario.name in known else 0
+    study = optuna.create_study(
+        study_name=scenario.name, storage=storage, load_if_exists=True,
+        directions=["minimize"] * len(scenario.objectives),
+        sampler=_sampler(session, offset), pruner=_pruner(session),
+    )
+    with session.store.lock():
+        _settle(study, session)
+    budget = scenario.budget.epochs
+    prune = scenario.backend.pruner == "hyperband"
+
+    def propose() -> Proposal | None:
+        for _ in range(_MAX_FORBIDDEN_IN_A_ROW):
+            with session.store.lock():
+                trial = study.ask()
+                trial.set_user_attr("worker", WORKER)
+                surplus = _surplus(study, trial, session)
+            if surplus:
+                trial.set_user_attr("surplus", True)
+                study.tell(trial, state=TrialState.FAIL)
+                return None
+            values = suggest(trial, session.space)
+            try:
+                Configuration(session.space, values=values)
+            except ForbiddenValueError:
+                trial.set_user_attr("forbidden", True)
+                costs = session.runner.crash_costs()
+                study.tell(trial, costs if len(costs) > 1 else costs[0])
+                continue
+            return Proposal(config_values(values), budget, _report(trial) if prune else None,
+                            trial.number, trial)
+        raise RuntimeError(f"{_MAX_FORBIDDEN_IN_A_ROW} forbidden configurations in a row: "
+                           "the space's forbidden clauses exclude nearly all of it")
+
+    def finish(proposal: Proposal, outcome: TrialOutcome) -> None:
+        trial: Trial = proposal.payload
+        session.record(outcome, trial.number)
+        trial.set_user_attr("status", outcome.status)
+        if outcome.status == "pruned":
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, outcome.costs if len(outcome.costs) > 1 else outcome.costs[0])
+
+    session.drive(propose, finish)

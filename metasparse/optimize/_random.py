@@ -1,0 +1,34 @@
+"""Random search: the baseline every other backend must beat.
+
+Trial k evaluates the k-th configuration drawn with seed (backend.seed, k), so a resumed run
+draws exactly the configurations of the trials it has not finished yet.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from metasparse.optimize._configs import config_values
+from metasparse.optimize._runner import TrialOutcome
+from metasparse.optimize._session import Proposal, Session
+
+
+def sample(session: Session, index: int) -> dict[str, object]:
+    """The configuration of trial `index`."""
+    session.space.seed(session.scenario.backend.seed * 1_000_003 + index)
+    return config_values(session.space.sample_configuration())
+
+
+def run(session: Session) -> None:
+    finished = session.store.finished_ids()
+    todo = (k for k in itertools.count() if k not in finished)
+    budget = session.scenario.budget.epochs
+
+    def propose() -> Proposal | None:
+        index = next(todo)
+        return Proposal(sample(session, index), budget, trial_id=index)
+
+    def finish(proposal: Proposal, outcome: TrialOutcome) -> None:
+        session.record(outcome, proposal.trial_id)
+
+    session.drive(propose, finish)

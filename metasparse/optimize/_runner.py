@@ -1,0 +1,256 @@
+"""The one trial runner that every backend uses.
+
+A trial trains one configuration at one budget on a list of (instance, seed) pairs, in a child
+process started by multiprocessing's 'forkserver' (PyTorch is imported once, in the server, so a
+trial starts in milliseconds). The parent waits for the child's messages, so a per-trial timeout
+really stops the work (the child is killed), and so does a pruner or Ctrl-C. Every way a trial can
+fail (an exception, NaN divergence, a timeout, a dead process) becomes a finished trial with the
+crash cost and a one-line error; only an interrupt of the whole run raises.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import wait
+from typing import Any
+
+from metasparse.optimize import _worker
+
+__all__ = ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner", "abort_all"]
+
+# report(step, value) -> True to prune. `value` is the mean validation error over the pairs
+# so far, with the current pair at its latest epoch; `step` counts epochs over all pairs.
+Report = Callable[[int, float], bool]
+
+_OBJECTIVE_METRIC = {"val_error": "val_error", "train_flops": "train_flops",
+                     "density": "density", "inference_density": "density"}
+_LIVE: set[Any] = set()
+_LIVE_LOCK = threading.Lock()
+_ABORT = threading.Event()
+_CONTEXT: Any = None
+
+
+class TrialInterrupted(Exception):
+    """The run is being interrupted: the trial is not finished and must not be recorded."""
+
+
+@dataclass
+class PairResult:
+    """One (instance, seed) run of a trial."""
+
+    instance: str
+    seed: int
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+    start_time: float = 0.0
+    end_time: float = 0.0
+
+
+@dataclass
+class TrialOutcome:
+    """A finished trial: status, costs (one per objective), aggregated metrics and its pairs."""
+
+    config: dict[str, Any]
+    budget: int
+    instance: str
+    seed: int | str
+    status: str
+    costs: list[float]
+    metrics: dict[str, float]
+    error: str
+    start_time: float
+    end_time: float
+    pairs: list[PairResult]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialOutcome:
+        pairs = [PairResult(**pair) for pair in data["pairs"]]
+        return cls(**{**data, "pairs": pairs})
+
+
+@dataclass
+class TrialRunner:
+    """Evaluates configurations; picklable, so SMAC's Dask workers can carry it."""
+
+    objectives: Sequence[str]
+    crash_costs: Callable[[], list[float]]
+    data_dir: str | None = None
+    timeout: float | None = None
+    threads: int = 1
+
+    def evaluate(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
+                 report: Report | None = None) -> TrialOutcome:
+        """Train `config` for `budget` epochs on every pair; never raises for a failed trial."""
+        if _ABORT.is_set():
+            raise TrialInterrupted("the run is being interrupted")
+        job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
+               "data_dir": self.data_dir, "threads": self.threads}
+        start = time.time()
+        receive, send = _context().Pipe(duplex=False)
+        process = _context().Process(target=_worker.main, args=(send, job), daemon=True)
+        with _LIVE_LOCK:
+            process.start()
+            _LIVE.add(process)
+        send.close()
+        try:
+            followed = self._follow(process, receive, pairs, int(budget), report, start)
+        finally:
+            _stop(process)
+            receive.close()
+        return self._outcome(config, int(budget), pairs, *followed, start)
+
+    def _follow(self, process: Any, conn: Any, pairs: Sequence[tuple[str, int]], budget: int,
+                report: Report | None, start: float) -> tuple[list[PairResult], str, str, float]:
+        """Wait for the child's messages until it ends, times out or is pruned; returns the
+        pairs' results, the status, the error and the last value given to `report`."""
+        results: list[PairResult] = []
+        deadline = start + self.timeout if self.timeout else math.inf
+        last_value = math.nan
+        current: dict[str, float] = {}  # the running pair's latest epoch metrics
+        while True:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                error = f"trial exceeded trial_timeout of {self.timeout:g} s"
+                _cut(results, pairs, "timeout", error, current, start)
+                return results, "timeout", error, last_value
+            ready = wait([conn, process.sentinel], timeout=min(remaining, 1.0))
+            if _ABORT.is_set():
+                raise TrialInterrupted("the run is being interrupted")
+            if not ready:
+                continue
+            try:
+                message = conn.recv() if conn in ready or conn.poll() else None
+            except EOFError:
+                message = None
+            if message is None:
+                return results, *self._ended(process, results), last_value
+            kind, index = message[0], message[1]
+            instance, seed = pairs[index]
+            if kind == "epoch":
+                current = {"val_error": message[3]["val_error"]}
+                done = [r.metrics["val_error"] for r in results]
+                last_value = (sum(done) + current["val_error"]) / (len(done) + 1)
+                if report is not None and report(index * budget + message[2], last_value):
+                    error = f"pruned at epoch {message[2]} of {instance}"
+                    _cut(results, pairs, "pruned", error, current, start)
+                    return results, "pruned", error, last_value
+            elif kind == "result":
+                _, _, status, metrics, error, t0, t1 = message
+                results.append(PairResult(instance, seed, status, metrics, error, t0, t1))
+                current = {}
+            else:
+                _, _, error, t0, t1 = message
+                results.append(PairResult(instance, seed, "crashed", {}, error, t0, t1))
+
+    def _ended(self, process: Any, results: list[PairResult]) -> tuple[str, str]:
+        process.join(timeout=5)
+        failed = next((r for r in results if r.status != "success"), None)
+        if failed is not None:
+            return failed.status, f"{failed.instance} (seed {failed.seed}): {failed.error}"
+        if process.exitcode not in (0, None) or len(results) == 0:
+            return "crashed", f"trial process ended with exit code {process.exitcode}"
+        return "success", ""
+
+    def _outcome(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
+                 results: list[PairResult], status: str, error: str, last_value: float,
+                 start: float) -> TrialOutcome:
+        if status == "success" and len(results) < len(pairs):  # the child died between pairs
+            status, error = "crashed", f"trial process ended after {len(results)} of " \
+                                       f"{len(pairs)} runs"
+        metrics: dict[str, float] = {}
+        if status == "success":
+            costs = [_mean(results, _OBJECTIVE_METRIC[name]) for name in self.objectives]
+            metrics = {key: _mean(results, key) for key in _worker.METRICS}
+        elif status == "pruned":
+            costs = [last_value]
+            metrics = {"val_error": last_value}
+        else:
+            costs = list(self.crash_costs())
+        instances = {p[0] for p in pairs}
+        seeds = {p[1] for p in pairs}
+        return TrialOutcome(
+            config=config, budget=budget,
+            instance=next(iter(instances)) if len(instances) == 1 else "all",
+            seed=next(iter(seeds)) if len(seeds) == 1 else "all",
+            status=status, costs=costs, metrics=metrics, error=error, start_time=start,
+            end_time=time.time(), pairs=results,
+        )
+
+
+def _cut(results: list[PairResult], pairs: Sequence[tuple[str, int]], status: str, error: str,
+         metrics: dict[str, float], start: float) -> None:
+    """Record the pair that was running when the trial was cut short (timeout, pruner)."""
+    if len(results) < len(pairs):
+        instance, seed = pairs[len(results)]
+        begun = results[-1].end_time if results else start
+        results.append(PairResult(instance, seed, status, dict(metrics), error, begun,
+                                  time.time()))
+
+
+def _mean(results: list[PairResult], key: str) -> float:
+    return sum(float(r.metrics[key]) for r in results) / len(results)
+
+
+def _context() -> Any:
+    global _CONTEXT
+    if _CONTEXT is None:
+        methods = multiprocessing.get_all_start_methods()
+        _CONTEXT = multiprocessing.get_context("forkserver" if "forkserver" in methods
+                                               else "spawn")
+        if _CONTEXT.get_start_method() == "forkserver":
+            _CONTEXT.set_forkserver_preload(
+                ["__main__", "metasparse.optimize._worker", "metasparse.train", "torch._dynamo"])
+            _start_forkserver()
+    return _CONTEXT
+
+
+def _start_forkserver() -> None:
+    """Start the server with passive OpenMP waiting: spinning threads of a trial that shares
+    its cores with other work slow it down twenty-fold and more (measured on 2 cores)."""
+    from multiprocessing import forkserver
+
+    previous = os.environ.get("OMP_WAIT_POLICY")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    try:
+        forkserver.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["OMP_WAIT_POLICY"]
+
+
+def _stop(process: Any) -> None:
+    if process.is_alive():
+        process.kill()
+    process.join(timeout=10)
+    with _LIVE_LOCK:
+        _LIVE.discard(process)
+
+
+def abort_all() -> None:
+    """Kill every running trial of this process; their runners raise TrialInterrupted."""
+    _ABORT.set()
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for process in live:
+        if process.is_alive():
+            process.kill()
+
+
+def reset_abort() -> None:
+    """Allow trials again after an interrupt (a later run in the same process)."""
+    _ABORT.clear()
+
+
+def default_threads(n_workers: int) -> int:
+    """PyTorch threads per trial: the cores shared among the parallel workers."""
+    return max(1, (os.cpu_count() or 1) // max(1, n_workers))

@@ -1,0 +1,393 @@
+"""The scenario: what `metasparse optimize` tunes, on which datasets, with which backend.
+
+A scenario is a YAML file validated by the pydantic model `Scenario`. Every problem, from a
+misspelt key to an unknown dataset, is one `ScenarioError` line that names the key, the bad value
+and what is allowed, raised before anything trains. Keys (defaults in brackets):
+
+    name: quickstart              # [the file name] results go to results/<name>
+    space: rigl                   # [meta] shipped space or a .yaml path (beside the scenario
+                                  #   file, else the working directory); a list of spaces is as
+                                  #   many runs of the same budget, results/<name>/<space>/
+    fixed: {hidden_sizes: "128"}  # [{}] parameters made constant (checked by resolve_config)
+    instances: [digits, wine]     # tuning datasets (names or dataset files)
+    heldout_instances: [iris]     # [[]] for validation only, never seen while tuning
+    objectives: [val_error]       # [val_error]; a second one: train_flops, density or
+                                  #   inference_density (the final density of the network)
+    seeds: [0]                    # [[0]] a trial's cost is the mean over instances and seeds
+    budget: {epochs: 10, min_epochs: 2}   # [10, epochs // 9] min_epochs: lowest fidelity
+    backend:
+      name: smac                  # [smac] smac | optuna | random | ray
+      seed: 0                     # [0]
+      facade: hpo                 # smac only [hpo]: hpo | mf | ac | bb
+      sampler: tpe                # optuna only [tpe]: tpe | gp | nsga2
+      pruner: hyperband           # optuna only [hyperband; none with two objectives]
+      address: auto               # ray only [$RAY_ADDRESS, else a local instance on 127.0.0.1]:
+                                  #   auto | host:port | ray://host:port
+      cpus_per_trial: 1           # ray only [1]; gpus_per_trial [0]
+      max_concurrent: 2           # ray only [n_workers] trials at a time
+      search: optuna              # ray only [optuna]: optuna | random
+      scheduler: asha             # ray only [asha; none with two objectives]: asha | none
+      max_failures: 2             # ray only [2] retries of a trial whose worker died
+    n_trials: 30                  # finished trials to reach (n_trials and/or walltime)
+    walltime: 600                 # [none] seconds in which one command may start trials
+    n_workers: 1                  # [1] trials at a time
+    trial_timeout: 120            # [none] seconds; a longer trial is killed (status timeout)
+    crash_cost: 1.0               # [1.0] cost of a failed trial, or one per objective
+    output: results/quickstart    # [results/<name>]
+    reference: rigl               # [the space's own preset, else rigl] compared in the summary
+    data_dir: ../shared/data      # [$METASPARSE_DATA_DIR, else ~/.cache/metasparse/data]
+
+Keys that steer a run rather than define it (n_trials, walltime, n_workers, trial_timeout,
+output) may change when a run is resumed; any other change is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from metasparse._paths import shipped_dir
+from metasparse.errors import MetasparseError, ScenarioError
+from metasparse.optimize._describe import describe
+
+__all__ = ["BACKEND_NAMES", "Backend", "Budget", "Scenario", "load_scenario", "shipped_scenarios"]
+
+BACKEND_NAMES = ("optuna", "random", "ray", "smac")
+FACADES = ("ac", "bb", "hpo", "mf")
+SAMPLERS = ("gp", "nsga2", "tpe")
+PRUNERS = ("hyperband", "none")
+RAY_SETTINGS = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent", "search",
+                "scheduler", "max_failures")
+SECOND_OBJECTIVES = ("density", "inference_density", "train_flops")
+# Keys that may change between a run and its resumption: they steer the run, not its results.
+RUN_CONTROL_KEYS = ("n_trials", "walltime", "n_workers", "trial_timeout", "output")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_FORBID = ConfigDict(extra="forbid", strict=True)
+
+
+class Budget(BaseModel):
+    """Epochs per trial; `min_epochs` is the lowest fidelity of multi-fidelity tuning."""
+
+    model_config = _FORBID
+    epochs: int = Field(default=10, ge=1)
+    min_epochs: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _min_default(self) -> Budget:
+        if self.min_epochs is None:
+            self.min_epochs = max(1, self.epochs // 9)
+        elif self.min_epochs > self.epochs:
+            raise ValueError(f"budget.min_epochs must be at most budget.epochs ({self.epochs}); "
+                             f"got {self.min_epochs}")
+        return self
+
+
+class Backend(BaseModel):
+    """The optimizer and its own settings (facade for smac, sampler and pruner for optuna)."""
+
+    model_config = _FORBID
+    name: Literal["optuna", "random", "ray", "smac"] = "smac"
+    seed: int = 0
+    facade: Literal["ac", "bb", "hpo", "mf"] | None = None
+    sampler: Literal["gp", "nsga2", "tpe"] | None = None
+    pruner: Literal["hyperband", "none"] | None = None
+    # ray only (see metasparse/optimize/_ray.py)
+    address: str | None = None
+    cpus_per_trial: float | None = Field(default=None, gt=0)
+    gpus_per_trial: float | None = Field(default=None, ge=0)
+    max_concurrent: int | None = Field(default=None, ge=1)
+    search: Literal["optuna", "random"] | None = None
+    scheduler: Literal["asha", "none"] | None = None
+    max_failures: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _settings_of_this_backend(self) -> Backend:
+        owners = {"facade": "smac", "sampler": "optuna", "pruner": "optuna",
+                  **{key: "ray" for key in RAY_SETTINGS}}
+        for key, owner in owners.items():
+            if getattr(self, key) is not None and self.name != owner:
+                raise ValueError(f"backend.{key} applies to backend.name {owner!r} only; "
+                                 f"got it with {self.name!r}")
+        if self.name == "smac" and self.facade is None:
+            self.facade = "hpo"
+        if self.name == "optuna":
+            self.sampler = self.sampler or "tpe"
+        if self.name == "ray":
+            self.cpus_per_trial = self.cpus_per_trial or 1.0
+            self.gpus_per_trial = self.gpus_per_trial or 0.0
+            self.search = self.search or "optuna"
+            self.max_failures = 2 if self.max_failures is None else self.max_failures
+        return self
+
+
+class Scenario(BaseModel):
+    """One tuning run (or, with a list of spaces, several runs of the same budget)."""
+
+    model_config = _FORBID
+    name: str
+    space: list[str] = Field(default_factory=lambda: ["meta"], min_length=1)
+    fixed: dict[str, Any] = Field(default_factory=dict)
+    instances: list[str] = Field(min_length=1)
+    heldout_instances: list[str] = Field(default_factory=list)
+    objectives: list[str] = Field(default_factory=lambda: ["val_error"], min_length=1,
+                                  max_length=2)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    budget: Budget = Field(default_factory=Budget)
+    backend: Backend = Field(default_factory=Backend)
+    n_trials: int | None = Field(default=None, ge=1)
+    walltime: float | None = Field(default=None, gt=0)
+    n_workers: int = Field(default=1, ge=1)
+    trial_timeout: float | None = Field(default=None, gt=0)
+    crash_cost: list[float] = Field(default_factory=lambda: [1.0], min_length=1, max_length=2)
+    output: str | None = None
+    reference: str | None = None
+    data_dir: str | None = None
+
+    @field_validator("space", "objectives", "crash_cost", mode="before")
+    @classmethod
+    def _one_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | int | float) and not isinstance(value, bool) \
+            else value
+
+    @field_validator("crash_cost", mode="before")
+    @classmethod
+    def _numbers_as_floats(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                    for v in value]
+        return value
+
+    @field_validator("walltime", "trial_timeout", mode="before")
+    @classmethod
+    def _seconds_as_float(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        if not _NAME.match(self.name):
+            raise ValueError("name must be letters, digits, '_', '.' or '-' (a directory name); "
+                             f"got {self.name!r}")
+        if self.objectives[0] != "val_error":
+            raise ValueError(f"objectives[0] must be 'val_error'; got {self.objectives[0]!r}")
+        if len(self.objectives) == 2 and self.objectives[1] not in SECOND_OBJECTIVES:
+            raise ValueError(f"objectives[1] must be one of {list(SECOND_OBJECTIVES)}; "
+                             f"got {self.objectives[1]!r}")
+        for key in ("instances", "heldout_instances", "seeds", "space"):
+            values = getattr(self, key)
+            repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
+            if repeated is not None:
+                raise ValueError(f"{key} must not repeat an entry; got {repeated!r} twice")
+        both = next((i for i in self.heldout_instances if i in self.instances), None)
+        if both is not None:
+            raise ValueError("heldout_instances must not contain a tuning instance; "
+                             f"got {both!r} in both")
+        if self.n_trials is None and self.walltime is None:
+            raise ValueError("n_trials or walltime must be set (a run needs an end); got neither")
+        bad = next((c for c in self.crash_cost if not math.isfinite(c)), None)
+        if bad is not None:
+            raise ValueError(f"crash_cost must be finite (an infinite cost breaks SMAC's model); "
+                             f"got {bad}")
+        if len(self.crash_cost) > len(self.objectives):
+            raise ValueError(f"crash_cost has one entry per objective ({len(self.objectives)}); "
+                             f"got {len(self.crash_cost)}")
+        self._check_backend()
+        return self
+
+    def _check_backend(self) -> None:
+        multi = len(self.objectives) > 1
+        if multi and self.backend.facade in ("mf", "bb"):
+            raise ValueError("backend.facade must be one of ['ac', 'hpo'] with two objectives "
+                             "(SMAC's multi-objective support; mf fails, SMAC3 #1050); "
+                             f"got {self.backend.facade!r}")
+        if self.backend.name == "optuna":
+            if self.backend.pruner is None:
+                self.backend.pruner = "none" if multi else "hyperband"
+            elif multi and self.backend.pruner != "none":
+                raise ValueError("backend.pruner must be 'none' with two objectives (Optuna "
+                                 "cannot prune multi-objective trials); "
+                                 f"got {self.backend.pruner!r}")
+        if self.backend.name == "ray":
+            if self.backend.scheduler is None:
+                self.backend.scheduler = "none" if multi else "asha"
+            elif multi and self.backend.scheduler != "none":
+                raise ValueError("backend.scheduler must be 'none' with two objectives (ASHA "
+                                 f"stops trials on one metric); got {self.backend.scheduler!r}")
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.output) if self.output else Path("results") / self.name
+
+    def default_reference(self) -> str:
+        """The preset to compare with: `reference`, else the space's own algorithm, else rigl."""
+        return self.reference or _reference_of(self.space[0])
+
+    def runs(self) -> list[Scenario]:
+        """One scenario per space: a list of spaces is that many runs of the same budget."""
+        if len(self.space) == 1:
+            return [self]
+        base = self.output_dir
+        return [
+            self.model_copy(update={
+                "name": f"{self.name}-{Path(space).stem}",
+                "space": [space],
+                "output": str(base / Path(space).stem),
+                "reference": self.reference or _reference_of(space),
+            })
+            for space in self.space
+        ]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for scenario.yaml: single-element lists written as scalars."""
+        data = self.model_dump(mode="json")
+        data["backend"] = {k: v for k, v in data["backend"].items() if v is not None}
+        data["output"] = str(self.output_dir)
+        for key in ("space", "crash_cost"):
+            if len(data[key]) == 1:
+                data[key] = data[key][0]
+        return data
+
+
+def _reference_of(space: str) -> str:
+    from metasparse.space import preset_names
+
+    stem = Path(space).stem
+    return stem if stem in preset_names() else "rigl"
+
+
+def shipped_scenarios() -> list[str]:
+    """Names of the scenarios shipped in scenarios/."""
+    try:
+        return sorted(p.stem for p in shipped_dir("scenarios").glob("*.yaml"))
+    except FileNotFoundError:
+        return []
+
+
+def scenario_path(spec: str | Path) -> Path:
+    """A path to a scenario file, or the name of a shipped scenario."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if path.suffix not in (".yaml", ".yml") and path.name == str(spec):
+        try:
+            shipped = shipped_dir("scenarios") / f"{spec}.yaml"
+        except FileNotFoundError:
+            shipped = path
+        if shipped.is_file():
+            return shipped
+    allowed = shipped_scenarios()
+    raise ScenarioError(f"scenario {str(spec)!r} does not exist; give a path to a .yaml file"
+                        + (f" or one of {allowed}" if allowed else ""))
+
+
+def load_scenario(path: str | Path, **overrides: Any) -> Scenario:
+    """Read and validate a scenario file; `overrides` (n_trials, walltime, output, n_workers,
+    backend) replace the file's values as the command line does. Raises ScenarioError."""
+    path = scenario_path(path)
+    label = f"scenario {path.name!r}"
+    raw = _read_yaml(path, label)
+    raw.setdefault("name", path.stem)
+    raw = _apply_overrides(raw, {k: v for k, v in overrides.items() if v is not None})
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise ScenarioError(f"{label}: {describe(exc, Scenario)}") from None
+    _check_references(scenario, path, label)
+    return scenario
+
+
+def _read_yaml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ScenarioError(f"{label}: not valid YAML{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{label}: cannot be read: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{label}: must be a mapping of keys to values; "
+                            f"got {type(raw).__name__}")
+    return raw
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Command-line values replace the file's. A different backend keeps only `backend.seed`
+    of the file's backend settings and, unless an output is given, writes beside the original
+    run (results/<name>-<backend>) so that backends can be compared without clashing."""
+    raw = {**raw, **{k: v for k, v in overrides.items() if k != "backend"}}
+    name = overrides.get("backend")
+    if name is not None:
+        backend = raw.get("backend")
+        backend = dict(backend) if isinstance(backend, dict) else {}
+        if backend.get("name", "smac") != name:
+            backend = {k: v for k, v in backend.items() if k == "seed"}
+            if "output" not in raw:
+                raw["output"] = str(Path("results") / f"{raw['name']}-{name}")
+        raw["backend"] = {**backend, "name": name}
+    return raw
+
+
+def _check_references(scenario: Scenario, path: Path, label: str) -> None:
+    """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
+    from metasparse.data import available_datasets
+    from metasparse.space import load_space, preset_names, resolve_config
+
+    try:
+        resolve_config(scenario.fixed)
+    except MetasparseError as exc:
+        raise ScenarioError(f"{label}: fixed: {exc}") from None
+    spaces = []
+    for spec in scenario.space:
+        resolved = resolve_space(spec, path)
+        try:
+            load_space(resolved, fixed=scenario.fixed)
+        except MetasparseError as exc:
+            raise ScenarioError(f"{label}: space {spec!r} cannot be used: {exc}") from None
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ScenarioError(f"{label}: space {spec!r} cannot be read: "
+                                f"{type(exc).__name__}: {exc}") from None
+        spaces.append(str(resolved))
+    scenario.space = spaces
+    presets = preset_names()
+    if scenario.reference is not None and scenario.reference not in presets:
+        raise ScenarioError(f"{label}: reference must be one of {presets}; "
+                            f"got {scenario.reference!r}")
+    try:
+        known = available_datasets(scenario.data_dir)
+    except MetasparseError as exc:
+        raise ScenarioError(f"{label}: data_dir: {exc}") from None
+    for key in ("instances", "heldout_instances"):
+        for name in getattr(scenario, key):
+            if name not in known and not _is_dataset_file(name, scenario.data_dir):
+                raise ScenarioError(f"{label}: {key} must name available datasets {known} "
+                                    f"(or dataset files); got {name!r}")
+
+
+def resolve_space(spec: str, scenario_file: Path) -> str:
+    """A space given as a path is read relative to the scenario file, then to the working
+    directory; a bare name is a shipped space."""
+    candidate = Path(spec)
+    if candidate.suffix in (".yaml", ".yml") and not candidate.is_absolute():
+        beside = scenario_file.parent / candidate
+        if beside.is_file():
+            return str(beside.resolve())
+    return spec
+
+
+def _is_dataset_file(name: str, data_dir: str | None) -> bool:
+    path = Path(name).expanduser()
+    suffixes = (".csv", ".csv.gz", ".parquet", ".pq", ".npz")
+    if not name.lower().endswith(suffixes):
+        return False
+    return path.is_file() or (data_dir is not None and (Path(data_dir) / path).is_file())

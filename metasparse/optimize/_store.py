@@ -1,0 +1,271 @@
+"""The results directory (docs/CONTRACTS.md): the one record of a run, and how it resumes.
+
+`trials.csv` is the commit log: a trial is finished when its row is there (appended, flushed and
+fsynced as the trial ends). Everything else is derived from it or is the backends' own state:
+`trial_instances.csv` (written just before the trial's row; rows of a trial that never reached
+trials.csv are dropped when the directory is opened again), `incumbent.yaml` and `trajectory.csv`
+(rewritten after every trial), `reference.yaml` (the reference preset, evaluated once). Several
+processes may write one directory (Optuna workers joining a study): a file lock serialises them.
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from metasparse.errors import ScenarioError
+from metasparse.optimize._configs import format_value, parse_value
+from metasparse.optimize._incumbent import incumbent_history
+from metasparse.optimize._runner import TrialOutcome
+from metasparse.optimize._table import (
+    INSTANCE_COLUMNS,
+    INSTANCES,
+    METRIC_COLUMNS,
+    TRIALS,
+    append,
+    cost_columns,
+    csv_text,
+    iso_time,
+    number,
+    read_rows,
+    trial_columns,
+    truncate_partial_line,
+    write_atomic,
+)
+
+__all__ = ["CrashCosts", "ResultsStore"]
+
+
+@dataclass(frozen=True)
+class CrashCosts:
+    """The costs of a failed trial, one per objective. A None entry (training FLOPs, whose
+    scale depends on the datasets) is the worst value of that objective among the successful
+    trials recorded so far, or 1e12 before the first success."""
+
+    fixed: tuple[float | None, ...]
+    directory: str
+
+    def __call__(self) -> list[float]:
+        if all(c is not None for c in self.fixed):
+            return [float(c) for c in self.fixed if c is not None]
+        rows = read_rows(Path(self.directory) / TRIALS)
+        columns = cost_columns(len(self.fixed))
+        costs = []
+        for column, fixed in zip(columns, self.fixed, strict=True):
+            if fixed is not None:
+                costs.append(float(fixed))
+                continue
+            seen = [float(r[column]) for r in rows if r["status"] == "success" and r[column]]
+            costs.append(max(seen) if seen else 1e12)
+        return costs
+
+
+class ResultsStore:
+    """Reads and appends one results directory."""
+
+    def __init__(self, directory: str | Path, params: Sequence[str],
+                 objectives: Sequence[str], instances: Sequence[str]) -> None:
+        self.directory = Path(directory)
+        self.params = list(params)
+        self.objectives = list(objectives)
+        self.instances = list(instances)
+        self.columns = trial_columns(len(self.objectives), self.params)
+        self._thread_lock = threading.Lock()
+
+    # ---------------------------------------------------------------- opening
+    def open(self, scenario: Mapping[str, Any], may_change: Sequence[str] = ()) -> None:
+        """Create the directory or check that it holds this scenario (up to the keys that
+        `may_change`); repair a killed run's half-written lines; write scenario.yaml as run."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.lock():
+            previous = self.directory / "scenario.yaml"
+            if previous.is_file() and (self.directory / TRIALS).is_file():
+                _check_same(self.directory, _load_yaml(previous), scenario, may_change)
+            self._repair()
+            write_atomic(previous, yaml.safe_dump(dict(scenario), sort_keys=False))
+
+    def _repair(self) -> None:
+        trials = self.directory / TRIALS
+        if trials.is_file():
+            truncate_partial_line(trials)
+            with trials.open(newline="") as handle:
+                header = next(csv.reader(handle), None)
+            if header is not None and header != self.columns:
+                raise ScenarioError(
+                    f"{trials} has other columns than this scenario writes (was it made with "
+                    "another space or objectives?); pick another --output")
+        ids = {row["trial_id"] for row in read_rows(trials)}
+        instances = self.directory / INSTANCES
+        if instances.is_file():
+            truncate_partial_line(instances)
+            rows = read_rows(instances)
+            kept = [row for row in rows if row["trial_id"] in ids]
+            if len(kept) != len(rows):
+                write_atomic(instances, csv_text(INSTANCE_COLUMNS, kept))
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive access to the directory, across threads and processes."""
+        with self._thread_lock, (self.directory / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # ---------------------------------------------------------------- reading
+    def rows(self) -> list[dict[str, str]]:
+        """The rows of trials.csv as strings."""
+        return read_rows(self.directory / TRIALS)
+
+    def instance_rows(self) -> list[dict[str, str]]:
+        return read_rows(self.directory / INSTANCES)
+
+    def count(self) -> int:
+        """How many trials are finished (rows in trials.csv)."""
+        return len(self.rows())
+
+    def finished_ids(self) -> set[int]:
+        return {int(row["trial_id"]) for row in self.rows()}
+
+    def config_of(self, row: Mapping[str, str]) -> dict[str, Any]:
+        """The configuration of a trials.csv row (active parameters only)."""
+        return {p: parse_value(row[f"config.{p}"]) for p in self.params
+                if row.get(f"config.{p}", "") != ""}
+
+    def costs_of(self, row: Mapping[str, str]) -> list[float]:
+        return [float(row[c]) for c in cost_columns(len(self.objectives))]
+
+    def incumbent(self) -> dict[str, Any] | None:
+        path = self.directory / "incumbent.yaml"
+        return _load_yaml(path) if path.is_file() else None
+
+    def reference(self) -> dict[str, Any] | None:
+        path = self.directory / "reference.yaml"
+        return _load_yaml(path) if path.is_file() else None
+
+    # ---------------------------------------------------------------- writing
+    def record(self, outcome: TrialOutcome, trial_id: int | None = None) -> int:
+        """Append a finished trial (its instance rows, then its row) and update the incumbent
+        and the trajectory. Returns the trial id (the next free one unless given)."""
+        with self.lock():
+            rows = self.rows()
+            if trial_id is None:
+                trial_id = max((int(r["trial_id"]) for r in rows), default=-1) + 1
+            elif any(int(r["trial_id"]) == trial_id for r in rows):
+                raise RuntimeError(f"trial {trial_id} is already recorded in {self.directory}")
+            append(self.directory / INSTANCES, INSTANCE_COLUMNS,
+                    [self._instance_row(trial_id, outcome, i) for i in range(len(outcome.pairs))])
+            row = self._trial_row(trial_id, outcome)
+            append(self.directory / TRIALS, self.columns, [row])
+            rows.append(row)
+            self._write_derived(rows)
+        return trial_id
+
+    def write_reference(self, preset: str, outcome: TrialOutcome) -> dict[str, Any]:
+        """reference.yaml: the reference preset evaluated like a trial (not a row of trials.csv,
+        so that every row of trials.csv is a tuning trial)."""
+        data = {
+            "preset": preset, "status": outcome.status, "cost": outcome.costs[0],
+            "costs": list(outcome.costs), "budget": outcome.budget,
+            "instances": sorted({p.instance for p in outcome.pairs}),
+            "metrics": dict(outcome.metrics), "error": outcome.error,
+            "per_instance": [
+                {"instance": p.instance, "seed": p.seed, "status": p.status,
+                 **{k: p.metrics.get(k) for k in METRIC_COLUMNS}, "error": p.error}
+                for p in outcome.pairs
+            ],
+            "config": dict(outcome.config),
+            "start_time": iso_time(outcome.start_time), "end_time": iso_time(outcome.end_time),
+        }
+        with self.lock():
+            write_atomic(self.directory / "reference.yaml", yaml.safe_dump(data, sort_keys=False))
+        return data
+
+    def _trial_row(self, trial_id: int, outcome: TrialOutcome) -> dict[str, str]:
+        row = {
+            "trial_id": str(trial_id), "status": outcome.status, "budget": str(outcome.budget),
+            "seed": str(outcome.seed), "instance": outcome.instance,
+            "start_time": iso_time(outcome.start_time), "end_time": iso_time(outcome.end_time),
+            "error": outcome.error,
+        }
+        row.update(zip(cost_columns(len(self.objectives)), map(repr, map(float, outcome.costs)),
+                       strict=True))
+        row.update({key: number(outcome.metrics.get(key)) for key in METRIC_COLUMNS})
+        row.update({f"config.{p}": format_value(outcome.config[p]) if p in outcome.config else ""
+                    for p in self.params})
+        return row
+
+    def _instance_row(self, trial_id: int, outcome: TrialOutcome, index: int) -> dict[str, str]:
+        pair = outcome.pairs[index]
+        cost = pair.metrics["val_error"] if pair.status == "success" else outcome.costs[0]
+        return {
+            "trial_id": str(trial_id), "instance": pair.instance, "seed": str(pair.seed),
+            "budget": str(outcome.budget), "status": pair.status, "cost": repr(float(cost)),
+            **{key: number(pair.metrics.get(key)) for key in METRIC_COLUMNS},
+            "start_time": iso_time(pair.start_time), "end_time": iso_time(pair.end_time),
+            "error": pair.error,
+        }
+
+    def _write_derived(self, rows: list[dict[str, str]]) -> None:
+        trajectory, best = incumbent_history(rows, len(self.objectives))
+        write_atomic(self.directory / "trajectory.csv",
+                      csv_text(("trial_id", "elapsed_s", "cost"), trajectory))
+        if best is None:
+            return
+        from metasparse.space import resolve_config
+
+        first = next(r for r in rows if r["trial_id"] == best["trial_ids"][0])
+        config = resolve_config(self.config_of(first))
+        data = {
+            "trial_id": int(first["trial_id"]),
+            "cost": best["costs"][0],
+            "costs": best["costs"],
+            "config": config,
+            "active_config": {p: config[p] for p in self.params
+                              if first.get(f"config.{p}", "") != ""},
+            "budget": best["budget"],
+            "instances": self.instances,
+            "trial_ids": [int(t) for t in best["trial_ids"]],
+        }
+        if len(self.objectives) > 1:
+            data["pareto_front"] = best["pareto_front"]
+        write_atomic(self.directory / "incumbent.yaml", yaml.safe_dump(data, sort_keys=False))
+
+
+def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[str, Any],
+                may_change: Sequence[str]) -> None:
+    difference = _first_difference(
+        {k: v for k, v in previous.items() if k not in may_change},
+        {k: v for k, v in scenario.items() if k not in may_change})
+    if difference is not None:
+        key, old, new = difference
+        raise ScenarioError(
+            f"{directory} holds results of a different scenario ({key}: {old!r} there, {new!r} "
+            "now); rerun with the same scenario to resume, or pick another --output")
+
+
+def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any],
+                      prefix: str = "") -> tuple[str, Any, Any] | None:
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            found = _first_difference(a, b, f"{prefix}{key}.")
+            if found is not None:
+                return found
+        elif a != b:
+            return f"{prefix}{key}", a, b
+    return None
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,89 @@
+"""Failed trials (an exception, NaN divergence, a timeout) are recorded with the crash cost and
+a one-line error, and the run goes on to n_trials; the trial runner really stops what it ends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from optimize_helpers import read_csv
+
+from metasparse.optimize import TrialRunner, load_scenario, optimize
+
+# SGD at lr 0.3 with momentum 0.99 on unscaled breast_cancer features: the loss is NaN at once.
+DIVERGING = {"model": "mlp", "hidden_sizes": "128", "activation": "srelu", "optimizer": "sgd",
+             "lr": 0.3, "momentum": 0.99, "nesterov": True, "input_scaling": "none",
+             "weight_init": "normal", "lr_schedule": "constant", "batch_size": 32,
+             "normalization": "none", "dropout": 0.0, "dense_first_layer": False,
+             "dense_last_layer": False}
+
+
+@pytest.mark.parametrize("backend", ["random", "smac", "optuna"])
+def test_a_trial_that_raises_is_recorded_and_the_run_completes(scenario_file, backend):
+    path = scenario_file(f"cnn-{backend}", backend={"name": backend}, n_trials=3,
+                         fixed={"model": "cnn"}, instances=["wine"], crash_cost=0.9)
+    summary = optimize(load_scenario(path), progress=False)[0]
+    rows = read_csv(summary.directory / "trials.csv")
+    assert len(rows) == 3
+    for row in rows:
+        assert row["status"] == "crashed"
+        assert row["cost"] == "0.9"
+        assert "needs image-shaped data" in row["error"] and "\n" not in row["error"]
+        assert row["val_error"] == ""
+    assert summary.incumbent is None
+    assert "no successful trial yet" in summary.table()
+
+
+def test_a_diverging_trial_is_recorded_as_diverged(scenario_file):
+    path = scenario_file("nan", backend={"name": "random"}, n_trials=2,
+                         instances=["breast_cancer"], fixed=DIVERGING)
+    summary = optimize(load_scenario(path), progress=False)[0]
+    rows = read_csv(summary.directory / "trials.csv")
+    assert [r["status"] for r in rows] == ["diverged", "diverged"]
+    assert all(r["cost"] == "1.0" and "not finite" in r["error"] for r in rows)
+    pairs = read_csv(summary.directory / "trial_instances.csv")
+    assert [p["status"] for p in pairs] == ["diverged", "diverged"]
+
+
+def test_a_trial_over_its_timeout_is_killed_and_recorded(scenario_file):
+    path = scenario_file("slow", backend={"name": "smac"}, n_trials=2, trial_timeout=0.5,
+                         instances=["digits"], budget={"epochs": 200},
+                         fixed={"model": "mlp", "hidden_sizes": "1000,1000,1000",
+                                "batch_size": 32})
+    started = time.time()
+    summary = optimize(load_scenario(path), progress=False)[0]
+    rows = read_csv(summary.directory / "trials.csv")
+    assert [r["status"] for r in rows] == ["timeout", "timeout"]
+    assert all("trial_timeout of 0.5 s" in r["error"] for r in rows)
+    pairs = read_csv(summary.directory / "trial_instances.csv")
+    assert [(p["instance"], p["status"]) for p in pairs] == [("digits", "timeout")] * 2
+    assert time.time() - started < 30  # two trials and the reference, each cut at 0.5 s
+
+
+def test_runner_prunes_and_kills_the_trial_process():
+    runner = TrialRunner(["val_error"], lambda: [1.0])
+    seen: list[tuple[int, float]] = []
+
+    def report(step: int, value: float) -> bool:
+        seen.append((step, value))
+        return step >= 2
+
+    outcome = runner.evaluate({"hidden_sizes": "128", "lr": 0.1}, 50, [("iris", 0), ("wine", 0)],
+                              report)
+    assert outcome.status == "pruned"
+    assert [s for s, _ in seen] == [1, 2]
+    assert outcome.costs == [seen[-1][1]]
+    assert [(p.instance, p.status) for p in outcome.pairs] == [("iris", "pruned")]
+    assert outcome.pairs[0].metrics == {"val_error": seen[-1][1]}
+
+
+def test_runner_aggregates_instances_and_seeds():
+    runner = TrialRunner(["val_error", "density"], lambda: [1.0, 1.0])
+    outcome = runner.evaluate({"hidden_sizes": "128", "lr": 0.1}, 2,
+                              [("iris", 0), ("iris", 1), ("wine", 0)])
+    assert outcome.status == "success" and outcome.instance == "all" and outcome.seed == "all"
+    assert [(p.instance, p.seed) for p in outcome.pairs] == [("iris", 0), ("iris", 1),
+                                                              ("wine", 0)]
+    mean = sum(p.metrics["val_error"] for p in outcome.pairs) / 3
+    assert outcome.costs[0] == pytest.approx(mean)
+    assert 0 < outcome.costs[1] <= 1

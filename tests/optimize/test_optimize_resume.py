@@ -1,0 +1,109 @@
+"""Interrupted runs resume: a SIGKILLed or Ctrl-C'd `metasparse optimize` loses no finished
+trial and repeats none; a larger --n-trials extends a finished run without any prompt."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from optimize_helpers import cli, config_key, popen, read_csv, wait_for_rows
+
+from metasparse.errors import ScenarioError
+from metasparse.optimize import ResultsStore, load_scenario, optimize
+
+# Trials slow enough (a few tenths of a second) that a kill lands in the middle of a run.
+SLOWER = {"instances": ["digits", "wine"], "budget": {"epochs": 3},
+          "fixed": {"model": "mlp", "hidden_sizes": "256,256", "dense_first_layer": False,
+                    "dense_last_layer": False}}
+
+
+def complete_lines(path: Path) -> list[str]:
+    text = path.read_text()
+    return text.splitlines()[: text.count("\n")]
+
+
+@pytest.mark.parametrize("backend", ["smac", "optuna", "random"])
+def test_sigkill_then_rerun_keeps_every_trial_and_repeats_none(tmp_path, scenario_file,
+                                                               backend):
+    path = scenario_file(f"kill-{backend}", backend={"name": backend}, n_trials=10, **SLOWER)
+    trials = tmp_path / "results" / f"kill-{backend}" / "trials.csv"
+    process = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
+    wait_for_rows(trials, 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    first = complete_lines(trials)
+    assert 4 <= len(first) <= 11
+
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = trials.read_text().splitlines()
+    assert lines[: len(first)] == first
+    rows = read_csv(trials)
+    assert len(rows) == 10
+    assert len({r["trial_id"] for r in rows}) == 10
+    assert len({config_key(r) for r in rows}) == 10  # no configuration evaluated twice
+    instance_ids = {r["trial_id"] for r in read_csv(trials.parent / "trial_instances.csv")}
+    assert instance_ids <= {r["trial_id"] for r in rows}
+
+
+def test_ctrl_c_keeps_the_finished_trials_and_says_how_to_resume(tmp_path, scenario_file):
+    path = scenario_file("interrupt", backend={"name": "smac"}, n_trials=40, **SLOWER)
+    trials = tmp_path / "results" / "interrupt" / "trials.csv"
+    process = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
+    wait_for_rows(trials, 2, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    kept = len(read_csv(trials))
+    assert stderr.strip().splitlines()[-1] == (
+        f"interrupted: {kept} trials kept in {trials.parent}; "
+        "rerun the same command to resume")
+    assert 2 <= kept < 40
+
+
+@pytest.mark.parametrize("backend", ["smac", "optuna"])
+def test_more_trials_extend_a_finished_run(scenario_file, backend):
+    path = scenario_file(f"extend-{backend}", backend={"name": backend}, n_trials=3)
+    first = optimize(load_scenario(path), progress=False)[0]
+    before = (first.directory / "trials.csv").read_text()
+    again = optimize(load_scenario(path), progress=False)[0]  # finished: nothing to do
+    assert (again.directory / "trials.csv").read_text() == before
+    extended = optimize(load_scenario(path, n_trials=6), progress=False)[0]
+    rows = read_csv(extended.directory / "trials.csv")
+    assert (extended.directory / "trials.csv").read_text().startswith(before)
+    assert len(rows) == 6 and len({config_key(r) for r in rows}) == 6
+
+
+def test_resuming_with_a_different_scenario_is_refused(scenario_file):
+    path = scenario_file("changed", backend={"name": "random"}, n_trials=2)
+    optimize(load_scenario(path), progress=False)
+    path = scenario_file("changed", backend={"name": "random"}, n_trials=2,
+                         instances=["iris", "breast_cancer"])
+    with pytest.raises(ScenarioError, match=r"holds results of a different scenario "
+                                            r"\(instances: \['iris', 'wine'\] there"):
+        optimize(load_scenario(path), progress=False)
+
+
+def test_store_repairs_what_a_kill_left_half_written(scenario_file):
+    path = scenario_file("repair", backend={"name": "random"}, n_trials=2)
+    scenario = load_scenario(path)
+    directory = optimize(scenario, progress=False)[0].directory
+    trials, instances = directory / "trials.csv", directory / "trial_instances.csv"
+    good_trials, good_instances = trials.read_text(), instances.read_text()
+    trials.write_text(good_trials + "2,success,0.5,2,0,al")
+    instances.write_text(good_instances + "7,iris,0,2,success,0.1,,,,,,,,,,\n")
+    store = ResultsStore(directory, [c[7:] for c in read_csv(trials)[0] if
+                                     c.startswith("config.")], ["val_error"], ["iris", "wine"])
+    store.open(scenario.as_dict())
+    assert trials.read_text() == good_trials
+    assert instances.read_text() == good_instances
+
+
+def test_walltime_stops_starting_trials(scenario_file):
+    path = scenario_file("clock", backend={"name": "random"}, n_trials=None, walltime=2,
+                         instances=["digits"], budget={"epochs": 3})
+    summary = optimize(load_scenario(path), progress=False)[0]
+    rows = read_csv(summary.directory / "trials.csv")
+    assert 1 <= len(rows) == summary.n_trials
+    assert summary.wall_time_s < 30

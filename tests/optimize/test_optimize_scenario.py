@@ -1,0 +1,136 @@
+"""Scenario validation: every malformed scenario is one line naming the key, the value and what
+is allowed, before anything trains; the shipped scenarios are valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from optimize_helpers import BASE, SHARED_DATA, cli, merge
+
+from metasparse.errors import ScenarioError
+from metasparse.optimize import BACKEND_NAMES, load_scenario, shipped_scenarios
+
+MALFORMED = [
+    ({"backend": {"name": "smac", "facade": "foo"}},
+     "backend.facade must be one of ['ac', 'bb', 'hpo', 'mf']; got 'foo'"),
+    ({"backend": {"name": "hyperopt"}},
+     f"backend.name must be one of {sorted(BACKEND_NAMES)}; got 'hyperopt'"),
+    ({"budget": {"epochs": 0}}, "budget.epochs must be >= 1; got 0"),
+    ({"budget": {"epochs": 3, "min_epochs": 5}}, "budget.min_epochs must be at most"),
+    ({"budget": {"epoch": 3}},
+     "unknown key 'budget.epoch'; allowed keys: ['epochs', 'min_epochs']"),
+    ({"instances": ["no_such_dataset"]}, "instances must name available datasets"),
+    ({"instances": []}, "instances must not be empty"),
+    ({"space": "no_such_space"}, "space 'no_such_space' cannot be used"),
+    ({"space": "missing.yaml"}, "space 'missing.yaml' cannot be used"),
+    ({"fixed": {"density": 5}}, "fixed: The 'density' parameter must be a number"),
+    ({"objectives": ["train_flops"]}, "objectives[0] must be 'val_error'; got 'train_flops'"),
+    ({"objectives": ["val_error", "accuracy"]},
+     "objectives[1] must be one of ['density', 'inference_density', 'train_flops']"),
+    ({"objectives": ["val_error", "train_flops"], "backend": {"name": "smac", "facade": "mf"}},
+     "backend.facade must be one of ['ac', 'hpo'] with two objectives"),
+    ({"objectives": ["val_error", "train_flops"],
+      "backend": {"name": "optuna", "pruner": "hyperband"}},
+     "backend.pruner must be 'none' with two objectives"),
+    ({"crash_cost": ".inf"}, "crash_cost must be finite"),
+    ({"n_trials": "ten"}, "n_trials must be an integer; got 'ten'"),
+    ({"n_trials": None}, "n_trials or walltime must be set"),
+    ({"n_workers": 0}, "n_workers must be >= 1; got 0"),
+    ({"reference": "sett"}, "reference must be one of"),
+    ({"seeds": [0, 0]}, "seeds must not repeat an entry; got 0 twice"),
+    ({"backend": {"name": "optuna", "facade": "hpo"}},
+     "backend.facade applies to backend.name 'smac' only; got it with 'optuna'"),
+    ({"backend": {"name": "optuna", "sampler": "cmaes"}},
+     "backend.sampler must be one of ['gp', 'nsga2', 'tpe']; got 'cmaes'"),
+    ({"heldout_instances": ["iris"]}, "heldout_instances must not contain a tuning instance"),
+    ({"name": "two words"}, "name must be letters, digits"),
+    ({"epochs": 3}, "unknown key 'epochs'; allowed keys:"),
+    ({"walltime": -5}, "walltime must be > 0"),
+    ({"seeds": "zero"}, "seeds must be a list; got 'zero'"),
+]
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "bad.yaml"
+    text = yaml.safe_dump(data, sort_keys=False)
+    path.write_text(text.replace("'.inf'", ".inf"))
+    return path
+
+
+@pytest.mark.parametrize(("change", "message"), MALFORMED,
+                         ids=[str(i) for i in range(len(MALFORMED))])
+def test_malformed_scenario_is_one_line_naming_the_key(tmp_path, change, message):
+    path = _write(tmp_path, merge({"name": "bad", **BASE}, change))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith("scenario 'bad.yaml': ")
+    assert message in text
+
+
+def test_bad_yaml_syntax_is_one_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\n  instances: [iris\n")
+    with pytest.raises(ScenarioError, match=r"scenario 'broken.yaml': not valid YAML at line 2"):
+        load_scenario(path)
+
+
+def test_not_a_mapping_and_missing_file(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(ScenarioError, match="must be a mapping of keys to values; got list"):
+        load_scenario(path)
+    with pytest.raises(ScenarioError, match="does not exist"):
+        load_scenario(tmp_path / "nowhere.yaml")
+
+
+@pytest.mark.parametrize(("change", "message"), [MALFORMED[0], MALFORMED[5], MALFORMED[4]])
+def test_cli_prints_one_line_and_exits_2(tmp_path, change, message):
+    path = _write(tmp_path, merge({"name": "bad", **BASE}, change))
+    result = cli("optimize", str(path), cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert message in lines[0]
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
+def test_defaults_overrides_and_the_scenario_as_run(tmp_path):
+    path = _write(tmp_path, {"name": "ok", **BASE})
+    scenario = load_scenario(path)
+    assert scenario.backend.name == "smac" and scenario.backend.facade == "hpo"
+    assert scenario.crash_cost == [1.0] and scenario.seeds == [0]
+    assert scenario.output_dir == Path("results/ok")
+    assert scenario.default_reference() == "rigl"
+    other = load_scenario(path, backend="optuna", n_trials=9, n_workers=2)
+    assert other.backend.name == "optuna" and other.backend.facade is None
+    assert other.backend.sampler == "tpe" and other.backend.pruner == "hyperband"
+    assert other.n_trials == 9 and other.n_workers == 2
+    assert other.output_dir == Path("results/ok-optuna")
+
+
+def test_a_list_of_spaces_is_one_run_per_space(tmp_path):
+    path = _write(tmp_path, {"name": "study", **BASE, "space": ["set", "rigl", "meta"]})
+    runs = load_scenario(path).runs()
+    assert [r.name for r in runs] == ["study-set", "study-rigl", "study-meta"]
+    assert [r.default_reference() for r in runs] == ["set", "rigl", "rigl"]
+    assert [r.output_dir for r in runs] == [Path("results/study") / s for s in
+                                            ("set", "rigl", "meta")]
+
+
+@pytest.mark.parametrize("name", ["quickstart", "tabular-ac", "multi-objective"])
+def test_shipped_offline_scenarios_are_valid(name):
+    assert name in shipped_scenarios()
+    scenario = load_scenario(name)
+    assert scenario.name == name
+
+
+def test_shipped_set_rigl_meta_is_valid(monkeypatch):
+    if not (SHARED_DATA / "coil20.npz").is_file():
+        pytest.skip(f"set-rigl-meta tunes on coil20/isolet/madelon of {SHARED_DATA}, absent here")
+    monkeypatch.setenv("METASPARSE_DATA_DIR", str(SHARED_DATA))
+    runs = load_scenario("set-rigl-meta").runs()
+    assert [r.space for r in runs] == [["set"], ["rigl"], ["meta"]]
