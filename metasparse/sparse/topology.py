@@ -85,17 +85,28 @@ def select(scores: torch.Tensor, candidates: torch.Tensor, k: int, random_ratio:
     scores = scores.flatten()
     candidates = candidates.flatten()
     k_random = round(random_ratio * k)
-    k_score = k - k_random
-    chosen = torch.empty(0, dtype=torch.long, device=scores.device)
-    if k_score:
-        keyed = scores.masked_fill(~candidates, float("-inf"))
-        chosen = torch.topk(keyed, k_score, sorted=False).indices
+    chosen = _top(scores, candidates, k - k_random)
     if k_random:
+        remaining = candidates.clone()
+        remaining[chosen] = False
         noise = torch.rand(scores.shape, generator=generator, device=generator.device)
-        noise.masked_fill_(~candidates, -1.0)
-        noise[chosen] = -1.0
-        chosen = torch.cat([chosen, torch.topk(noise, k_random, sorted=False).indices])
+        chosen = torch.cat([chosen, _top(noise, remaining, k_random)])
     return chosen
+
+
+def _top(scores: torch.Tensor, candidates: torch.Tensor, k: int) -> torch.Tensor:
+    """Flat indices of the k highest-scoring candidates.
+
+    When candidates are few (pruning among the active weights of a sparse layer), gathering them
+    first makes topk run over them only; otherwise non-candidates are masked out in place.
+    """
+    if k <= 0:
+        return torch.empty(0, dtype=torch.long, device=scores.device)
+    if 4 * int(candidates.sum()) < scores.numel():
+        idx = candidates.nonzero().squeeze(1)
+        return idx[torch.topk(scores[idx], k, sorted=False).indices]
+    keyed = scores.masked_fill(~candidates, float("-inf"))
+    return torch.topk(keyed, k, sorted=False).indices
 
 
 class SparseTopology:
