@@ -2,6 +2,8 @@
 
 A score maps a layer's state to a tensor shaped like its weight. Pruning removes the active
 connections of LOWEST prune score; growing adds the inactive connections of HIGHEST grow score.
+A score without preference returns None: the choice is then uniform among the candidates
+(drawn without a random number per weight).
 A new criterion is one function here, one line in its registry (the decorator), and one value
 in spaces/meta.yaml. Selection, randomness ratios, masks and optimizer state live in topology.py.
 """
@@ -83,8 +85,8 @@ def prune_set(s: LayerState) -> torch.Tensor:
 
 
 @PRUNE_SCORES.register("random")
-def prune_random(s: LayerState) -> torch.Tensor:
-    return _uniform(s)
+def prune_random(s: LayerState) -> None:
+    return None
 
 
 @PRUNE_SCORES.register("snip")
@@ -113,8 +115,8 @@ def prune_neuron(s: LayerState) -> torch.Tensor:
 
 
 @GROW_SCORES.register("random")
-def grow_random(s: LayerState) -> torch.Tensor:
-    return _uniform(s)
+def grow_random(s: LayerState) -> None:
+    return None
 
 
 @GROW_SCORES.register("gradient")

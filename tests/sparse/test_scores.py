@@ -81,17 +81,21 @@ def test_neuron_prune_removes_connections_of_the_weakest_neuron_first():
 
 
 @pytest.mark.parametrize("name", PRUNE_SCORES.names())
-def test_every_prune_score_has_the_weight_shape(name):
+def test_every_prune_score_has_the_weight_shape_or_no_preference(name):
     w = torch.randn(5, 7)
     s = state(w, grad=torch.randn(5, 7), activations=(torch.randn(8, 7), torch.randn(8, 5)))
-    assert PRUNE_SCORES[name](s).shape == w.shape
+    score = PRUNE_SCORES[name](s)
+    assert (score is None) == (name == "random")
+    assert score is None or score.shape == w.shape
 
 
 @pytest.mark.parametrize("name", GROW_SCORES.names())
-def test_every_grow_score_has_the_weight_shape(name):
+def test_every_grow_score_has_the_weight_shape_or_no_preference(name):
     w = torch.randn(5, 3, 2, 2)
     s = state(w, grad=torch.randn(5, 3, 2, 2), activations=(torch.randn(8, 3), torch.randn(8, 5)))
-    assert GROW_SCORES[name](s).shape == w.shape
+    score = GROW_SCORES[name](s)
+    assert (score is None) == (name == "random")
+    assert score is None or score.shape == w.shape
 
 
 def test_randomness_ratio_zero_selects_by_score_exactly():
@@ -116,6 +120,22 @@ def test_randomness_ratio_one_selects_uniformly():
     observed = counts[10:].numpy()
     assert stats.chisquare(observed).pvalue > 0.001
     assert abs(observed[:20].sum() - observed[20:].sum()) / observed.sum() < 0.05
+
+
+@pytest.mark.parametrize("n_candidates", [30, 900])
+def test_no_preference_draws_uniformly_among_candidates(n_candidates):
+    # both paths (random keys when candidates are scarce, sampled positions otherwise)
+    n, k, draws = 1000, 20, 3000
+    cand = torch.zeros(n, dtype=torch.bool)
+    cand[torch.randperm(n, generator=torch.Generator().manual_seed(0))[:n_candidates]] = True
+    g = torch.Generator().manual_seed(2)
+    counts = torch.zeros(n)
+    for _ in range(draws):
+        chosen = select(None, cand, k, 0.0, g)
+        assert len(set(chosen.tolist())) == k
+        counts[chosen] += 1
+    assert counts[~cand].sum() == 0
+    assert stats.chisquare(counts[cand].numpy()).pvalue > 0.001
 
 
 def test_partial_ratio_splits_score_and_random_picks():
