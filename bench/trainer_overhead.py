@@ -62,7 +62,7 @@ def main() -> None:
     hidden = ",".join([str(args.width)] * args.layers)
     base = dict(get_preset("rigl"), hidden_sizes=hidden, batch_size=args.batch_size,
                 delta_t=100, t_end=1.0, dropout=0.0)
-    dense = dict(get_preset("dense"), hidden_sizes=hidden, batch_size=args.batch_size)
+    dense = dict(base, density=1.0, update_every="never")  # the same training, no masks
     steps = len(data.X_train) // args.batch_size
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}; MLP 1024-{hidden}-20, "
