@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="results directory (default: results/<name>)")
     parser.add_argument("--n-workers", type=int, metavar="K", help="trials run at a time")
     parser.add_argument("--backend", choices=BACKEND_NAMES, metavar="NAME",
-                        help="another backend than the scenario's: smac, optuna or random "
+                        help="another backend than the scenario's: smac, optuna, ray or random "
                              "(results then go to results/<name>-<backend> unless --output "
                              "is given)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
