@@ -21,7 +21,13 @@ from metasparse._registry import Registry
 from metasparse.data import Dataset, load_dataset, scale_inputs
 from metasparse.models import activation_gain, build_model, sparsifiable_parameters
 from metasparse.space import resolve_config
-from metasparse.sparse import SparseTopology, SparsitySchedule, TopologyConfig, UpdateSchedule
+from metasparse.sparse import (
+    DECAYS,
+    SparseTopology,
+    SparsitySchedule,
+    TopologyConfig,
+    UpdateSchedule,
+)
 
 __all__ = ["OPTIMIZERS", "Trained", "TrialResult", "evaluate", "fit", "run_config"]
 
@@ -49,14 +55,9 @@ def _adamw(params, c: Mapping[str, Any]) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=c["lr"], weight_decay=c["weight_decay"])
 
 
-@LR_SCHEDULES.register("constant")
-def _constant_lr(progress: float) -> float:
-    return 1.0
-
-
-@LR_SCHEDULES.register("cosine")
-def _cosine_lr(progress: float) -> float:
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+# the learning rate decays like zeta does: the same constant and cosine curves
+LR_SCHEDULES.register("constant")(DECAYS["constant"])
+LR_SCHEDULES.register("cosine")(DECAYS["cosine"])
 
 
 @LR_SCHEDULES.register("step")
