@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from metasparse.errors import ScenarioError
 
@@ -18,6 +19,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+# What every finished run of a study depends on; lists (datasets, seeds, ratios...) may grow.
+_FROZEN = ("preset", "fixed", "epochs")
+
+
+def check_unchanged(study) -> None:
+    """Refuse to resume a study whose runs were made with other settings."""
+    path = study.output_dir / "study-settings.json"
+    settings = json.loads(json.dumps({k: getattr(study, k) for k in _FROZEN}, default=str))
+    if path.exists():
+        before = json.loads(path.read_text())
+        for key in _FROZEN:
+            if before.get(key) != settings[key]:
+                raise ScenarioError(
+                    f"{study.output_dir} holds runs made with {key}={before.get(key)!r}, not "
+                    f"{settings[key]!r}: use another --output or restore the setting")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(settings, indent=2))
+
+
 def run(args: argparse.Namespace) -> int:
     from metasparse.study import _importance, _randomness, _report, _tuned
     from metasparse.study._spec import load_study
@@ -26,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     updates = {k: v for k, v in (("output", args.output), ("data_dir", args.data_dir)) if v}
     study = study.model_copy(update=updates)
     progress = not args.no_progress
+    check_unchanged(study)
     try:
         if args.kind == "randomness":
             runs = _randomness.run(study, progress)

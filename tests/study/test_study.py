@@ -97,3 +97,19 @@ def test_randomness_study_end_to_end(tmp_path):
     report = (out / "report" / "report.md").read_text()
     assert "![randomness](randomness.png)" in report
     assert (out / "report" / "randomness.png").stat().st_size > 0
+
+
+def test_resuming_with_other_settings_is_refused(tmp_path):
+    study = tmp_path / "r.yaml"
+    base = ("name: r\nfixed: {hidden_sizes: '32', delta_t: 5}\ndatasets: [wine]\n"
+            "densities: [0.2]\ngrow_scores: [gradient]\nratios: [0.0, 1.0]\nphases: [grow]\n"
+            "seeds: [0]\nepochs: %d\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "metasparse.cli", "study", "randomness", str(study),
+               "--output", str(out), "--no-progress"]
+    study.write_text(base % 1)
+    assert subprocess.run(command, capture_output=True, timeout=300).returncode == 0
+    study.write_text(base % 2)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "epochs=1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
