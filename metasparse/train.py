@@ -104,26 +104,10 @@ class Trained:
     config: dict[str, Any]
 
 
-def run_config(
-    config: Mapping[str, Any],
-    dataset: str | Dataset,
-    epochs: int,
-    seed: int = 0,
-    *,
-    report: Reporter | None = None,
-    device: str | torch.device | None = None,
-    data_dir: str | None = None,
-    evaluate_test: bool = True,
-    on_step: StepHook | None = None,
-) -> TrialResult:
-    """Train one configuration; errors in the configuration raise, divergence is a result.
-
-    `report(epoch, metrics)` gets the validation metrics after every epoch (what it raises, such
-    as a pruner's stop signal, propagates). `on_step(step, topology, optimizer)` runs after
-    every optimizer step and topology update, for tests and studies that inspect the masks.
-    """
-    return fit(config, dataset, epochs, seed, report=report, device=device, data_dir=data_dir,
-               evaluate_test=evaluate_test, on_step=on_step).result
+def run_config(config: Mapping[str, Any], dataset: str | Dataset, epochs: int, seed: int = 0,
+               **options: Any) -> TrialResult:
+    """Train one configuration and return its result; `options` are those of `fit`."""
+    return fit(config, dataset, epochs, seed, **options).result
 
 
 def fit(
@@ -138,7 +122,13 @@ def fit(
     evaluate_test: bool = True,
     on_step: StepHook | None = None,
 ) -> Trained:
-    """`run_config` that also returns the trained model, its topology and the scaled data."""
+    """Train one configuration; errors in the configuration raise, divergence is a result.
+
+    Returns the trained model, its topology, the scaled data and the TrialResult.
+    `report(epoch, metrics)` gets the validation metrics after every epoch (what it raises, such
+    as a pruner's stop signal, propagates). `on_step(step, topology, optimizer)` runs after
+    every optimizer step and topology update, for tests and studies that inspect the masks.
+    """
     c = resolve_config(config)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"The 'epochs' parameter must be a positive integer; got {epochs!r}")
@@ -222,7 +212,8 @@ def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module,
              device: torch.device) -> tuple[float, float]:
-    """(mean loss, accuracy) on a split."""
+    """(mean loss, accuracy) on a split; the model's train/eval mode is left as it was."""
+    was_training = model.training
     model.eval()
     loss_sum, correct = 0.0, 0
     for i in range(0, len(x), EVAL_BATCH):
@@ -230,6 +221,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.M
         out = model(xb)
         loss_sum += float(criterion(out, yb)) * len(xb)
         correct += int((out.argmax(dim=1) == yb).sum())
-    model.train()
+    model.train(was_training)
     loss = loss_sum / len(x)
     return (loss if math.isfinite(loss) else math.inf), correct / len(x)

@@ -21,7 +21,7 @@ import contextlib
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -76,7 +76,6 @@ class UpdateStats:
     updates: int = 0
     moved: int = 0
     seconds: float = 0.0
-    history: list[dict] = field(default_factory=list)
 
 
 def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random_ratio: float,
