@@ -3,7 +3,8 @@
 A score maps a layer's state to a tensor shaped like its weight. Pruning removes the active
 connections of LOWEST prune score; growing adds the inactive connections of HIGHEST grow score.
 A score without preference returns None: the choice is then uniform among the candidates
-(drawn without a random number per weight).
+(drawn without a random number per weight). A boolean score is a preference without order: its
+True candidates are drawn first, uniformly, then the others.
 A new criterion is one function here, one line in its registry (the decorator), and one value
 in spaces/meta.yaml. Selection, randomness ratios, masks and optimizer state live in topology.py.
 """
@@ -42,10 +43,6 @@ def _grad(s: LayerState) -> torch.Tensor:
 def _momentum(s: LayerState) -> torch.Tensor:
     """The optimizer's momentum, or the gradient where the optimizer keeps none (momentum 0)."""
     return s.momentum if s.momentum is not None else _grad(s)
-
-
-def _uniform(s: LayerState) -> torch.Tensor:
-    return torch.rand(s.weight.shape, generator=s.generator, device=s.generator.device)
 
 
 def _neuron_strength(s: LayerState) -> torch.Tensor:
@@ -110,7 +107,8 @@ def prune_mest(s: LayerState) -> torch.Tensor:
 def prune_neuron(s: LayerState) -> torch.Tensor:
     """Connections of weak neurons first; within a neuron, the smallest weights first."""
     w = s.weight.abs()
-    mean_active = w[s.mask].mean().clamp_min(1e-12) if s.mask.any() else w.new_tensor(1.0)
+    n_active = torch.count_nonzero(s.mask).clamp_min(1)
+    mean_active = ((w * s.mask).sum() / n_active).clamp_min(1e-12)  # no gather of 1M weights
     return _neuron_strength(s) + w / mean_active
 
 
@@ -154,7 +152,7 @@ def grow_neuron(s: LayerState) -> torch.Tensor:
 @GROW_SCORES.register("unfired")
 def grow_unfired(s: LayerState) -> torch.Tensor:
     """ITOP: random, but connections never active before come first."""
-    return _uniform(s) + (~s.ever_active).to(s.weight.dtype)
+    return ~s.ever_active
 
 
 NEEDS_ACTIVATIONS = frozenset({"cosine"})

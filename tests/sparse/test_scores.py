@@ -146,3 +146,40 @@ def test_partial_ratio_splits_score_and_random_picks():
     top = set(range(930, 1000))
     assert top <= set(chosen.tolist())  # the 70 by score are the top 70
     assert len(set(chosen.tolist()) - top) == 30
+
+
+@pytest.mark.parametrize(("n", "fraction", "k"), [
+    (200_000, 0.1, 6_000),    # pruning: few candidates, k a large share of them
+    (200_000, 0.9, 6_000),    # growth: most weights are candidates, k a small share
+    (200_000, 0.9, 150_000),  # k close to the candidates: the sampled bracket cannot hold
+])
+@pytest.mark.parametrize("ties", [False, True])
+def test_top_selection_equals_a_masked_topk_on_large_layers(n, fraction, k, ties):
+    # large enough for the sampled-threshold path; with ties (rounded scores) the chosen set
+    # may differ in tied entries only, so the multiset of chosen scores must be equal
+    g = torch.Generator().manual_seed(3)
+    scores = torch.randn(n, generator=g)
+    if ties:
+        scores = (scores * 4).round()
+    cand = torch.rand(n, generator=g) < fraction
+    chosen = select(scores, cand, k, 0.0, g)
+    assert chosen.numel() == k and torch.unique(chosen).numel() == k
+    assert cand[chosen].all()
+    expected = torch.topk(scores.masked_fill(~cand, float("-inf")), k).values
+    assert torch.equal(scores[chosen].sort().values, expected.sort().values)
+
+
+def test_boolean_score_draws_preferred_candidates_first_then_uniformly():
+    n, k = 1000, 50
+    cand = torch.ones(n, dtype=torch.bool)
+    cand[:100] = False
+    preferred = torch.zeros(n, dtype=torch.bool)
+    preferred[50:130] = True  # 30 of them are candidates (100..129)
+    g = torch.Generator().manual_seed(4)
+    counts = torch.zeros(n)
+    for _ in range(2000):
+        chosen = select(preferred, cand, k, 0.0, g)
+        assert set(range(100, 130)) <= set(chosen.tolist())
+        counts[chosen] += 1
+    assert counts[:100].sum() == 0
+    assert stats.chisquare(counts[130:].numpy()).pvalue > 0.001  # the other 20 uniformly
