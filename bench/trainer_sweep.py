@@ -13,7 +13,9 @@ for a few dozen steps, each in a fresh process so that its peak memory can be re
   forward and backward are identical dense matmuls on both sides (the masks live in the
   weights), so this isolates what DST adds from the noise between two runs on a shared machine;
 - update %: the share of DST training time spent in updates at dT;
-- peak MB: the run's peak resident memory above what it held before building the model.
+- state MB: weights, gradients, optimizer state and masks (a dense layer holds no mask);
+- peak MB: the run's peak resident memory above what it held before building the model
+  (the state, activations, and the allocator's and thread pools' own memory).
 
 Timing does not depend on the data's values: inputs are Gaussian with labels from a random
 linear teacher. bench/trainer_overhead.py times whole epochs at one width as a cross-check.
@@ -77,8 +79,9 @@ def measure(width: int, density: float, grow: str, steps: int, delta_t: int) -> 
             topology.after_step = timed
 
     base_mb = _rss_mb()
-    result = fit(config, data, 1, seed=0, evaluate_test=False, on_step=on_step).result
+    trained = fit(config, data, 1, seed=0, evaluate_test=False, on_step=on_step)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base_mb
+    result, topology = trained.result, trained.topology
     # the interval ending at step s+1 contains after_step(s+1), the s-th entry of `after`
     steps = [(b - a, updated) for (a, b), (_, updated)
              in zip(itertools.pairwise(stamps), after, strict=True)]
@@ -87,7 +90,18 @@ def measure(width: int, density: float, grow: str, steps: int, delta_t: int) -> 
     return {"step_s": statistics.median(plain),
             "mask_s": statistics.median(mask) if mask else 0.0,
             "update_s": result.update_time_s / max(result.topology_updates, 1),
-            "updates": result.topology_updates, "peak_mb": peak_mb}
+            "updates": result.topology_updates, "peak_mb": peak_mb,
+            "state_mb": _state_bytes(trained.model, topology) / 2**20}
+
+
+def _state_bytes(model, topology) -> int:
+    """Bytes of the training state: weights, gradients, optimizer state and masks."""
+    tensors = [p for p in model.parameters()] + [p.grad for p in model.parameters()]
+    tensors += [v for state in topology.optimizer.state.values() for v in state.values()]
+    # a dense layer's mask is a view of a single 1 (stride 0) and holds no memory
+    tensors += [t for la in topology.layers for t in (la.mask, la.ever_active)
+                if t.is_contiguous()]
+    return sum(t.nbytes for t in tensors if isinstance(t, torch.Tensor))
 
 
 def main() -> None:
@@ -108,7 +122,7 @@ def main() -> None:
           f"{args.steps} steps per run, ratios for dT={args.dt}")
     print(f"{'width':>5} {'density':>7} {'grow':<8} {'ms/step':>8} {'mask ms':>7} "
           f"{'ms/update':>9} {'upd/step':>8} {'ratio@dT':>8} {'ratio(mask)':>11} "
-          f"{'update %':>8} {'peak MB':>8} {'mem ratio':>9}")
+          f"{'update %':>8} {'state MB':>8} {'peak MB':>8} {'peak ratio':>10}")
     context = multiprocessing.get_context("forkserver")
     dt = args.dt
     for width in args.widths:
@@ -122,7 +136,7 @@ def main() -> None:
                 dense = r
                 print(f"{width:>5} {'1':>7} {'dense':<8} {1000 * r['step_s']:>8.2f} "
                       f"{'':>7} {'':>9} {'':>8} {'':>8} {'':>11} {'':>8} "
-                      f"{r['peak_mb']:>8.0f}", flush=True)
+                      f"{r['state_mb']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
                 continue
             d_step = dense["step_s"]
             ratio = (dt * r["step_s"] + r["update_s"]) / (dt * d_step)
@@ -131,8 +145,8 @@ def main() -> None:
             print(f"{width:>5} {density:>7g} {grow:<8} {1000 * r['step_s']:>8.2f} "
                   f"{1000 * r['mask_s']:>7.2f} {1000 * r['update_s']:>9.1f} "
                   f"{r['update_s'] / d_step:>8.2f} {ratio:>8.3f} {ratio_mask:>11.3f} "
-                  f"{100 * share:>7.2f}% {r['peak_mb']:>8.0f} "
-                  f"{r['peak_mb'] / dense['peak_mb']:>9.2f}", flush=True)
+                  f"{100 * share:>7.2f}% {r['state_mb']:>8.1f} {r['peak_mb']:>8.0f} "
+                  f"{r['peak_mb'] / dense['peak_mb']:>10.2f}", flush=True)
 
 
 if __name__ == "__main__":

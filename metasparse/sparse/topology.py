@@ -205,15 +205,21 @@ class SparseTopology:
         self.layers: list[MaskedLayer] = []
         with torch.no_grad():
             for (name, weight), target in zip(named_weights, targets, strict=True):
-                mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
-                order = torch.randperm(weight.numel(), generator=generator,
-                                       device=generator.device)
-                mask[order[:target]] = 1.0
-                mask = mask.view_as(weight)
+                if target < weight.numel():
+                    mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
+                    order = torch.randperm(weight.numel(), generator=generator,
+                                           device=generator.device)
+                    mask[order[:target]] = 1.0
+                    mask = mask.view_as(weight)
+                    ever_active = mask.bool()
+                else:  # a dense layer holds views of a single 1 instead of masks: no memory
+                    mask = weight.new_ones(()).expand_as(weight)
+                    ever_active = torch.ones((), dtype=torch.bool,
+                                             device=weight.device).expand_as(weight)
                 init_std = WEIGHT_INITS[config.weight_init](weight, mask, gain)
                 weight.mul_(mask)
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                self.layers.append(MaskedLayer(name, weight, module, mask, mask.bool(),
+                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
                                                init_std, target))
         self._refresh_masked()
 
@@ -309,6 +315,11 @@ class SparseTopology:
 
     def _update_layer(self, layer: MaskedLayer, target: int, fraction: float) -> int:
         c = self.config
+        if not layer.mask.is_contiguous():  # a dense layer (views of a single 1)
+            if target == layer.weight.numel():
+                return 0
+            layer.mask = layer.mask.contiguous()  # becomes sparse: real masks from now on
+            layer.ever_active = layer.ever_active.contiguous()
         active = layer.mask.bool()
         n_active = int(torch.count_nonzero(active))
         n_grow = min(round(fraction * target), layer.weight.numel() - target)

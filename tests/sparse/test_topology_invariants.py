@@ -140,3 +140,25 @@ def test_static_sparse_keeps_its_mask():
     run_config(config, "digits", epochs=1, seed=0,
                on_step=lambda s, t, o: masks.append(t.layers[0].mask.clone()))
     assert all(torch.equal(masks[0], m) for m in masks)
+
+
+def test_dense_layers_hold_no_mask_memory_until_they_become_sparse():
+    # the dense preset carries no masks; a gradual schedule from density 1 starts the same way,
+    # then materializes real masks at its first prune and keeps the invariants
+    dense = []
+    run_config(dict(get_preset("dense"), hidden_sizes="64"), "digits", epochs=1, seed=0,
+               on_step=lambda s, t, o: dense.append([la.mask.stride() for la in t.layers]))
+    assert all(stride == (0, 0) for strides in dense for stride in strides)
+
+    checker = InvariantChecker()
+    strides = []
+
+    def hook(step, topology, optimizer):
+        checker(step, topology, optimizer)
+        strides.append(topology.layers[1].mask.stride())
+
+    config = _frequent_updates(get_preset("granet"))
+    config.update(hidden_sizes="64,64", density=0.1, initial_density=1.0)
+    result = run_config(config, "digits", epochs=4, seed=0, on_step=hook)
+    assert result.density == pytest.approx(0.1, abs=0.01)
+    assert strides[0] == (0, 0) and strides[-1] == (64, 1)
