@@ -79,8 +79,10 @@ class UpdateStats:
 
 
 def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random_ratio: float,
-           generator: torch.Generator, n_candidates: int | None = None) -> torch.Tensor:
-    """Flat indices of k candidates: k(1-r) of highest score, then k r uniformly at random.
+           generator: torch.Generator, n_candidates: int | None = None,
+           lowest: bool = False) -> torch.Tensor:
+    """Flat indices of k candidates: k(1-r) of highest (`lowest`: lowest) score, then k r
+    uniformly at random.
 
     `scores=None` (a score without preference) draws all k uniformly; a boolean score is a
     preference without order: its True candidates come first, uniformly drawn, then the others.
@@ -93,9 +95,11 @@ def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random
     if scores is None:
         chosen = _uniform(candidates, n_candidates, k, generator)
     elif scores.dtype == torch.bool:
-        chosen = _preferred(scores.flatten(), candidates, k - k_random, generator)
+        preferred = ~scores.flatten() if lowest else scores.flatten()
+        chosen = _preferred(preferred, candidates, k - k_random, generator)
     else:
-        chosen = _top(scores.flatten(), candidates, n_candidates, k - k_random, generator)
+        chosen = _top(scores.flatten(), candidates, n_candidates, k - k_random, generator,
+                      lowest)
     if k_random and scores is not None:
         remaining = candidates.index_fill(0, chosen, False)
         extra = _uniform(remaining, n_candidates - chosen.numel(), k_random, generator)
@@ -139,8 +143,9 @@ SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
 
 
 def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: int,
-         generator: torch.Generator) -> torch.Tensor:
-    """Flat indices of the k highest-scoring candidates (the same set as a masked topk).
+         generator: torch.Generator, lowest: bool = False) -> torch.Tensor:
+    """Flat indices of the k highest-scoring (`lowest`: lowest) candidates, the same set as a
+    masked topk.
 
     A topk over a whole layer is most of an update's cost, so the k-th highest score is first
     estimated from a random sample of candidate scores: two thresholds `lo` < `hi` bracket it
@@ -148,7 +153,9 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
     k of them); those > hi are in the top k for certain, and a small topk over the band between
     the thresholds picks the rest. Where the estimate misses (rarely) or candidates are too few
     to sample, a topk runs over the candidates. On a 1M-weight layer this is 3-5x faster.
+    For `lowest`, the scores are negated: only the few gathered ones, not the whole layer.
     """
+    sign = -1.0 if lowest else 1.0
     if k <= 0:
         return torch.empty(0, dtype=torch.long, device=scores.device)
     n = scores.numel()
@@ -157,17 +164,18 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
     if n_candidates > 4 * SAMPLE:
         draws = torch.randint(n, (SAMPLE * n // n_candidates,), generator=generator,
                               device=generator.device)
-        sample = scores[draws[candidates[draws]]]
+        sample = sign * scores[draws[candidates[draws]]]
         m = sample.numel()
         q = k / n_candidates
         margin = 4.0 * math.sqrt(q * (1.0 - q) / m) + 4.0 / m
         rank_hi, rank_lo = int(m * (q - margin)), math.ceil(m * (q + margin))
-        if rank_hi > 0 and rank_lo < m:
+        if rank_lo < m:
             # kthvalue counts from the lowest: the r-th highest of m is the (m - r + 1)-th lowest
-            hi = torch.kthvalue(sample, m - rank_hi + 1).values
             lo = torch.kthvalue(sample, m - rank_lo + 1).values
-            kept = ((scores >= lo) & candidates).nonzero().squeeze(1)
-            values = scores[kept]
+            hi = torch.kthvalue(sample, m - rank_hi + 1).values if rank_hi > 0 else math.inf
+            above = scores <= -lo if lowest else scores >= lo
+            kept = (above & candidates).nonzero().squeeze(1)
+            values = sign * scores[kept]
             sure = values > hi
             n_sure = int(torch.count_nonzero(sure))
             if kept.numel() >= k >= n_sure:
@@ -176,9 +184,9 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
                 return torch.cat([kept[sure], kept[band][rest]])
     if 4 * n_candidates < n:  # few candidates (pruning a sparse layer): gather them first
         idx = candidates.nonzero().squeeze(1)
-        return idx[torch.topk(scores[idx], k, sorted=False).indices]
-    keyed = scores.masked_fill(~candidates, float("-inf"))
-    return torch.topk(keyed, k, sorted=False).indices
+        return idx[torch.topk(scores[idx], k, largest=not lowest, sorted=False).indices]
+    keyed = scores.masked_fill(~candidates, math.inf if lowest else -math.inf)
+    return torch.topk(keyed, k, largest=not lowest, sorted=False).indices
 
 
 class SparseTopology:
@@ -332,8 +340,8 @@ class SparseTopology:
         flat_weight = layer.weight.view(-1)
         if n_prune > 0:
             score = PRUNE_SCORES[c.prune_score](state)
-            pruned = select(None if score is None else -score, active, n_prune,
-                            c.prune_random_ratio, self.generator, n_candidates=n_active)
+            pruned = select(score, active, n_prune, c.prune_random_ratio, self.generator,
+                            n_candidates=n_active, lowest=True)
             flat_mask.index_fill_(0, pruned, 0.0)
             flat_weight.index_fill_(0, pruned, 0.0)
         if n_grow > 0:

@@ -167,6 +167,9 @@ def test_top_selection_equals_a_masked_topk_on_large_layers(n, fraction, k, ties
     assert cand[chosen].all()
     expected = torch.topk(scores.masked_fill(~cand, float("-inf")), k).values
     assert torch.equal(scores[chosen].sort().values, expected.sort().values)
+    lowest = select(scores, cand, k, 0.0, g, lowest=True)
+    expected = torch.topk(scores.masked_fill(~cand, float("inf")), k, largest=False).values
+    assert torch.equal(scores[lowest].sort().values, expected.sort().values)
 
 
 def test_boolean_score_draws_preferred_candidates_first_then_uniformly():
