@@ -179,9 +179,9 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
             sure = values > hi
             n_sure = int(torch.count_nonzero(sure))
             if kept.numel() >= k >= n_sure:
-                band = ~sure
+                band = (~sure).nonzero().squeeze(1)  # indices: one scan for two gathers
                 rest = torch.topk(values[band], k - n_sure, sorted=False).indices
-                return torch.cat([kept[sure], kept[band][rest]])
+                return torch.cat([kept[sure], kept[band[rest]]])
     if 4 * n_candidates < n:  # few candidates (pruning a sparse layer): gather them first
         idx = candidates.nonzero().squeeze(1)
         return idx[torch.topk(scores[idx], k, largest=not lowest, sorted=False).indices]
