@@ -73,7 +73,7 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
         # Absolute, and resolved now: trial processes come from a server started earlier,
         # with the environment and working directory of that time.
         data_dir=str(resolve_data_dir(scenario.data_dir)), timeout=scenario.trial_timeout,
-        threads=default_threads(scenario.n_workers),
+        threads=default_threads(scenario.n_workers), preload=scenario.instances,
     )
     progress = Progress(scenario.name, scenario.n_trials, store.count(), enabled=show_progress)
     progress.update(store.count(), store.incumbent())

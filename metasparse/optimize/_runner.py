@@ -10,6 +10,7 @@ crash cost and a one-line error; only an interrupt of the whole run raises.
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import os
@@ -87,6 +88,7 @@ class TrialRunner:
     data_dir: str | None = None
     timeout: float | None = None
     threads: int = 1
+    preload: Sequence[str] = ()  # datasets the trial server reads once for every trial
 
     def evaluate(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
                  report: Report | None = None) -> TrialOutcome:
@@ -96,8 +98,9 @@ class TrialRunner:
         job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
                "data_dir": self.data_dir, "threads": self.threads}
         start = time.time()
-        receive, send = _context().Pipe(duplex=False)
-        process = _context().Process(target=_worker.main, args=(send, job), daemon=True)
+        context = _context({"datasets": list(self.preload), "data_dir": self.data_dir})
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(target=_worker.main, args=(send, job), daemon=True)
         with _LIVE_LOCK:
             process.start()
             _LIVE.add(process)
@@ -201,7 +204,9 @@ def _mean(results: list[PairResult], key: str) -> float:
     return sum(float(r.metrics[key]) for r in results) / len(results)
 
 
-def _context() -> Any:
+def _context(preload: dict[str, Any]) -> Any:
+    """The process context of trials; the first call starts the trial server, which reads the
+    `preload` datasets (later calls share that server as it is)."""
     global _CONTEXT
     if _CONTEXT is None:
         methods = multiprocessing.get_all_start_methods()
@@ -209,23 +214,30 @@ def _context() -> Any:
                                                else "spawn")
         if _CONTEXT.get_start_method() == "forkserver":
             _CONTEXT.set_forkserver_preload(
-                ["__main__", "metasparse.optimize._worker", "metasparse.train", "torch._dynamo"])
-            _start_forkserver()
+                ["__main__", "metasparse.optimize._worker", "metasparse.train", "torch._dynamo",
+                 "metasparse.optimize._preload"])
+            _start_forkserver(preload)
     return _CONTEXT
 
 
-def _start_forkserver() -> None:
-    """Start the server with passive OpenMP waiting: spinning threads of a trial that shares
-    its cores with other work slow it down twenty-fold and more (measured on 2 cores)."""
+def _start_forkserver(preload: dict[str, Any]) -> None:
+    """Start the server with passive OpenMP waiting (spinning threads of a trial that shares
+    its cores with other work slow it down twenty-fold and more, measured on 2 cores) and with
+    the datasets to read for every trial (see _preload)."""
     from multiprocessing import forkserver
 
-    previous = os.environ.get("OMP_WAIT_POLICY")
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    settings = {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+                _worker.PRELOAD_ENV_VAR: json.dumps(preload)}
+    previous = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)
     try:
         forkserver.ensure_running()
     finally:
-        if previous is None:
-            del os.environ["OMP_WAIT_POLICY"]
+        for key, value in previous.items():
+            if value is None:
+                del os.environ[key]
+            else:
+                os.environ[key] = value
 
 
 def _stop(process: Any) -> None:

@@ -17,6 +17,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
+# JSON {"datasets": [...], "data_dir": ...} that the trial server reads at its start (_preload)
+PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
 # Metrics of a TrialResult that the results store keeps (test metrics never leave the child).
 METRICS = ("val_error", "val_accuracy", "val_loss", "density", "train_flops", "inference_flops",
            "topology_updates", "wall_time_s", "epochs")
