@@ -75,6 +75,7 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
         data_dir=str(resolve_data_dir(scenario.data_dir)), timeout=scenario.trial_timeout,
         threads=default_threads(scenario.n_workers), preload=scenario.instances,
     )
+    runner.start()
     progress = Progress(scenario.name, scenario.n_trials, store.count(), enabled=show_progress)
     progress.update(store.count(), store.incumbent())
     session = Session(

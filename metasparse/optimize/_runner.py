@@ -90,6 +90,14 @@ class TrialRunner:
     threads: int = 1
     preload: Sequence[str] = ()  # datasets the trial server reads once for every trial
 
+    def start(self) -> None:
+        """Start the trial server now (it imports PyTorch and reads the datasets, about 2 s),
+        so that it gets ready while the backend sets itself up."""
+        self._context()
+
+    def _context(self) -> Any:
+        return _context({"datasets": list(self.preload), "data_dir": self.data_dir})
+
     def evaluate(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
                  report: Report | None = None) -> TrialOutcome:
         """Train `config` for `budget` epochs on every pair; never raises for a failed trial."""
@@ -98,7 +106,7 @@ class TrialRunner:
         job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
                "data_dir": self.data_dir, "threads": self.threads}
         start = time.time()
-        context = _context({"datasets": list(self.preload), "data_dir": self.data_dir})
+        context = self._context()
         receive, send = context.Pipe(duplex=False)
         process = context.Process(target=_worker.main, args=(send, job), daemon=True)
         with _LIVE_LOCK:
