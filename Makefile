@@ -27,8 +27,15 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# About 35 minutes on 2 cores; bench/README.md holds the latest numbers. OMP_WAIT_POLICY=PASSIVE
+# keeps PyTorch's threads from spinning, which on a shared machine costs far more than it saves.
 bench: $(STAMP)
-	$(VENV)/bin/python bench/trainer_overhead.py
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/trainer_sweep.py
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/trainer_overhead.py --repeats 3
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/sparse_matmul.py
+	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/scaling.py
+	$(VENV)/bin/python bench/tuning_efficiency.py --out results/bench/tuning
+	$(VENV)/bin/python bench/tuning_efficiency.py --epochs 100 --seeds 0 --out results/bench/tuning
 
 # The committed reference results of the two studies (results/reference/), regenerated from scratch.
 reference: $(STAMP)

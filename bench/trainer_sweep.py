@@ -102,7 +102,7 @@ def _state_bytes(model, topology) -> int:
     tensors += [v for state in topology.optimizer.state.values() for v in state.values()]
     # a dense layer's mask is a view of a single 1 (stride 0) and holds no memory
     tensors += [t for la in topology.layers for t in (la.mask, la.ever_active)
-                if t.is_contiguous()]
+                if t is not None and t.is_contiguous()]
     return sum(t.nbytes for t in tensors if isinstance(t, torch.Tensor))
 
 

@@ -30,7 +30,7 @@ class LayerState:
     grad: torch.Tensor | None  # dense gradient of the last batch (inactive weights included)
     momentum: torch.Tensor | None  # SGD momentum buffer or Adam's first moment, dense
     mask: torch.Tensor  # bool, True = active
-    ever_active: torch.Tensor  # bool, True = active at some point of training
+    ever_active: torch.Tensor | None  # bool, True = active at some point (for NEEDS_HISTORY)
     activations: tuple[torch.Tensor, torch.Tensor] | None  # (inputs M x n_in, outputs M x n_out)
     generator: torch.Generator
     mest_gamma: float
@@ -156,3 +156,4 @@ def grow_unfired(s: LayerState) -> torch.Tensor:
 
 
 NEEDS_ACTIVATIONS = frozenset({"cosine"})
+NEEDS_HISTORY = frozenset({"unfired"})  # grow scores that read ever_active

@@ -29,7 +29,13 @@ from torch import nn
 from metasparse.sparse.distribution import active_counts, layer_densities
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
-from metasparse.sparse.scores import GROW_SCORES, NEEDS_ACTIVATIONS, PRUNE_SCORES, LayerState
+from metasparse.sparse.scores import (
+    GROW_SCORES,
+    NEEDS_ACTIVATIONS,
+    NEEDS_HISTORY,
+    PRUNE_SCORES,
+    LayerState,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,7 @@ class MaskedLayer:
     weight: nn.Parameter
     module: nn.Module
     mask: torch.Tensor  # same dtype as the weight, 0 or 1
-    ever_active: torch.Tensor  # bool
+    ever_active: torch.Tensor | None  # bool; kept only for grow scores in NEEDS_HISTORY
     init_std: float
     target: int
     uses_per_sample: int = 1  # how often a weight is applied per sample (conv: output positions)
@@ -211,6 +217,7 @@ class SparseTopology:
         self.shapes = [tuple(w.shape) for _, w in named_weights]
         targets = self.targets(sparsity_schedule.start)
         self.layers: list[MaskedLayer] = []
+        history = config.grow_score in NEEDS_HISTORY
         with torch.no_grad():
             for (name, weight), target in zip(named_weights, targets, strict=True):
                 if target < weight.numel():
@@ -227,8 +234,9 @@ class SparseTopology:
                 init_std = WEIGHT_INITS[config.weight_init](weight, mask, gain)
                 weight.mul_(mask)
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
-                                               init_std, target))
+                self.layers.append(MaskedLayer(name, weight, module, mask,
+                                               ever_active if history else None, init_std,
+                                               target))
         self._refresh_masked()
 
     def _refresh_masked(self) -> None:
@@ -327,7 +335,8 @@ class SparseTopology:
             if target == layer.weight.numel():
                 return 0
             layer.mask = layer.mask.contiguous()  # becomes sparse: real masks from now on
-            layer.ever_active = layer.ever_active.contiguous()
+            if layer.ever_active is not None:
+                layer.ever_active = layer.ever_active.contiguous()
         active = layer.mask.bool()
         n_active = int(torch.count_nonzero(active))
         n_grow = min(round(fraction * target), layer.weight.numel() - target)
@@ -353,7 +362,8 @@ class SparseTopology:
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
             flat_weight.index_copy_(0, grown, values.to(flat_weight))
             self._reset_optimizer_state(layer.weight, grown)
-            layer.ever_active.view(-1).index_fill_(0, grown, True)
+            if layer.ever_active is not None:
+                layer.ever_active.view(-1).index_fill_(0, grown, True)
         layer.target = target
         return max(n_grow, 0)
 
