@@ -122,10 +122,11 @@ def test_randomness_ratio_one_selects_uniformly():
     assert abs(observed[:20].sum() - observed[20:].sum()) / observed.sum() < 0.05
 
 
-@pytest.mark.parametrize("n_candidates", [30, 900])
-def test_no_preference_draws_uniformly_among_candidates(n_candidates):
-    # both paths (random keys when candidates are scarce, sampled positions otherwise)
-    n, k, draws = 1000, 20, 3000
+@pytest.mark.parametrize(("n_candidates", "k"), [(30, 20), (900, 20), (900, 400)])
+def test_no_preference_draws_uniformly_among_candidates(n_candidates, k):
+    # all three paths: a permutation of scarce candidates, sampled positions for few picks,
+    # kept-with-probability then trimmed for many picks among many candidates
+    n, draws = 1000, 3000
     cand = torch.zeros(n, dtype=torch.bool)
     cand[torch.randperm(n, generator=torch.Generator().manual_seed(0))[:n_candidates]] = True
     g = torch.Generator().manual_seed(2)
