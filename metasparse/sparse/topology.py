@@ -184,11 +184,11 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
         draws = torch.randint(n, (SAMPLE * n // n_candidates,), generator=generator,
                               device=generator.device)
         sample = sign * scores[draws[candidates[draws]]]
-        m = sample.numel()
+        m = max(sample.numel(), 1)
         q = k / n_candidates
         margin = 4.0 * math.sqrt(q * (1.0 - q) / m) + 4.0 / m
         rank_hi, rank_lo = int(m * (q - margin)), math.ceil(m * (q + margin))
-        if rank_lo < m:
+        if rank_lo < sample.numel():
             # kthvalue counts from the lowest: the r-th highest of m is the (m - r + 1)-th lowest
             lo = torch.kthvalue(sample, m - rank_lo + 1).values
             hi = torch.kthvalue(sample, m - rank_hi + 1).values if rank_hi > 0 else math.inf
