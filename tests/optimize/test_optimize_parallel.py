@@ -26,8 +26,10 @@ def test_two_workers_record_exactly_n_trials(scenario_file, backend):
 
 
 def test_a_second_process_joins_the_optuna_study(tmp_path, scenario_file):
+    # trials long enough (about 0.5 s) that the first process cannot finish all 16 before the
+    # second one has started
     path = scenario_file("joined", backend={"name": "optuna", "pruner": "none"}, n_trials=16,
-                         instances=["digits", "wine"], budget={"epochs": 6},
+                         instances=["digits", "wine"], budget={"epochs": 30},
                          fixed={"model": "mlp", "hidden_sizes": "256,256",
                                 "dense_first_layer": False, "dense_last_layer": False})
     trials = tmp_path / "results" / "joined" / "trials.csv"
