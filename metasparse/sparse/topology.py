@@ -97,16 +97,16 @@ def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random
     candidates = candidates.flatten()
     if n_candidates is None:
         n_candidates = int(torch.count_nonzero(candidates))
-    k_random = round(random_ratio * k) if scores is not None else k
     if scores is None:
-        chosen = _uniform(candidates, n_candidates, k, generator)
-    elif scores.dtype == torch.bool:
+        return _uniform(candidates, n_candidates, k, generator)
+    k_random = round(random_ratio * k)
+    if scores.dtype == torch.bool:
         preferred = ~scores.flatten() if lowest else scores.flatten()
         chosen = _preferred(preferred, candidates, k - k_random, generator)
     else:
         chosen = _top(scores.flatten(), candidates, n_candidates, k - k_random, generator,
                       lowest)
-    if k_random and scores is not None:
+    if k_random:
         remaining = candidates.index_fill(0, chosen, False)
         extra = _uniform(remaining, n_candidates - chosen.numel(), k_random, generator)
         chosen = torch.cat([chosen, extra])
@@ -126,14 +126,16 @@ def _uniform(candidates: torch.Tensor, n_candidates: int, k: int,
     """
     n = candidates.numel()
     device = generator.device
+    if n_candidates <= 0:
+        return torch.empty(0, dtype=torch.long, device=candidates.device)
     if 4 * k < n_candidates:
         draws = torch.randint(n, (int(1.2 * k * n / n_candidates) + 64,), generator=generator,
                               device=device)
         drawn = torch.unique(draws[candidates[draws]])
         if drawn.numel() >= k:
             return drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
-    q = k / max(n_candidates, 1)
-    p = q + 5.0 * math.sqrt(q * (1.0 - q) / max(n_candidates, 1)) + 1.0 / max(n_candidates, 1)
+    q = k / n_candidates
+    p = q + 5.0 * math.sqrt(q * (1.0 - q) / n_candidates) + 1.0 / n_candidates
     if 8 * n_candidates >= n and p < 1.0:
         kept = (torch.rand(n, generator=generator, device=device) < p) & candidates
         picked = kept.nonzero().squeeze(1)
@@ -239,17 +241,17 @@ class SparseTopology:
                                            device=generator.device)
                     mask[order[:target]] = 1.0
                     mask = mask.view_as(weight)
-                    ever_active = mask.bool()
                 else:  # a dense layer holds views of a single 1 instead of masks: no memory
                     mask = weight.new_ones(()).expand_as(weight)
-                    ever_active = torch.ones((), dtype=torch.bool,
-                                             device=weight.device).expand_as(weight)
+                ever_active = None
+                if history:  # the same views for a dense layer (a bool copy would materialize)
+                    ever_active = mask.bool() if mask.is_contiguous() else \
+                        torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
                 init_std = WEIGHT_INITS[config.weight_init](weight, mask, gain)
                 weight.mul_(mask)
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                self.layers.append(MaskedLayer(name, weight, module, mask,
-                                               ever_active if history else None, init_std,
-                                               target))
+                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
+                                               init_std, target))
         self._refresh_masked()
 
     def _refresh_masked(self) -> None:
