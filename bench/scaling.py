@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from trainer_overhead import teacher_arrays
 
 from metasparse.data import dataset_from_arrays, load_dataset
 from metasparse.errors import MetasparseError
@@ -62,10 +63,7 @@ def arrays(args: argparse.Namespace, needed: int) -> tuple[np.ndarray, np.ndarra
         why = f"{args.dataset} has {len(x)} samples, {needed} needed"
     except MetasparseError as exc:
         why = f"{args.dataset}: {exc}"
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((needed, features)).astype(np.float32)
-    teacher = rng.standard_normal((features, classes)).astype(np.float32)
-    y = (x @ teacher).argmax(axis=1).astype(np.int64)
+    x, y = teacher_arrays(needed, features, classes)
     return x, y, f"synthetic Gaussian ({features} features, {classes} classes; {why})"
 
 

@@ -28,11 +28,16 @@ from metasparse.sparse import GROW_SCORES
 from metasparse.train import run_config
 
 
-def synthetic(n: int, features: int, classes: int, seed: int = 0):
+def teacher_arrays(n: int, features: int, classes: int, seed: int = 0):
+    """Gaussian inputs labelled by a random linear teacher (X float32, y int64)."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, features)).astype(np.float32)
     teacher = rng.standard_normal((features, classes)).astype(np.float32)
-    y = (x @ teacher).argmax(axis=1).astype(np.int64)
+    return x, (x @ teacher).argmax(axis=1).astype(np.int64)
+
+
+def synthetic(n: int, features: int, classes: int, seed: int = 0):
+    x, y = teacher_arrays(n, features, classes, seed)
     return dataset_from_arrays("bench", x, y, val_fraction=0.05, test_fraction=0.05)
 
 

@@ -98,7 +98,7 @@ def measure(width: int, density: float, grow: str, steps: int, delta_t: int) -> 
 
 def _state_bytes(model, topology) -> int:
     """Bytes of the training state: weights, gradients, optimizer state and masks."""
-    tensors = [p for p in model.parameters()] + [p.grad for p in model.parameters()]
+    tensors = [*model.parameters(), *(p.grad for p in model.parameters())]
     tensors += [v for state in topology.optimizer.state.values() for v in state.values()]
     # a dense layer's mask is a view of a single 1 (stride 0) and holds no memory
     tensors += [t for la in topology.layers for t in (la.mask, la.ever_active)
