@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from metasparse.optimize._table import cost_columns, timestamp
+
+
+class _Group:
+    """The successful rows of one configuration at one budget, with running cost sums."""
+
+    def __init__(self, budget: str, n_costs: int) -> None:
+        self.budget = float(budget)
+        self.rows: list[Mapping[str, str]] = []
+        self.pairs: set[tuple[str, str]] = set()
+        self.sums = [0.0] * n_costs
+
+    def add(self, row: Mapping[str, str], columns: Sequence[str]) -> None:
+        self.rows.append(row)
+        self.pairs.add((row["instance"], row["seed"]))
+        self.sums = [s + float(row[c]) for s, c in zip(self.sums, columns, strict=True)]
+
+    def means(self) -> list[float]:
+        return [s / len(self.rows) for s in self.sums]
+
+    def rank(self) -> tuple[float, int]:
+        return self.sums[0] / len(self.rows), int(self.rows[0]["trial_id"])
 
 
 def incumbent_history(rows: Sequence[Mapping[str, str]], n_objectives: int
@@ -14,57 +35,53 @@ def incumbent_history(rows: Sequence[Mapping[str, str]], n_objectives: int
 
     The incumbent is the configuration with the lowest mean first cost among successful trials
     at the highest budget reached, counting only configurations evaluated on the most
-    (instance, seed) pairs (the AC facade evaluates a configuration instance by instance)."""
+    (instance, seed) pairs (the AC facade evaluates a configuration instance by instance).
+    It is updated row by row (a row changes only its own group), so this is linear in the rows
+    but for the rare row that makes the incumbent itself worse."""
     ordered = sorted(rows, key=lambda r: timestamp(r["end_time"]))
     start = min((timestamp(r["start_time"]) for r in rows), default=0.0)
     columns = cost_columns(n_objectives)
-    groups: dict[tuple[str, tuple[str, ...]], list[Mapping[str, str]]] = {}
+    groups: dict[tuple[str, tuple[str, ...]], _Group] = {}
     trajectory: list[dict[str, str]] = []
-    best: dict[str, Any] | None = None
+    best: _Group | None = None
+    coverage = 0  # the most pairs of a configuration at the highest budget (best.budget)
     for row in ordered:
         if row["status"] != "success":
             continue
         key = (row["budget"], tuple(v for k, v in row.items() if k.startswith("config.")))
-        groups.setdefault(key, []).append(row)
-        best = _best(groups, columns)
+        group = groups.setdefault(key, _Group(row["budget"], len(columns)))
+        group.add(row, columns)
+        if best is None or group.budget > best.budget or (
+                group.budget == best.budget and len(group.pairs) > coverage):
+            best, coverage = group, len(group.pairs)
+        elif group.budget == best.budget and len(group.pairs) == coverage:
+            if group is best:  # its mean may have risen: rank the eligible groups again
+                best = min(_eligible(groups.values(), best.budget, coverage), key=_Group.rank)
+            elif group.rank() < best.rank():
+                best = group
+        cost, first = best.sums[0] / len(best.rows), best.rows[0]["trial_id"]
         last = trajectory[-1] if trajectory else None
-        if best is not None and (last is None or float(last["cost"]) != best["costs"][0]
-                                 or last["trial_id"] != best["trial_ids"][0]):
+        if last is None or float(last["cost"]) != cost or last["trial_id"] != first:
             trajectory.append({
-                "trial_id": best["trial_ids"][0],
+                "trial_id": first,
                 "elapsed_s": f"{timestamp(row['end_time']) - start:.3f}",
-                "cost": repr(best["costs"][0]),
+                "cost": repr(cost),
             })
-    if best is not None and n_objectives > 1:
-        best["pareto_front"] = _pareto(groups, columns)
-    return trajectory, best
+    if best is None:
+        return trajectory, None
+    incumbent: dict[str, Any] = {"trial_ids": [r["trial_id"] for r in best.rows],
+                                 "costs": best.means(), "budget": int(best.budget)}
+    if n_objectives > 1:
+        incumbent["pareto_front"] = _pareto(_eligible(groups.values(), best.budget, coverage))
+    return trajectory, incumbent
 
 
-def _eligible(groups: Mapping[tuple[str, tuple[str, ...]], list[Mapping[str, str]]]
-              ) -> list[list[Mapping[str, str]]]:
-    top = max(float(budget) for budget, _ in groups)
-    at_top = [g for (budget, _), g in groups.items() if float(budget) == top]
-    coverage = max(len({(r["instance"], r["seed"]) for r in g}) for g in at_top)
-    return [g for g in at_top if len({(r["instance"], r["seed"]) for r in g}) == coverage]
+def _eligible(groups: Iterable[_Group], budget: float, coverage: int) -> list[_Group]:
+    return [g for g in groups if g.budget == budget and len(g.pairs) == coverage]
 
 
-def _mean_costs(group: Sequence[Mapping[str, str]], columns: Sequence[str]) -> list[float]:
-    return [sum(float(r[c]) for r in group) / len(group) for c in columns]
-
-
-def _best(groups: Mapping[tuple[str, tuple[str, ...]], list[Mapping[str, str]]],
-          columns: Sequence[str]) -> dict[str, Any] | None:
-    if not groups:
-        return None
-    group = min(_eligible(groups), key=lambda g: (_mean_costs(g, columns)[0],
-                                                  int(g[0]["trial_id"])))
-    return {"trial_ids": [r["trial_id"] for r in group], "costs": _mean_costs(group, columns),
-            "budget": int(float(group[0]["budget"]))}
-
-
-def _pareto(groups: Mapping[tuple[str, tuple[str, ...]], list[Mapping[str, str]]],
-            columns: Sequence[str]) -> list[dict[str, Any]]:
-    points = [(int(g[0]["trial_id"]), _mean_costs(g, columns)) for g in _eligible(groups)]
+def _pareto(eligible: Sequence[_Group]) -> list[dict[str, Any]]:
+    points = [(int(g.rows[0]["trial_id"]), g.means()) for g in eligible]
     front = [
         (tid, costs) for tid, costs in points
         if not any(all(o <= c for o, c in zip(other, costs, strict=True)) and other != costs

@@ -45,7 +45,9 @@ def check_results(directory: Path, n_trials: int, n_objectives: int = 1,
     assert incumbent["trial_id"] in ids
     best = min(float(r["cost"]) for r in rows if r["status"] == "success"
                and r["budget"] == str(incumbent["budget"]))
-    assert incumbent["cost"] <= best + 1e-12 or incumbent.get("trial_ids")
+    # A mean over several rows of one configuration (mf, ac) may exceed the best single row.
+    repeated = len({(r["budget"], config_key(r)) for r in rows}) < len(rows)
+    assert incumbent["cost"] <= best + 1e-12 or repeated
     trajectory = read_csv(directory / "trajectory.csv")
     assert trajectory and float(trajectory[-1]["cost"]) == pytest.approx(incumbent["cost"])
     # Across budgets or instances (mf, ac) an incumbent's cost may rise; otherwise it only falls.
