@@ -37,11 +37,7 @@ def ablation_path(source: Mapping[str, Any], target: Mapping[str, Any],
     further row the change taken, with its `cost`, its `gain` over the previous row and its
     share of the total gain, and how many `candidates` it was chosen from.
     """
-    target = _filled(space, target)
-    current = _filled(space, source)
-    for name in space:
-        if name not in current:
-            current[name] = target.get(name)
+    current, target = _start(space, source, target)
     first = float(evaluate([current])[0])
     rows = [{"step": 0, "parameter": "(source)", "source_value": "", "target_value": "",
              "activates": "", "deactivates": "", "cost": first, "gain": 0.0,
@@ -74,11 +70,7 @@ def path_configs(source: Mapping[str, Any], target: Mapping[str, Any],
                  space: ConfigurationSpace, parameters: Sequence[str]) -> list[dict[str, Any]]:
     """The configurations along a path: `source`, then each change of `parameters` in turn (as
     `ablation_path` makes them, activated children included)."""
-    target = _filled(space, target)
-    current = _filled(space, source)
-    for name in space:
-        if name not in current:
-            current[name] = target.get(name)
+    current, target = _start(space, source, target)
     configs = [current]
     for name in parameters:
         current = _move(space, current, target, name)[0]
@@ -86,8 +78,16 @@ def path_configs(source: Mapping[str, Any], target: Mapping[str, Any],
     return configs
 
 
-def _filled(space: ConfigurationSpace, config: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in config.items() if value is not None}
+def _start(space: ConfigurationSpace, source: Mapping[str, Any], target: Mapping[str, Any]
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(source, target) without None values; the source takes the target's values for the
+    parameters it lacks."""
+    target = {name: value for name, value in target.items() if value is not None}
+    current = {name: value for name, value in source.items() if value is not None}
+    for name in space:
+        if name not in current:
+            current[name] = target.get(name)
+    return current, target
 
 
 def _candidates(space: ConfigurationSpace, current: Mapping[str, Any],

@@ -14,6 +14,8 @@ from ConfigSpace import (
 )
 from ConfigSpace.hyperparameters import IntegerHyperparameter
 
+from metasparse.optimize._configs import plain
+
 __all__ = ["active_parameters", "choices_of", "default_values", "is_forbidden", "kind_of",
            "parse_cell", "plain", "same_value", "with_activity"]
 
@@ -36,11 +38,6 @@ def choices_of(hp: Any) -> list[Any]:
     if isinstance(hp, CategoricalHyperparameter):
         return list(hp.choices)
     return list(hp.sequence)
-
-
-def plain(value: Any) -> Any:
-    """A numpy scalar as the plain Python value."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def default_values(space: ConfigurationSpace) -> dict[str, Any]:

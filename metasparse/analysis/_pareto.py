@@ -11,6 +11,7 @@ import pandas as pd
 from metasparse.analysis._results import OBJECTIVE_METRICS, Results
 from metasparse.analysis._surrogate import select_trials
 from metasparse.analysis._training import preset_config, train_runs
+from metasparse.optimize._table import cost_columns
 
 __all__ = ["dominated_by", "evaluate_presets", "pareto_front", "pareto_trials",
            "reference_point"]
@@ -21,15 +22,15 @@ def pareto_front(points: pd.DataFrame, objectives: Sequence[str] = ("cost", "cos
     """The rows of `points` that no other row dominates (all objectives minimized), sorted by
     the first objective."""
     values = points[list(objectives)].to_numpy(dtype=float)
-    keep = ~_dominated(values, values)
+    keep = ~_dominance(values, values).any(axis=1)
     return points[keep].sort_values(list(objectives), kind="stable")
 
 
-def _dominated(candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """For each candidate row: does some row of `others` dominate it?"""
+def _dominance(candidates: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """[i, j]: does row j of `others` dominate candidate row i?"""
     no_worse = (others[None, :, :] <= candidates[:, None, :]).all(axis=2)
     better = (others[None, :, :] < candidates[:, None, :]).any(axis=2)
-    return (no_worse & better).any(axis=1)
+    return no_worse & better
 
 
 def dominated_by(points: pd.DataFrame, front: pd.DataFrame,
@@ -37,9 +38,8 @@ def dominated_by(points: pd.DataFrame, front: pd.DataFrame,
     """For each row of `points` (e.g. presets): how many points of `front` dominate it."""
     candidates = points[list(objectives)].to_numpy(dtype=float)
     others = front[list(objectives)].to_numpy(dtype=float)
-    no_worse = (others[None, :, :] <= candidates[:, None, :]).all(axis=2)
-    better = (others[None, :, :] < candidates[:, None, :]).any(axis=2)
-    return pd.Series((no_worse & better).sum(axis=1), index=points.index, name="dominated_by")
+    return pd.Series(_dominance(candidates, others).sum(axis=1), index=points.index,
+                     name="dominated_by")
 
 
 def pareto_trials(results: Results) -> pd.DataFrame:
@@ -89,8 +89,8 @@ def preset_costs(runs: pd.DataFrame, objectives: Sequence[str],
         failed = bool((group["status"] != "success").any())
         row: Mapping[str, Any] = {"preset": name, "status": "failed" if failed else "success"}
         costs = {}
-        for k, objective in enumerate(objectives):
-            column = "cost" if k == 0 else f"cost_{k + 1}"
+        for k, (column, objective) in enumerate(zip(cost_columns(len(objectives)), objectives,
+                                                    strict=True)):
             metric = OBJECTIVE_METRICS[objective]
             costs[column] = crash_cost if failed and k == 0 else \
                 float(pd.to_numeric(group[metric]).mean())

@@ -20,7 +20,7 @@ from metasparse.analysis._compare import (
     convergence,
     convergence_summary,
 )
-from metasparse.analysis._configspace import same_value
+from metasparse.analysis._configspace import active_parameters, kind_of, same_value
 from metasparse.analysis._importance import Importance, fanova, local_importance
 from metasparse.analysis._pareto import (
     dominated_by,
@@ -40,12 +40,11 @@ from metasparse.analysis._plots import (
 from metasparse.analysis._results import Results
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config
-from metasparse.analysis._validate import validation_summary
+from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
 
 __all__ = ["Analysis", "analyze", "top_parameters", "write_index", "write_report"]
 
-VALIDATION_FILE = "validation.csv"
 _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance.csv",
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
             "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
@@ -140,8 +139,7 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
     if presets:
         analysis.presets, analysis.preset_runs = evaluate_presets(main, progress=progress)
     if main.multi_objective:
-        points = pareto_trials(main) if len(runs) == 1 else \
-            pd.concat([pareto_trials(r) for r in runs], ignore_index=True)
+        points = pd.concat([pareto_trials(r) for r in runs], ignore_index=True)
         objectives = main.cost_columns[:2]
         front = pareto_front(points, objectives)
         points["on_front"] = points.index.isin(front.index)
@@ -177,8 +175,8 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
               progress: bool) -> tuple[pd.DataFrame, str, str, str, pd.DataFrame | None]:
     """(path, short label, description, note where skipped, training runs)"""
     source = preset_config(source_name, main.fixed)
-    predicted = (f"surrogate: random forest on {surrogate.n_trials} trials, predicting the "
-                 "validation error")
+    forest = f"random forest on {surrogate.n_trials} trials, predicting the validation error"
+    predicted = f"surrogate: {forest}"
     if evaluate:
         mode = "greedy" if evaluate is True else evaluate
         if mode not in EVALUATE_MODES:
@@ -199,7 +197,7 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
                 path = ablation_path(source, incumbent, main.space, surrogate.predict)
                 path = _retrained(path, path_configs(source, incumbent, main.space,
                                                      list(path["parameter"].iloc[1:])), cost)
-                description = (f"order from the {predicted.split(': ')[1]}; each step "
+                description = (f"order from the {forest}; each step "
                                f"trained: {trained}")
         finally:
             cost.close()
@@ -262,8 +260,6 @@ def _differences(run: Results, source: dict[str, Any], incumbent: dict[str, Any]
                  ) -> pd.DataFrame:
     """The parameters of the space where the incumbent differs from the reference (active in
     either; '-' where inactive)."""
-    from metasparse.analysis._configspace import active_parameters
-
     active_source = active_parameters(run.space, source)
     active_incumbent = active_parameters(run.space, incumbent)
     rows = []
@@ -272,7 +268,7 @@ def _differences(run: Results, source: dict[str, Any], incumbent: dict[str, Any]
         b = incumbent.get(name) if name in active_incumbent else None
         if (a is None and b is None) or (a is not None and b is not None and same_value(a, b)):
             continue
-        rows.append({"parameter": name, "reference": _cell(a), "incumbent": _cell(b)})
+        rows.append({"parameter": name, "reference": _num(a), "incumbent": _num(b)})
     return pd.DataFrame(rows, columns=["parameter", "reference", "incumbent"])
 
 
@@ -410,7 +406,7 @@ def _summary(analysis: Analysis) -> list[str]:
     runs = ", ".join(f"{r.label} (seed {r.backend_seed})" for r in analysis.runs)
     fixed = ", ".join(f"{k}={v}" for k, v in main.fixed.items()) or "none"
     space_size = len(main.params)
-    searched = sum(main.space[p].__class__.__name__ != "Constant" for p in main.params)
+    searched = sum(kind_of(main.space[p]) != "constant" for p in main.params)
     inc = analysis.incumbent_run.incumbent or {}
     lines = [
         "## Summary", "",
@@ -614,10 +610,6 @@ def _num(value: Any) -> str:
 
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
-
-
-def _cell(value: Any) -> str:
-    return "-" if value is None else _num(value)
 
 
 def _table(frame: pd.DataFrame) -> list[str]:

@@ -13,13 +13,12 @@ from ConfigSpace import ConfigurationSpace
 
 from metasparse.analysis._configspace import parse_cell
 from metasparse.errors import MetasparseError
+from metasparse.optimize._table import INSTANCES, METRIC_COLUMNS, TRIALS, cost_columns
 
 __all__ = ["Results", "find_runs", "load_results"]
 
-TRIALS = "trials.csv"
 CONFIG_PREFIX = "config."
-_NUMERIC = ("budget", "val_error", "val_accuracy", "density", "train_flops", "inference_flops",
-            "topology_updates", "wall_time_s")
+_NUMERIC = ("budget", *METRIC_COLUMNS)
 # The metric of the results tables behind each objective name of a scenario.
 OBJECTIVE_METRICS = {"val_error": "val_error", "density": "density",
                      "inference_density": "density", "train_flops": "train_flops"}
@@ -62,7 +61,7 @@ class Results:
 
     @property
     def cost_columns(self) -> list[str]:
-        return ["cost", *(f"cost_{k}" for k in range(2, len(self.objectives) + 1))]
+        return cost_columns(len(self.objectives))
 
     @property
     def multi_objective(self) -> bool:
@@ -170,7 +169,7 @@ def load_results(path: str | Path) -> Results:
     scenario = _read_yaml(directory / "scenario.yaml", required=True)
     space = _space_of(directory, scenario)
     trials = _read_trials(directory, space)
-    instances = _read_csv(directory / "trial_instances.csv")
+    instances = _read_csv(directory / INSTANCES)
     for column in ("cost", *_NUMERIC):
         if column in instances.columns:
             instances[column] = pd.to_numeric(instances[column], errors="coerce")

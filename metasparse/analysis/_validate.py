@@ -17,6 +17,7 @@ from metasparse.errors import MetasparseError
 
 __all__ = ["VALIDATION_COLUMNS", "validate", "validation_candidates", "validation_summary"]
 
+VALIDATION_FILE = "validation.csv"
 VALIDATION_COLUMNS = ["candidate", "role", *RUN_COLUMNS[1:], "config"]
 # A run that fails (diverges) scores as if it got every test example wrong.
 FAILED_ERROR = 1.0

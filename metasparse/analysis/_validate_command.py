@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from metasparse.analysis._report import VALIDATION_FILE
 from metasparse.analysis._results import find_runs, load_results
-from metasparse.analysis._validate import validate, validation_summary
+from metasparse.analysis._validate import VALIDATION_FILE, validate, validation_summary
 from metasparse.errors import MetasparseError
 
 
@@ -45,10 +44,6 @@ def run(args: argparse.Namespace) -> int:
         raise MetasparseError(f"--presets must be among {preset_names()}; got {unknown[0]!r}")
     directories = find_runs(args.results)
     runs = [load_results(d) for d in directories]
-    if not args.instances and not runs[0].heldout_instances:
-        raise MetasparseError(f"scenario {runs[0].name!r} has no heldout_instances, so there is "
-                              "nothing to validate on (add heldout_instances to the scenario, or "
-                              "give --instances)")
     for results in runs:
         target = results.directory / VALIDATION_FILE
         previous = None if args.rerun else _previous(directories)
