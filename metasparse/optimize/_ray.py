@@ -112,14 +112,12 @@ def trainable(params: dict[str, Any], job: Job) -> None:
     try:
         Configuration(job.space, values=config)
     except ForbiddenValueError as exc:
-        outcome = _failed(config, job, job.runner.crash_costs(),
-                          f"forbidden configuration: {one_line(exc)}", start)
+        outcome = _failed(config, job, "crashed", f"forbidden configuration: {one_line(exc)}",
+                          start)
     else:
         def report(step: int, value: float) -> bool:
             if step < total:  # the last epoch is reported with the whole outcome below
-                partial_outcome = _failed(config, job, [value], "", start, "pruned")
-                partial_outcome.metrics = {"val_error": value}
-                tune.report(_metrics(step, partial_outcome))
+                tune.report(_metrics(step, _failed(config, job, "pruned", "", start, value)))
             return False  # ASHA stops the trial itself
 
         outcome = job.runner.evaluate(config, job.epochs, job.pairs, report)
@@ -133,16 +131,11 @@ def _metrics(step: int, outcome: TrialOutcome) -> dict[str, Any]:
     return metrics
 
 
-def _failed(config: dict[str, Any], job: Job, costs: list[float], error: str, start: float,
-            status: str = "crashed") -> TrialOutcome:
-    """A trial that did not finish every pair (no per-pair rows: Ray stopped or lost it)."""
-    instances = {p[0] for p in job.pairs}
-    seeds = {p[1] for p in job.pairs}
-    return TrialOutcome(
-        config=config, budget=job.epochs,
-        instance=next(iter(instances)) if len(instances) == 1 else "all",
-        seed=next(iter(seeds)) if len(seeds) == 1 else "all", status=status, costs=list(costs),
-        metrics={}, error=error, start_time=start, end_time=time.time(), pairs=[])
+def _failed(config: dict[str, Any], job: Job, status: str, error: str, start: float,
+            value: float = math.nan) -> TrialOutcome:
+    """A trial that did not finish every pair (no per-pair rows: Ray stopped or lost it), as the
+    runner builds it: pruned at validation error `value`, or crashed at the crash costs."""
+    return job.runner.outcome(config, job.epochs, job.pairs, [], status, error, value, start)
 
 
 class _Recorder(tune.Callback):
@@ -182,7 +175,7 @@ class _Recorder(tune.Callback):
     def _crashed(self, trial: Trial, error: str) -> TrialOutcome:
         config = config_of(trial.config, self.job)
         start = time.time() - float((trial.last_result or {}).get("time_total_s", 0.0))
-        return _failed(config, self.job, self.job.runner.crash_costs(), error, start)
+        return _failed(config, self.job, "crashed", error, start)
 
     def _record(self, trial: Trial, outcome: TrialOutcome) -> None:
         if trial.trial_id in self.recorded:
@@ -238,7 +231,8 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
 # ------------------------------------------------------------------------------- search
 def _define_by_run(trial: optuna.Trial, space: ConfigurationSpace) -> dict[str, Any]:
     """OptunaSearch's define-by-run space: the active values (constants included, which
-    OptunaSearch adds to the trial's config as they are returned)."""
+    OptunaSearch adds to the trial's config as they are returned). Ray pickles the searcher
+    with its experiment (tuner.pkl), by this name: keep it, or restoring one breaks."""
     return suggest(trial, space)
 
 
@@ -273,11 +267,9 @@ def _scheduler(session: Session) -> TrialScheduler:
 
 # ------------------------------------------------------------------------------- the run
 def run(session: Session) -> None:
-    scenario = session.scenario
-    backend = scenario.backend
     directory = session.store.directory.resolve()
     experiment = directory / EXPERIMENT
-    started = _connect(backend.address)
+    started = _connect(session.scenario.backend.address)
     try:
         _tune(session, directory, experiment)
     finally:
@@ -322,8 +314,8 @@ def _new_tuner(session: Session, fn: Any, param_space: dict[str, Any], searcher:
     backend = scenario.backend
     remaining = None if session.n_trials is None else session.n_trials - session.store.count()
     if backend.search == "random":
-        todo = [k for k in param_space["index"]["grid_search"]
-                if k not in session.store.finished_ids()]
+        finished = session.store.finished_ids()  # reads trials.csv: once, not once per draw
+        todo = [k for k in param_space["index"]["grid_search"] if k not in finished]
         param_space = {"index": tune.grid_search(todo)}
         num_samples = 1
     else:

@@ -118,7 +118,7 @@ class TrialRunner:
         finally:
             _stop(process)
             receive.close()
-        return self._outcome(config, int(budget), pairs, *followed, start)
+        return self.outcome(config, int(budget), pairs, *followed, start)
 
     def _follow(self, process: Any, conn: Any, pairs: Sequence[tuple[str, int]], budget: int,
                 report: Report | None, start: float) -> tuple[list[PairResult], str, str, float]:
@@ -172,9 +172,12 @@ class TrialRunner:
             return "crashed", f"trial process ended with exit code {process.exitcode}"
         return "success", ""
 
-    def _outcome(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
-                 results: list[PairResult], status: str, error: str, last_value: float,
-                 start: float) -> TrialOutcome:
+    def outcome(self, config: dict[str, Any], budget: int, pairs: Sequence[tuple[str, int]],
+                results: list[PairResult], status: str, error: str, last_value: float,
+                start: float) -> TrialOutcome:
+        """The finished trial from its pairs' results (crash costs where it failed, the last
+        reported value where it was pruned); the Ray backend builds its own stopped trials
+        with it too."""
         if status == "success" and len(results) < len(pairs):  # the child died between pairs
             status, error = "crashed", f"trial process ended after {len(results)} of " \
                                        f"{len(pairs)} runs"

@@ -32,21 +32,19 @@ def run_grid(
     progress: bool = True,
 ) -> pd.DataFrame:
     """Run `run(point)` for every point not yet in `path`; append its rows; return all rows."""
-    points = list(points)
+    keyed = {_key(p): p for p in points}
     done = set()
     if path.exists() and path.stat().st_size:
         done = set(pd.read_csv(path, usecols=["key"])["key"])
-    todo = [p for p in points if _key(p) not in done]
-    bar = tqdm(total=len(points), initial=len(points) - len(todo), desc=description,
+    todo = [(key, p) for key, p in keyed.items() if key not in done]
+    bar = tqdm(total=len(keyed), initial=len(keyed) - len(todo), desc=description,
                unit="run", disable=not progress)
-    for point in todo:
-        rows = [{"key": _key(point), **point, **row} for row in run(point)]
-        _append(path, rows)
+    for key, point in todo:
+        _append(path, [{"key": key, **point, **row} for row in run(point)])
         bar.update(1)
     bar.close()
     frame = pd.read_csv(path) if path.exists() else pd.DataFrame()
-    wanted = {_key(p) for p in points}
-    return frame[frame["key"].isin(wanted)].reset_index(drop=True) if len(frame) else frame
+    return frame[frame["key"].isin(keyed)].reset_index(drop=True) if len(frame) else frame
 
 
 def _append(path: Path, rows: list[Row]) -> None:
@@ -62,7 +60,7 @@ def _append(path: Path, rows: list[Row]) -> None:
         return
     header = header or keys
     with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=header)  # no extra keys: rewritten above
         if new:
             writer.writeheader()
         writer.writerows(rows)

@@ -13,6 +13,7 @@ importance of a group of weights is the drop in validation accuracy when the gro
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,15 +30,11 @@ ORDERS = ("magnitude", "snip", "random")
 
 
 def points(study: ImportanceStudy) -> Iterator[dict[str, Any]]:
-    for dataset in study.datasets:
-        for model in study.models:
-            for activation in study.activations:
-                for norm in study.normalizations:
-                    if model == "lstm" and norm == "batch":
-                        continue  # forbidden in the meta-space
-                    for seed in study.seeds:
-                        yield dict(dataset=dataset, model=model, activation=activation,
-                                   normalization=norm, seed=seed)
+    for dataset, model, activation, norm, seed in itertools.product(
+            study.datasets, study.models, study.activations, study.normalizations, study.seeds):
+        if not (model == "lstm" and norm == "batch"):  # forbidden in the meta-space
+            yield dict(dataset=dataset, model=model, activation=activation, normalization=norm,
+                       seed=seed)
 
 
 class _Probe:
@@ -73,8 +70,9 @@ class _Probe:
         with torch.no_grad():
             for i, idx in removals.items():
                 flat = self.layers[i].weight.view(-1)
-                saved[i] = flat[idx.to(flat.device)].clone()
-                flat[idx.to(flat.device)] = 0.0
+                idx = idx.to(flat.device)
+                saved[i] = flat[idx].clone()
+                flat[idx] = 0.0
         try:
             return self.accuracy()
         finally:
@@ -82,16 +80,17 @@ class _Probe:
                 for i, values in saved.items():
                     self.layers[i].weight.view(-1)[removals[i].to(values.device)] = values
 
+    def magnitudes(self, i: int) -> torch.Tensor:
+        """|w| of every weight of layer i, flat, on the CPU."""
+        return self.layers[i].weight.detach().flatten().abs().cpu()
+
     def order(self, i: int, kind: str) -> torch.Tensor:
         """Active indices of layer i, least important first under `kind`."""
         active = self.active[i]
         if kind == "random":
             return active[torch.randperm(active.numel(), generator=self.generator)]
-        if kind == "snip":
-            values = self.snip[i][active]
-        else:
-            values = self.layers[i].weight.detach().flatten().abs().cpu()[active]
-        return active[values.argsort()]
+        values = self.snip[i] if kind == "snip" else self.magnitudes(i)
+        return active[values[active].argsort()]
 
 
 def measure(trained: Trained, bins: int, fractions: list[float], seed: int) -> list[dict]:
@@ -101,7 +100,7 @@ def measure(trained: Trained, bins: int, fractions: list[float], seed: int) -> l
     for i, layer in enumerate(probe.layers):
         by_magnitude = probe.order(i, "magnitude")
         shuffled = probe.order(i, "random")
-        magnitudes = layer.weight.detach().flatten().abs().cpu()
+        magnitudes = probe.magnitudes(i)
         for b, (group, random_group) in enumerate(zip(by_magnitude.tensor_split(bins),
                                                       shuffled.tensor_split(bins), strict=True)):
             rows.append({"measure": "bin", "layer": layer.name, "index": b,

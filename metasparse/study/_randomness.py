@@ -8,6 +8,7 @@ the final validation accuracy, and the area under the validation curve (its mean
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import RandomnessStudy
-from metasparse.train import fit
+from metasparse.train import TrialResult, run_config
 
 METRICS = ("test_accuracy", "auc", "epochs_to_95")
 
@@ -27,18 +28,14 @@ def ratio_config(axis: str, ratio: float) -> dict[str, float]:
 
 
 def points(study: RandomnessStudy) -> Iterator[dict[str, Any]]:
-    for dataset in study.datasets:
-        for density in study.densities:
-            for grow in study.grow_scores:
-                for seed in study.seeds:
-                    if 0.0 in study.ratios:
-                        yield dict(dataset=dataset, density=density, grow_score=grow,
-                                   phase="none", ratio=0.0, seed=seed)
-                    for axis in study.phases:
-                        for ratio in study.ratios:
-                            if ratio != 0.0:
-                                yield dict(dataset=dataset, density=density, grow_score=grow,
-                                           phase=axis, ratio=ratio, seed=seed)
+    # ratio 0 is one shared run ("none"), before the other ratios of each axis
+    settings = ([("none", 0.0)] if 0.0 in study.ratios else []) + [
+        (axis, ratio) for axis in study.phases for ratio in study.ratios if ratio != 0.0]
+    for dataset, density, grow, seed in itertools.product(
+            study.datasets, study.densities, study.grow_scores, study.seeds):
+        for phase, ratio in settings:
+            yield dict(dataset=dataset, density=density, grow_score=grow, phase=phase,
+                       ratio=ratio, seed=seed)
 
 
 def learning_speed(val_curve: list[float]) -> tuple[float, float]:
@@ -50,11 +47,18 @@ def learning_speed(val_curve: list[float]) -> tuple[float, float]:
     return float(curve.mean()), float(reached[0] + 1)
 
 
-def run_point(study: RandomnessStudy, point: Mapping[str, Any]) -> list[dict[str, Any]]:
+def train(study: RandomnessStudy, point: Mapping[str, Any],
+          ratios: Mapping[str, float]) -> TrialResult:
+    """The base configuration at the point's grow score and density with the given randomness
+    ratios, trained on the point's dataset and seed."""
     config = {**study.base_config(), "grow_score": point["grow_score"],
-              "density": point["density"], **ratio_config(point["phase"], point["ratio"])}
-    result = fit(config, point["dataset"], study.epochs, point["seed"],
-                 data_dir=study.data_dir).result
+              "density": point["density"], **ratios}
+    return run_config(config, point["dataset"], study.epochs, point["seed"],
+                      data_dir=study.data_dir)
+
+
+def run_point(study: RandomnessStudy, point: Mapping[str, Any]) -> list[dict[str, Any]]:
+    result = train(study, point, ratio_config(point["phase"], point["ratio"]))
     auc, epochs_to_95 = learning_speed(result.val_curve)
     return [{"status": result.status, "test_accuracy": result.test_accuracy,
              "val_accuracy": result.val_accuracy, "auc": auc, "epochs_to_95": epochs_to_95,

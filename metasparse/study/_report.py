@@ -18,6 +18,17 @@ def _md(frame: pd.DataFrame, digits: int = 3) -> str:
     return frame.to_markdown(index=False, floatfmt=f".{digits}f")
 
 
+def _errorbar(ax, x: pd.Series, mean: pd.Series, std: pd.Series, label: str) -> None:
+    """One curve: mean with its std as error bars."""
+    ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=label)
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def randomness_report(study: RandomnessStudy, runs: pd.DataFrame,
                       tuned: pd.DataFrame | None) -> Path:
     out = study.output_dir / "report"
@@ -35,14 +46,11 @@ def randomness_report(study: RandomnessStudy, runs: pd.DataFrame,
             ax = grid[row][col]
             for axis in axes:
                 part = table[(table["grow_score"] == grow) & (table["phase"] == axis)]
-                ax.errorbar(part["ratio"], part[f"{metric}_mean"], yerr=part[f"{metric}_std"],
-                            marker="o", capsize=3, label=axis)
+                _errorbar(ax, part["ratio"], part[f"{metric}_mean"], part[f"{metric}_std"], axis)
             ax.set_title(f"{grow}: {metric}")
             ax.set_xlabel("randomness ratio")
     grid[0][0].legend(title="ratio applied to")
-    fig.tight_layout()
-    fig.savefig(out / "randomness.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "randomness.png")
 
     lines = [
         f"# Randomness in prune and grow: {study.name}", "",
@@ -88,20 +96,16 @@ def importance_report(study: ImportanceStudy, rows: pd.DataFrame) -> Path:
     for ax, model in zip(axes[0], models, strict=False):
         for order in _importance.ORDERS:
             part = mean_curves[(mean_curves["model"] == model) & (mean_curves["order"] == order)]
-            ax.errorbar(part["fraction"], part["mean"], yerr=part["std"], marker="o",
-                        capsize=3, label=order)
+            _errorbar(ax, part["fraction"], part["mean"], part["std"], order)
         ax.set_title(f"{model}: accuracy vs removed")
         ax.set_xlabel("fraction of each layer's weights removed")
         ax.legend(title="removal order")
     ax = axes[0][-1]
     for measure, part in profile.groupby("measure"):
-        ax.errorbar(part["index"], part["mean"], yerr=part["std"], marker="o", capsize=3,
-                    label=measure)
+        _errorbar(ax, part["index"], part["mean"], part["std"], measure)
     ax.set_title("accuracy drop per |w| bin (0 = smallest)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "importance.png", dpi=110)
-    plt.close(fig)
+    _save(fig, out / "importance.png")
 
     lines = [
         f"# Weight magnitude and importance: {study.name}", "",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,20 +88,19 @@ def load_study(path: str | Path, kind: str) -> RandomnessStudy | ImportanceStudy
         raise ScenarioError(f"study file {str(path)!r}: {where}: {error['msg']}"
                             + (f"; got {error['input']!r}" if "input" in error else "")) from None
     try:
+        base = study.base_config()
         for values in _axis_values(study):
-            resolve_config({**study.base_config(), **values})
+            resolve_config({**base, **values})
     except ConfigError as exc:
         raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
     return study
 
 
-def _axis_values(study: RandomnessStudy | ImportanceStudy):
+def _axis_values(study: RandomnessStudy | ImportanceStudy) -> Iterator[dict[str, Any]]:
     if isinstance(study, RandomnessStudy):
-        for grow in study.grow_scores:
-            for density in study.densities:
-                yield {"grow_score": grow, "density": density}
+        axes = {"grow_score": study.grow_scores, "density": study.densities}
     else:
-        for model in study.models:
-            for activation in study.activations:
-                for norm in study.normalizations:
-                    yield {"model": model, "activation": activation, "normalization": norm}
+        axes = {"model": study.models, "activation": study.activations,
+                "normalization": study.normalizations}
+    for values in itertools.product(*axes.values()):
+        yield dict(zip(axes, values, strict=True))

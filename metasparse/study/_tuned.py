@@ -15,9 +15,8 @@ import yaml
 
 from metasparse.optimize import load_scenario, optimize
 from metasparse.study._grid import run_grid
-from metasparse.study._randomness import best_fixed_ratio, ratio_config
+from metasparse.study._randomness import best_fixed_ratio, ratio_config, train
 from metasparse.study._spec import RandomnessStudy
-from metasparse.train import fit
 
 RATIOS = ("prune_random_ratio", "grow_random_ratio")
 
@@ -56,10 +55,7 @@ def compare(study: RandomnessStudy, runs: pd.DataFrame, progress: bool = True) -
               for c in candidates for d in study.datasets for s in study.seeds]
 
     def run(point):
-        config = {**study.base_config(), "grow_score": point["grow_score"],
-                  "density": point["density"], **{k: point[k] for k in RATIOS}}
-        result = fit(config, point["dataset"], study.epochs, point["seed"],
-                     data_dir=study.data_dir).result
+        result = train(study, point, {k: point[k] for k in RATIOS})
         return [{"test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy}]
 
     return run_grid(study.output_dir / "tuned.csv", points, run,
