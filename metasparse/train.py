@@ -29,7 +29,9 @@ from metasparse.sparse import (
     UpdateSchedule,
 )
 
-__all__ = ["OPTIMIZERS", "Trained", "TrialResult", "evaluate", "fit", "run_config"]
+__all__ = [
+    "OPTIMIZERS", "Trained", "TrialResult", "build_topology", "evaluate", "fit", "run_config",
+]
 
 OPTIMIZERS: Registry = Registry("optimizer")
 LR_SCHEDULES: Registry = Registry("lr_schedule")
@@ -144,13 +146,7 @@ def fit(
     batch_size = min(int(c["batch_size"]), len(x_train))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     total_steps = epochs * steps_per_epoch
-    topology = SparseTopology(
-        sparsifiable_parameters(model), model, TopologyConfig.from_config(c),
-        UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
-                       c["t_end"], steps_per_epoch, total_steps),
-        SparsitySchedule(c["sparsity_schedule"], c["density"], c["initial_density"], total_steps),
-        gain=activation_gain(c["activation"]), generator=generator,
-    )
+    topology = build_topology(c, model, steps_per_epoch, total_steps, generator)
     optimizer = OPTIMIZERS[c["optimizer"]](model.parameters(), c)
     lr_factor = LR_SCHEDULES[c["lr_schedule"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))
@@ -198,6 +194,19 @@ def fit(
         val_curve=val_curve, epochs=len(val_curve), error=error,
     )
     return Trained(model, topology, data, result, c)
+
+
+def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
+                   total_steps: int, generator: torch.Generator) -> SparseTopology:
+    """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights
+    (what `fit` trains with; the conformance tests drive the same object)."""
+    return SparseTopology(
+        sparsifiable_parameters(model), model, TopologyConfig.from_config(c),
+        UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
+                       c["t_end"], steps_per_epoch, total_steps),
+        SparsitySchedule(c["sparsity_schedule"], c["density"], c["initial_density"], total_steps),
+        gain=activation_gain(c["activation"]), generator=generator,
+    )
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,

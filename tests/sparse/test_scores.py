@@ -13,7 +13,8 @@ def state(weight, grad=None, mask=None, activations=None, seed=0):
 
 
 def prune(score_name, s, k, ratio=0.0):
-    return set(select(-PRUNE_SCORES[score_name](s), s.mask, k, ratio, s.generator).tolist())
+    score = PRUNE_SCORES[score_name](s)
+    return set(select(score, s.mask, k, ratio, s.generator, lowest=True).tolist())
 
 
 def test_set_drops_smallest_positive_and_largest_negative_in_proportion():

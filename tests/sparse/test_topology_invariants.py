@@ -6,8 +6,11 @@ import itertools
 import pytest
 import torch
 
+from metasparse.data import load_dataset
 from metasparse.errors import ConfigError
+from metasparse.models import build_model, sparsifiable_parameters
 from metasparse.space import get_preset, load_space, preset_names, resolve_config
+from metasparse.sparse import layer_densities
 from metasparse.train import run_config
 
 
@@ -58,56 +61,47 @@ def test_invariants_hold_for_every_preset(preset):
 
 
 def _meta_points(n, seed):
+    """n points of the meta-space that train with topology updates (t_end 1, so that an update
+    falls within 2 epochs): infeasible points (dense first/last layers beyond the budget) and
+    points without updates are drawn again."""
     space = load_space("meta", seed=seed)
-    for sample in space.sample_configuration(n):
-        config = dict(sample)
-        config.update(hidden_sizes="64,64", channels="16,32")
-        yield resolve_config(_frequent_updates(config))
+    points = []
+    while len(points) < n:
+        config = dict(space.sample_configuration())
+        config.update(hidden_sizes="64,64", channels="16,32", t_end=1.0)
+        config = resolve_config(_frequent_updates(config))
+        if config["update_every"] == "never":
+            continue
+        try:
+            check_feasible(config)
+        except ConfigError:
+            continue
+        points.append(config)
+    return points
 
 
-@pytest.mark.parametrize("config", list(_meta_points(12, seed=3)),
+def check_feasible(config):
+    """Raises the trainer's ConfigError when the point's layer densities cannot be met."""
+    data = load_dataset("digits")
+    model = build_model(config, data.n_features, data.n_classes, data.image_shape)
+    shapes = [tuple(w.shape) for _, w in sparsifiable_parameters(model)]
+    layer_densities(shapes, config["density"], config["distribution"],
+                    dense_first_layer=config["dense_first_layer"],
+                    dense_last_layer=config["dense_last_layer"])
+
+
+@pytest.mark.parametrize("config", _meta_points(12, seed=3),
                          ids=lambda c: f"{c['model']}-{c['prune_score']}-{c['grow_score']}")
 def test_invariants_hold_for_random_points_of_the_meta_space(config):
     checker = InvariantChecker()
-    try:
-        result = run_config(config, "digits", epochs=2, seed=1, on_step=checker)
-    except ConfigError as exc:  # an infeasible point must say why in one line
-        assert "too low to keep the first/last layer dense" in str(exc)
-        return
-    assert checker.steps > 0
+    result = run_config(config, "digits", epochs=2, seed=1, on_step=checker)
+    assert result.status in ("success", "diverged")
     if result.status == "success":
-        assert 0 < result.density <= 1
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw"])
-@pytest.mark.parametrize("grow", ["gradient", "momentum", "cosine", "neuron", "unfired", "random"])
-def test_grown_connections_start_with_reset_optimizer_state(optimizer, grow):
-    checker = InvariantChecker()
-    config = _frequent_updates(get_preset("rigl"))
-    config.update(hidden_sizes="64", optimizer=optimizer, grow_score=grow, zeta=0.5)
-    run_config(config, "digits", epochs=1, seed=0, on_step=checker)
-    assert checker.grown_seen > 0
-
-
-@pytest.mark.parametrize("regrow_init, nonzero", [("zero", False), ("layer_init", True),
-                                                   ("small_random", True)])
-def test_regrown_weights_get_their_init(regrow_init, nonzero):
-    captured = {}
-
-    def hook(step, topology, optimizer):
-        layer = topology.layers[0]
-        mask = layer.mask.bool()
-        if "mask" in captured and topology.stats.updates > captured["updates"]:
-            grown = mask & ~captured["mask"]
-            captured["values"] = layer.weight.detach()[grown]
-        captured.update(mask=mask.clone(), updates=topology.stats.updates)
-
-    config = _frequent_updates(get_preset("set"))
-    config.update(hidden_sizes="64", update_every="steps", regrow_init=regrow_init)
-    run_config(config, "digits", epochs=1, seed=0, on_step=hook)
-    values = captured["values"]
-    assert values.numel() > 0
-    assert bool((values != 0).all()) is nonzero
+        assert checker.steps == 2 * 34
+        assert result.density == pytest.approx(config["density"], abs=0.01)
+        assert checker.updates_seen > 0
+        if config["sparsity_schedule"] == "constant":
+            assert checker.grown_seen > 0
 
 
 def test_same_seed_same_result_and_other_seed_differs():
