@@ -23,6 +23,7 @@ from metasparse.models import activation_gain, build_model, sparsifiable_paramet
 from metasparse.space import resolve_config
 from metasparse.sparse import (
     DECAYS,
+    EXECUTIONS,
     SparseTopology,
     SparsitySchedule,
     TopologyConfig,
@@ -198,9 +199,10 @@ def fit(
 
 def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
                    total_steps: int, generator: torch.Generator) -> SparseTopology:
-    """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights
-    (what `fit` trains with; the conformance tests drive the same object)."""
-    return SparseTopology(
+    """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights,
+    on the configuration's execution path (the `sparse` one replaces the model's sparsified
+    Linear layers in place). What `fit` trains with; the conformance tests drive the same."""
+    return EXECUTIONS[c["execution"]](
         sparsifiable_parameters(model), model, TopologyConfig.from_config(c),
         UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
                        c["t_end"], steps_per_epoch, total_steps),

@@ -203,7 +203,8 @@ def _forbidden_alive(definition: dict[str, Any], clause: Mapping[str, Any]) -> b
 def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
     """Raise ConfigError unless `value` is legal for the trainer.
 
-    The trainer accepts more than the search samples: `bounds` widens a numeric range, and an
+    The trainer accepts more than the search samples: `bounds` widens a numeric range,
+    `accepts` lists further values (e.g. the `sparse` execution path, never searched), and an
     `open` categorical or ordinal takes any value of its type (e.g. any `hidden_sizes` string,
     whose format the model layer checks).
     """
@@ -219,6 +220,7 @@ def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
         allowed: list[Any] = [spec["value"]]
     else:
         allowed = spec["choices" if kind == "categorical" else "sequence"]
+    allowed = [*allowed, *spec.get("accepts", [])]
     if any(value == a and type(value) is type(a) for a in allowed):
         return
     if spec.get("open") and all(type(value) is type(a) for a in allowed):

@@ -1,25 +1,30 @@
 """The dynamic-sparse-training core, independent of models and data.
 
 Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS`,
-`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `DECAYS`.
+`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `DECAYS`, and the execution
+paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
+from metasparse.sparse.compressed import CompressedTopology  # registers the 'sparse' path
 from metasparse.sparse.distribution import DISTRIBUTIONS, active_counts, layer_densities
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
-from metasparse.sparse.topology import SparseTopology, TopologyConfig, select
+from metasparse.sparse.topology import EXECUTIONS, SparseTopology, Topology, TopologyConfig, select
 
 __all__ = [
     "DECAYS",
     "DISTRIBUTIONS",
+    "EXECUTIONS",
     "GROW_SCORES",
     "PRUNE_SCORES",
     "REGROW_INITS",
     "WEIGHT_INITS",
+    "CompressedTopology",
     "LayerState",
     "SparseTopology",
     "SparsitySchedule",
+    "Topology",
     "TopologyConfig",
     "UpdateSchedule",
     "active_counts",

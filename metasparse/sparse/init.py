@@ -1,14 +1,19 @@
-"""Weight initialisation of masked layers, and the initial value of regrown connections.
+"""Weight initialisation of sparse layers, and the initial value of regrown connections.
 
-Every init draws the dense tensor and returns its standard deviation, which the layer keeps
-for `regrow_init`. `sparse_kaiming` scales each output unit by its own active fan-in
-(Evci et al., "Gradient flow in sparse neural networks", 2022), so that a sparse layer starts
-with the same activation variance as a dense one.
+A weight init is a law: normal or uniform, with a standard deviation for the whole layer or one
+per output unit. The same law fills a dense masked weight (`draw_dense`) or only the active
+entries of a compressed one (`draw_entries`), so both execution paths start from the same
+distribution. `sparse_kaiming` scales each output unit by its own active fan-in (Evci et al.,
+"Gradient flow in sparse neural networks", 2022), so that a sparse layer starts with the same
+activation variance as a dense one. The layer keeps the law's mean standard deviation for
+`regrow_init`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -20,56 +25,75 @@ REGROW_INITS: Registry = Registry("regrow_init")
 NORMAL_STD = 0.01  # the 'normal' init: N(0, 0.01^2), the common fixed-scale choice
 
 
-def _fans(weight: torch.Tensor) -> tuple[int, int]:
-    receptive = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
-    return weight.shape[1] * receptive, weight.shape[0] * receptive
+@dataclass(frozen=True)
+class InitLaw:
+    """A zero-mean law of initial weights: `std` is one value or one per output unit."""
+
+    uniform: bool
+    std: float | torch.Tensor
+
+    @property
+    def mean_std(self) -> float:
+        return float(self.std.mean()) if isinstance(self.std, torch.Tensor) else self.std
+
+
+def _fans(shape: Sequence[int]) -> tuple[int, int]:
+    receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
 
 
 @WEIGHT_INITS.register("kaiming_normal")
-def kaiming_normal(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    std = gain / math.sqrt(_fans(weight)[0])
-    weight.normal_(0.0, std)
-    return std
+def kaiming_normal(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    return InitLaw(False, gain / math.sqrt(_fans(shape)[0]))
 
 
 @WEIGHT_INITS.register("kaiming_uniform")
-def kaiming_uniform(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    std = gain / math.sqrt(_fans(weight)[0])
-    bound = math.sqrt(3.0) * std
-    weight.uniform_(-bound, bound)
-    return std
+def kaiming_uniform(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    return InitLaw(True, gain / math.sqrt(_fans(shape)[0]))
 
 
 @WEIGHT_INITS.register("xavier_normal")
-def xavier_normal(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    fan_in, fan_out = _fans(weight)
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    weight.normal_(0.0, std)
-    return std
+def xavier_normal(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    return InitLaw(False, gain * math.sqrt(2.0 / sum(_fans(shape))))
 
 
 @WEIGHT_INITS.register("xavier_uniform")
-def xavier_uniform(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    fan_in, fan_out = _fans(weight)
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
-    bound = math.sqrt(3.0) * std
-    weight.uniform_(-bound, bound)
-    return std
+def xavier_uniform(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    return InitLaw(True, gain * math.sqrt(2.0 / sum(_fans(shape))))
 
 
 @WEIGHT_INITS.register("normal")
-def normal(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    weight.normal_(0.0, NORMAL_STD)
-    return NORMAL_STD
+def normal(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    return InitLaw(False, NORMAL_STD)
 
 
 @WEIGHT_INITS.register("sparse_kaiming")
-def sparse_kaiming(weight: torch.Tensor, mask: torch.Tensor, gain: float) -> float:
-    fan_in = mask.reshape(mask.shape[0], -1).sum(dim=1).clamp_min(1.0)
-    std = gain / fan_in.sqrt()
-    weight.normal_(0.0, 1.0)
-    weight.mul_(std.view(-1, *([1] * (weight.dim() - 1))))
-    return float(std.mean())
+def sparse_kaiming(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> InitLaw:
+    """`fan_in`: the active inputs of each output unit (kernel positions included)."""
+    return InitLaw(False, gain / fan_in.clamp_min(1.0).sqrt())
+
+
+def _standard(law: InitLaw, out: torch.Tensor) -> torch.Tensor:
+    """Fill `out` with draws of unit variance of the law's shape."""
+    if law.uniform:
+        return out.uniform_(-math.sqrt(3.0), math.sqrt(3.0))
+    return out.normal_(0.0, 1.0)
+
+
+def draw_dense(law: InitLaw, weight: torch.Tensor) -> None:
+    """Fill a dense weight (out_features first) with the law (torch's global random stream)."""
+    _standard(law, weight)
+    std = law.std
+    if isinstance(std, torch.Tensor):
+        std = std.to(weight).view(-1, *([1] * (weight.dim() - 1)))
+    weight.mul_(std)
+
+
+def draw_entries(law: InitLaw, values: torch.Tensor, rows: torch.Tensor) -> None:
+    """Fill the values of active entries, whose output units are `rows`, with the law."""
+    _standard(law, values)
+    std = law.std
+    values.mul_(std.to(values)[rows] if isinstance(std, torch.Tensor) else std)
 
 
 @REGROW_INITS.register("zero")

@@ -24,16 +24,28 @@ GROW_SCORES: Registry = Registry("grow_score")
 
 @dataclass
 class LayerState:
-    """What a score may look at for one masked weight tensor at an update."""
+    """What a score may look at for a set of positions of one weight tensor at an update.
+
+    The positions are the whole weight (the masked path), a block of its output rows (growth
+    on the sparse path: `activations` then hold those rows' outputs only), or a list of entries
+    given by `rows` and `cols` (pruning on the sparse path: every tensor is 1-D, one value per
+    entry). A score is elementwise over the positions; what needs the whole layer comes in
+    `unit_strength`.
+    """
 
     weight: torch.Tensor
     grad: torch.Tensor | None  # dense gradient of the last batch (inactive weights included)
-    momentum: torch.Tensor | None  # SGD momentum buffer or Adam's first moment, dense
+    momentum: torch.Tensor | None  # SGD momentum buffer or Adam's first moment
     mask: torch.Tensor  # bool, True = active
     ever_active: torch.Tensor | None  # bool, True = active at some point (for NEEDS_HISTORY)
     activations: tuple[torch.Tensor, torch.Tensor] | None  # (inputs M x n_in, outputs M x n_out)
     generator: torch.Generator
     mest_gamma: float
+    rows: torch.Tensor | None = None  # entries form: output unit of each entry
+    cols: torch.Tensor | None = None  # entries form: input unit of each entry
+    # normalised strength of the output units of these positions and of every input unit;
+    # computed from `weight` when None (the whole layer is there)
+    unit_strength: tuple[torch.Tensor, torch.Tensor] | None = None
 
 
 def _grad(s: LayerState) -> torch.Tensor:
@@ -45,13 +57,21 @@ def _momentum(s: LayerState) -> torch.Tensor:
     return s.momentum if s.momentum is not None else _grad(s)
 
 
+def unit_strength(s_out: torch.Tensor, s_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Neuron strengths (sums of |w| per output and per input unit), each over its mean."""
+    return s_out / s_out.mean().clamp_min(1e-12), s_in / s_in.mean().clamp_min(1e-12)
+
+
 def _neuron_strength(s: LayerState) -> torch.Tensor:
-    """Normalised strength (sum of |w|) of the input and output neuron of every connection."""
-    w = s.weight.abs().reshape(s.weight.shape[0], s.weight.shape[1], -1).sum(dim=2)
-    s_out = w.sum(dim=1)
-    s_in = w.sum(dim=0)
-    combined = s_out[:, None] / s_out.mean().clamp_min(1e-12) + \
-        s_in[None, :] / s_in.mean().clamp_min(1e-12)
+    """Normalised strength of the input plus that of the output neuron of every connection."""
+    if s.unit_strength is None:
+        w = s.weight.abs().reshape(s.weight.shape[0], s.weight.shape[1], -1).sum(dim=2)
+        s_out, s_in = unit_strength(w.sum(dim=1), w.sum(dim=0))
+    else:
+        s_out, s_in = s.unit_strength
+    if s.rows is not None:
+        return s_out[s.rows] + s_in[s.cols]
+    combined = s_out[:, None] + s_in[None, :]
     return combined.view(*combined.shape, *([1] * (s.weight.dim() - 2))).expand_as(s.weight)
 
 
@@ -157,3 +177,5 @@ def grow_unfired(s: LayerState) -> torch.Tensor:
 
 NEEDS_ACTIVATIONS = frozenset({"cosine"})
 NEEDS_HISTORY = frozenset({"unfired"})  # grow scores that read ever_active
+NEEDS_GRADIENT = frozenset({"gradient"})  # grow scores that read the gradient of inactive weights
+NEEDS_DENSE_MOMENTUM = frozenset({"momentum"})  # grow scores that read inactive weights' momentum

@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from metasparse._registry import Registry
 from metasparse.sparse.distribution import active_counts, layer_densities
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_dense
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -61,7 +62,7 @@ class TopologyConfig:
 
 
 @dataclass
-class MaskedLayer:
+class MaskedLayer:  # a layer of the masked path
     name: str
     weight: nn.Parameter
     module: nn.Module
@@ -75,6 +76,13 @@ class MaskedLayer:
     @property
     def active(self) -> int:
         return int(self.mask.sum())
+
+    @property
+    def size(self) -> int:
+        return self.weight.numel()
+
+
+EXECUTIONS: Registry = Registry("execution")  # name -> Topology class (the paths)
 
 
 @dataclass
@@ -210,55 +218,23 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
     return torch.topk(keyed, k, largest=not lowest, sorted=False).indices
 
 
-class SparseTopology:
-    """Masks a model's sparsifiable weights and evolves them during training."""
+class Topology:
+    """What every execution path shares: layer targets, the update schedule, activation capture
+    and the statistics. A path builds `self.layers` (each with `name`, `module`, `target`,
+    `size`, `active`, `uses_per_sample`, `activations`) and implements `after_step`'s masking
+    and `_update_layer`."""
 
-    def __init__(
-        self,
-        named_weights: Sequence[tuple[str, nn.Parameter]],
-        model: nn.Module,
-        config: TopologyConfig,
-        update_schedule: UpdateSchedule,
-        sparsity_schedule: SparsitySchedule,
-        gain: float,
-        generator: torch.Generator,
-    ) -> None:
+    def __init__(self, shapes: Sequence[tuple[int, ...]], config: TopologyConfig,
+                 update_schedule: UpdateSchedule, sparsity_schedule: SparsitySchedule,
+                 generator: torch.Generator) -> None:
         self.config = config
         self.schedule = update_schedule
         self.sparsity = sparsity_schedule
         self.generator = generator
         self.optimizer: torch.optim.Optimizer | None = None
         self.stats = UpdateStats()
-        self.shapes = [tuple(w.shape) for _, w in named_weights]
-        targets = self.targets(sparsity_schedule.start)
-        self.layers: list[MaskedLayer] = []
-        history = config.grow_score in NEEDS_HISTORY
-        with torch.no_grad():
-            for (name, weight), target in zip(named_weights, targets, strict=True):
-                if target < weight.numel():
-                    mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
-                    order = torch.randperm(weight.numel(), generator=generator,
-                                           device=generator.device)
-                    mask[order[:target]] = 1.0
-                    mask = mask.view_as(weight)
-                else:  # a dense layer holds views of a single 1 instead of masks: no memory
-                    mask = weight.new_ones(()).expand_as(weight)
-                ever_active = None
-                if history:  # the same views for a dense layer (a bool copy would materialize)
-                    ever_active = mask.bool() if mask.is_contiguous() else \
-                        torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
-                init_std = WEIGHT_INITS[config.weight_init](weight, mask, gain)
-                weight.mul_(mask)
-                module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
-                                               init_std, target))
-        self._refresh_masked()
-
-    def _refresh_masked(self) -> None:
-        """The layers that need masking after a step: fully dense ones are skipped."""
-        sparse = [la for la in self.layers if la.target < la.weight.numel()]
-        self._weights = [layer.weight for layer in sparse]
-        self._masks = [layer.mask for layer in sparse]
+        self.shapes = list(shapes)
+        self.layers: list = []
 
     # -- densities -------------------------------------------------------------------------
     def targets(self, density: float) -> list[int]:
@@ -279,10 +255,10 @@ class SparseTopology:
         return sum(layer.target for layer in self.layers) / self.total
 
     def layer_densities(self) -> dict[str, float]:
-        return {layer.name: layer.active / layer.weight.numel() for layer in self.layers}
+        return {layer.name: layer.active / layer.size for layer in self.layers}
 
     def forward_flops_per_sample(self) -> float:
-        """Multiply-adds x 2 of the masked weights for one sample's forward pass."""
+        """Multiply-adds x 2 of the active weights for one sample's forward pass."""
         # `target` equals the active count between updates (the invariant the tests check);
         # counting the mask instead would cost a pass over every weight at every step.
         return 2.0 * sum(layer.target * layer.uses_per_sample for layer in self.layers)
@@ -309,13 +285,8 @@ class SparseTopology:
             return self._capture()
         return contextlib.nullcontext()
 
-    @torch.no_grad()
     def after_step(self, step: int) -> None:
-        """Call after `optimizer.step()`: re-applies masks, then updates the topology if due."""
-        # torch._foreach_mul_ is the fused multi-tensor kernel torch.optim itself uses: one call
-        # instead of one per layer keeps the per-step cost of masking at a single pass.
-        if self._weights:
-            torch._foreach_mul_(self._weights, self._masks)
+        """Call after `optimizer.step()`: updates the topology if due."""
         if self._is_update(step):
             self.update(step)
 
@@ -329,7 +300,6 @@ class SparseTopology:
                 and self.targets(self.sparsity.density_at(step))
                 != [layer.target for layer in self.layers])
 
-    # -- the prune/grow step ---------------------------------------------------------------
     @torch.no_grad()
     def update(self, step: int) -> None:
         start = time.perf_counter()
@@ -339,11 +309,97 @@ class SparseTopology:
         for layer, target in zip(self.layers, targets, strict=True):
             moved += self._update_layer(layer, target, fraction)
             layer.activations = None
-        self._refresh_masked()
+        self._after_update()
         self.stats.updates += 1
         self.stats.moved += moved
         self.stats.seconds += time.perf_counter() - start
 
+    def _after_update(self) -> None:
+        """What a path refreshes once all layers are updated."""
+
+    def _update_layer(self, layer, target: int, fraction: float) -> int:
+        raise NotImplementedError
+
+    def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
+        """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
+        if self.optimizer is None:
+            return None
+        state = self.optimizer.state.get(param, {})
+        for key in ("momentum_buffer", "exp_avg"):
+            if state.get(key) is not None:
+                return state[key]
+        return None
+
+    # -- activation capture (CTRE's cosine growth, FLOP counting) ---------------------------
+    @contextlib.contextmanager
+    def _capture(self) -> Iterator[None]:
+        handles = []
+        for layer in self.layers:
+            handles.append(layer.module.register_forward_hook(_make_hook(layer)))
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+
+@EXECUTIONS.register("masked")
+class SparseTopology(Topology):
+    """The `masked` execution path: dense weights, multiplied by masks after every step."""
+
+    def __init__(
+        self,
+        named_weights: Sequence[tuple[str, nn.Parameter]],
+        model: nn.Module,
+        config: TopologyConfig,
+        update_schedule: UpdateSchedule,
+        sparsity_schedule: SparsitySchedule,
+        gain: float,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__([tuple(w.shape) for _, w in named_weights], config, update_schedule,
+                         sparsity_schedule, generator)
+        targets = self.targets(sparsity_schedule.start)
+        history = config.grow_score in NEEDS_HISTORY
+        with torch.no_grad():
+            for (name, weight), target in zip(named_weights, targets, strict=True):
+                if target < weight.numel():
+                    mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
+                    order = torch.randperm(weight.numel(), generator=generator,
+                                           device=generator.device)
+                    mask[order[:target]] = 1.0
+                    mask = mask.view_as(weight)
+                else:  # a dense layer holds views of a single 1 instead of masks: no memory
+                    mask = weight.new_ones(()).expand_as(weight)
+                ever_active = None
+                if history:  # the same views for a dense layer (a bool copy would materialize)
+                    ever_active = mask.bool() if mask.is_contiguous() else \
+                        torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
+                fan_in = mask.reshape(mask.shape[0], -1).sum(dim=1)
+                law = WEIGHT_INITS[config.weight_init](weight.shape, fan_in, gain)
+                draw_dense(law, weight)
+                weight.mul_(mask)
+                module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
+                                               law.mean_std, target))
+        self._after_update()
+
+    def _after_update(self) -> None:
+        """The layers that need masking after a step: fully dense ones are skipped."""
+        sparse = [la for la in self.layers if la.target < la.weight.numel()]
+        self._weights = [layer.weight for layer in sparse]
+        self._masks = [layer.mask for layer in sparse]
+
+    @torch.no_grad()
+    def after_step(self, step: int) -> None:
+        """Call after `optimizer.step()`: re-applies masks, then updates the topology if due."""
+        # torch._foreach_mul_ is the fused multi-tensor kernel torch.optim itself uses: one call
+        # instead of one per layer keeps the per-step cost of masking at a single pass.
+        if self._weights:
+            torch._foreach_mul_(self._weights, self._masks)
+        super().after_step(step)
+
+    # -- the prune/grow step ---------------------------------------------------------------
     def _update_layer(self, layer: MaskedLayer, target: int, fraction: float) -> int:
         c = self.config
         if not layer.mask.is_contiguous():  # a dense layer (views of a single 1)
@@ -394,33 +450,12 @@ class SparseTopology:
             mest_gamma=self.config.mest_gamma,
         )
 
-    def _momentum(self, weight: nn.Parameter) -> torch.Tensor | None:
-        if self.optimizer is None:
-            return None
-        state = self.optimizer.state.get(weight, {})
-        for key in ("momentum_buffer", "exp_avg"):
-            if state.get(key) is not None:
-                return state[key]
-        return None
-
     def _reset_optimizer_state(self, weight: nn.Parameter, grown: torch.Tensor) -> None:
         if self.optimizer is None:
             return
         for value in self.optimizer.state.get(weight, {}).values():
             if isinstance(value, torch.Tensor) and value.shape == weight.shape:
                 value.view(-1).index_fill_(0, grown, 0.0)
-
-    # -- activation capture (CTRE's cosine growth, FLOP counting) ---------------------------
-    @contextlib.contextmanager
-    def _capture(self) -> Iterator[None]:
-        handles = []
-        for layer in self.layers:
-            handles.append(layer.module.register_forward_hook(_make_hook(layer)))
-        try:
-            yield
-        finally:
-            for h in handles:
-                h.remove()
 
 
 def _make_hook(layer: MaskedLayer):

@@ -16,14 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+import pytest
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from metasparse.data import Dataset, load_dataset, scale_inputs
+from metasparse.errors import ConfigError
 from metasparse.models import build_model
 from metasparse.space import resolve_config
+from metasparse.sparse import EXECUTIONS as EXECUTION_PATHS
+from metasparse.sparse.compressed import CompressedLayer
 from metasparse.sparse.topology import MaskedLayer
 from metasparse.train import OPTIMIZERS, build_topology
 
@@ -42,10 +47,13 @@ STEPS_PER_EPOCH = 10
 class Readers:
     """How one execution path shows a sparse layer as dense tensors."""
 
-    mask: Callable[[MaskedLayer], torch.Tensor]  # bool, True = active
-    weight: Callable[[MaskedLayer], torch.Tensor]  # zero where inactive
-    momentum: Callable[[MaskedLayer, torch.optim.Optimizer], torch.Tensor | None]
-    state: Callable[[MaskedLayer, torch.optim.Optimizer], dict[str, torch.Tensor]]
+    mask: Callable[[Any], torch.Tensor]  # bool, True = active
+    weight: Callable[[Any], torch.Tensor]  # zero where inactive
+    state: Callable[[Any, torch.optim.Optimizer], dict[str, torch.Tensor]]  # per-weight state
+    # settings the path refuses with a one-line ConfigError (the harness checks that it does
+    # and skips the test with the reason)
+    refuses: frozenset[tuple[str, str]] = frozenset()
+    prepare: Callable[[Any], None] = lambda topology: None  # runs once the path is built
 
 
 def _masked_state(layer: MaskedLayer, optimizer: torch.optim.Optimizer) -> dict:
@@ -54,20 +62,37 @@ def _masked_state(layer: MaskedLayer, optimizer: torch.optim.Optimizer) -> dict:
             if isinstance(value, torch.Tensor) and value.shape == layer.weight.shape}
 
 
-def _masked_momentum(layer: MaskedLayer, optimizer: torch.optim.Optimizer):
-    state = _masked_state(layer, optimizer)
-    return state.get("momentum_buffer", state.get("exp_avg"))
+def _compressed_state(layer: CompressedLayer, optimizer: torch.optim.Optimizer) -> dict:
+    values = layer.module.values
+    return {key: layer.module.layout.to_dense(value.detach())
+            for key, value in optimizer.state.get(values, {}).items()
+            if isinstance(value, torch.Tensor) and value.shape == values.shape}
 
 
 READERS: dict[str, Readers] = {
     "masked": Readers(
         mask=lambda layer: layer.mask.detach().to(torch.bool).contiguous().clone(),
         weight=lambda layer: (layer.weight.detach() * layer.mask).contiguous().clone(),
-        momentum=_masked_momentum,
         state=_masked_state,
     ),
+    "sparse": Readers(
+        mask=lambda layer: layer.module.layout.to_dense(torch.ones(layer.active)).bool(),
+        weight=lambda layer: layer.module.to_dense(),
+        state=_compressed_state,
+        # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
+        # only active weights does not have
+        refuses=frozenset({("grow_score", "momentum")}),
+        # growth scores blocks of 15 output rows here: several blocks per layer
+        prepare=lambda topology: setattr(topology, "block_elements", 1000),
+    ),
 }
-EXECUTIONS = tuple(READERS)
+assert set(READERS) == set(EXECUTION_PATHS), "every execution path needs its readers here"
+EXECUTIONS = tuple(EXECUTION_PATHS)
+
+
+def _first_moment(state: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """SGD's momentum buffer or Adam's first moment."""
+    return state.get("momentum_buffer", state.get("exp_avg"))
 
 
 @dataclass
@@ -94,15 +119,25 @@ class Harness:
 
     def __init__(self, execution: str, epochs: int = 10, seed: int = 0, **changes) -> None:
         self.readers = READERS[execution]
-        self.config = resolve_config({**BASE, **changes})
+        self.config = resolve_config({**BASE, **changes, "execution": execution})
         self.data = digits()
         torch.manual_seed(seed)
         self.generator = torch.Generator().manual_seed(seed)  # the topology's own stream
         self.batches = torch.Generator().manual_seed(seed + 1)
         self.model = build_model(self.config, self.data.n_features, self.data.n_classes)
+        # the dense twin that recomputes gradients and activations, whatever the path did to
+        # self.model (the sparse path replaces its Linear layers)
+        self.twin = build_model(self.config, self.data.n_features, self.data.n_classes)
         self.total_steps = epochs * STEPS_PER_EPOCH
+        refused = [(k, v) for k, v in self.readers.refuses if self.config[k] == v]
+        if refused:
+            with pytest.raises(ConfigError, match="execution=masked"):
+                build_topology(self.config, self.model, STEPS_PER_EPOCH, self.total_steps,
+                               self.generator)
+            pytest.skip(f"the {execution!r} path refuses {refused[0][0]}={refused[0][1]!r}")
         self.topology = build_topology(self.config, self.model, STEPS_PER_EPOCH,
                                        self.total_steps, self.generator)
+        self.readers.prepare(self.topology)
         self.optimizer = OPTIMIZERS[self.config["optimizer"]](self.model.parameters(),
                                                                self.config)
         self.topology.attach(self.optimizer)
@@ -120,16 +155,18 @@ class Harness:
 
     def snapshot(self) -> Snapshot:
         r = self.readers
+        states = [r.state(la, self.optimizer) for la in self.layers]
         return Snapshot(
             masks=[r.mask(la) for la in self.layers],
             weights=[r.weight(la) for la in self.layers],
-            momenta=[r.momentum(la, self.optimizer) for la in self.layers],
-            states=[r.state(la, self.optimizer) for la in self.layers],
+            momenta=[_first_moment(state) for state in states],
+            states=states,
         )
 
     def _reference(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list, list, list]:
         """Dense gradient and layer activations of (x, y) at the network's current weights."""
-        params = {name: p.detach() for name, p in self.model.named_parameters()}
+        names = dict(self.twin.named_parameters())
+        params = {name: p.detach() for name, p in self.model.named_parameters() if name in names}
         dense = [self.readers.weight(la).requires_grad_(True) for la in self.layers]
         params.update({la.name: w for la, w in zip(self.layers, dense, strict=True)})
         inputs, outputs, handles = [], [], []
@@ -139,10 +176,10 @@ class Harness:
             outputs.append(output.detach())
 
         for layer in self.layers:
-            module = self.model.get_submodule(layer.name.rsplit(".", 1)[0])
+            module = self.twin.get_submodule(layer.name.rsplit(".", 1)[0])
             handles.append(module.register_forward_hook(record))
         try:
-            loss = self.criterion(functional_call(self.model, params, (x,)), y)
+            loss = self.criterion(functional_call(self.twin, params, (x,)), y)
         finally:
             for handle in handles:
                 handle.remove()

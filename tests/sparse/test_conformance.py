@@ -37,6 +37,7 @@ from metasparse.sparse import (
     REGROW_INITS,
     WEIGHT_INITS,
 )
+from metasparse.sparse.init import draw_dense
 
 pytestmark = pytest.mark.parametrize("execution", EXECUTIONS)
 
@@ -384,7 +385,7 @@ def test_sparse_kaiming_scales_each_unit_by_its_fan_in(execution):
     mask[0, :4] = mask[1, :400] = 1.0
     weight = torch.empty(2, 1000)
     torch.manual_seed(0)
-    WEIGHT_INITS["sparse_kaiming"](weight, mask, gain)
+    draw_dense(WEIGHT_INITS["sparse_kaiming"](weight.shape, mask.sum(dim=1), gain), weight)
     pairs = [*zip(snapshot.masks, snapshot.weights, strict=True), (mask.bool(), weight * mask)]
     for mask, weight in pairs:
         fan_in = mask.sum(dim=1, keepdim=True).clamp_min(1)

@@ -1,0 +1,320 @@
+"""The `sparse` execution path: every sparsified Linear layer stores only its active weights.
+
+Each such layer becomes a `SparseLinear` (values plus CSR indices, forward and backward by sparse
+kernels, see csr.py), so time and memory follow the number of active weights, and the optimizer
+keeps state for active weights only. The topology update acts on that compressed structure and
+follows the same rules as the masked path (the conformance suite checks both):
+
+- pruning scores the active entries only (one value per entry: `LayerState` in entries form) and
+  selects with the same `select` as the masked path;
+- growth scores the inactive positions one block of output rows at a time (a dense block of the
+  gradient, of CTRE's cosine, ...), keeping a running top k, so that peak memory is one block;
+  uniform picks (random growth, the random share) are drawn among the positions that are not
+  active by rejection sampling, never by enumerating a huge layer;
+- grown weights get their regrow init, and every optimizer state tensor is carried over for the
+  kept entries and starts at zero for the grown ones.
+
+Dense quantities exist only at update steps: the dense gradient block by block from the
+(input, output gradient) pair captured in the update step's backward pass. Growth by momentum
+(SNFS) needs the momentum of inactive weights, which exists only as a dense buffer updated at
+every step: it is refused here (use the masked path).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from metasparse.errors import ConfigError
+from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_entries
+from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
+from metasparse.sparse.scores import (
+    GROW_SCORES,
+    NEEDS_DENSE_MOMENTUM,
+    NEEDS_GRADIENT,
+    NEEDS_HISTORY,
+    PRUNE_SCORES,
+    LayerState,
+    unit_strength,
+)
+from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig, select
+
+ENUMERATE_BELOW = 1 << 22  # layers up to this many positions draw uniform picks by enumeration
+
+
+@dataclass
+class CompressedLayer:
+    """A layer of the sparse path; `name` is the dense weight's name, as on the masked path."""
+
+    name: str
+    module: SparseLinear
+    init_std: float
+    target: int
+    ever_active: torch.Tensor | None  # sorted flat positions ever active (NEEDS_HISTORY only)
+    uses_per_sample: int = 1
+    activations: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.module.out_features, self.module.in_features
+
+    @property
+    def active(self) -> int:
+        return self.module.nnz
+
+    @property
+    def size(self) -> int:
+        return self.module.out_features * self.module.in_features
+
+    def flat(self) -> torch.Tensor:
+        """row * in_features + col of every active entry, ascending."""
+        return self.module.layout.flat()
+
+
+@EXECUTIONS.register("sparse")
+class CompressedTopology(Topology):
+    """Replaces `model`'s sparsifiable Linear layers by `SparseLinear` and evolves them."""
+
+    def __init__(
+        self,
+        named_weights: Sequence[tuple[str, nn.Parameter]],
+        model: nn.Module,
+        config: TopologyConfig,
+        update_schedule: UpdateSchedule,
+        sparsity_schedule: SparsitySchedule,
+        gain: float,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__([tuple(w.shape) for _, w in named_weights], config, update_schedule,
+                         sparsity_schedule, generator)
+        self.block_elements = BLOCK_ELEMENTS  # positions scored at once when growing
+        if config.grow_score in NEEDS_DENSE_MOMENTUM:
+            raise ConfigError(
+                f"The 'grow_score' {config.grow_score!r} reads the momentum of inactive weights, "
+                "which only the 'masked' execution keeps; use execution=masked")
+        targets = self.targets(sparsity_schedule.start)
+        with torch.no_grad():
+            for (name, weight), target in zip(named_weights, targets, strict=True):
+                linear = _linear_of(model, name)
+                n_out, n_in = weight.shape
+                flat = sample_positions(weight.numel(), target, generator)
+                rows, cols = flat // n_in, flat % n_in
+                law = WEIGHT_INITS[config.weight_init](
+                    weight.shape, torch.bincount(rows, minlength=n_out).to(weight), gain)
+                values = torch.empty(target, dtype=weight.dtype, device=weight.device)
+                draw_entries(law, values, rows)
+                module = SparseLinear(n_in, n_out, bias=linear.bias is not None,
+                                      device=weight.device, dtype=weight.dtype)
+                if linear.bias is not None:
+                    module.bias.copy_(linear.bias)
+                module.set_pattern(rows, cols, values)
+                parent, _, child = name.rpartition(".")[0].rpartition(".")
+                setattr(model.get_submodule(parent) if parent else model, child, module)
+                history = flat.clone() if config.grow_score in NEEDS_HISTORY else None
+                self.layers.append(CompressedLayer(name, module, law.mean_std, target, history))
+
+    def observe(self, step: int) -> contextlib.AbstractContextManager:
+        """Context for the forward pass of `step`: captures what its update will score with."""
+        if not self._is_update(step):
+            return contextlib.nullcontext()
+        stack = contextlib.ExitStack()
+        stack.enter_context(super().observe(step))
+        if self.config.grow_score in NEEDS_GRADIENT:
+            stack.enter_context(self._capture_io())
+        return stack
+
+    @contextlib.contextmanager
+    def _capture_io(self) -> Iterator[None]:
+        for layer in self.layers:
+            layer.module.captured.clear()
+            layer.module.capture_io = True
+        try:
+            yield
+        finally:
+            for layer in self.layers:
+                layer.module.capture_io = False
+
+    # -- the prune/grow step ---------------------------------------------------------------
+    def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
+        c, m = self.config, layer.module
+        n_active = m.nnz
+        n_grow = min(round(fraction * target), layer.size - target)
+        n_prune = n_active - target + n_grow
+        if n_prune <= 0 and n_grow <= 0:
+            layer.target = target
+            m.captured.clear()
+            return 0
+        rows, cols = m.layout.rows(), m.col.long()
+        values = m.values.detach()
+        keep = torch.ones(n_active, dtype=torch.bool, device=values.device)
+        if n_prune > 0:
+            state = LayerState(
+                weight=values, grad=None if m.values.grad is None else m.values.grad.detach(),
+                momentum=self._momentum(m.values), mask=keep.clone(), ever_active=None,
+                activations=None, generator=self.generator, mest_gamma=c.mest_gamma,
+                rows=rows, cols=cols, unit_strength=_strength(layer.shape, rows, cols, values))
+            pruned = select(PRUNE_SCORES[c.prune_score](state), keep, n_prune,
+                            c.prune_random_ratio, self.generator, n_candidates=n_active,
+                            lowest=True)
+            keep[pruned] = False
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+        grown = self._grow(layer, rows, cols, values, max(n_grow, 0))
+        n_in = layer.shape[1]
+        new_values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
+        order = m.set_pattern(torch.cat([rows, grown // n_in]), torch.cat([cols, grown % n_in]),
+                              torch.cat([values, new_values.to(values)]))
+        self._carry_optimizer_state(m.values, keep, grown.numel(), order)
+        if layer.ever_active is not None:
+            layer.ever_active = torch.unique(torch.cat([layer.ever_active, grown]))
+        m.captured.clear()
+        layer.target = target
+        return grown.numel()
+
+    def _grow(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
+              values: torch.Tensor, k: int) -> torch.Tensor:
+        """Sorted flat positions of k connections to grow, none of them active (kept)."""
+        c = self.config
+        kept = rows * layer.shape[1] + cols  # ascending: entries stay in CSR order
+        if k <= 0:
+            return kept.new_empty(0)
+        k_random = round(c.grow_random_ratio * k)
+        chosen = self._top_by_blocks(layer, rows, cols, values, kept, k - k_random)
+        if chosen is None:  # a score without preference: every pick uniform
+            chosen, k_random = kept.new_empty(0), k
+        excluded = torch.cat([kept, chosen]).sort().values
+        extra = sample_positions(layer.size, k_random, self.generator, excluded)
+        return torch.cat([chosen, extra]).sort().values
+
+    def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
+                       values: torch.Tensor, kept: torch.Tensor, k: int) -> torch.Tensor | None:
+        """Flat positions of the k highest grow scores among inactive positions, scored one
+        block of output rows at a time; None for a score without preference."""
+        c = self.config
+        n_out, n_in = layer.shape
+        strength = _strength(layer.shape, rows, cols, values)
+        io = layer.module.captured[-1] if layer.module.captured else None
+        if c.grow_score in NEEDS_GRADIENT and io is None:
+            raise RuntimeError(f"{layer.name}: no captured backward pass at this update")
+        block_rows = max(1, self.block_elements // n_in)
+        bounds = torch.searchsorted(rows, torch.arange(0, n_out + block_rows, block_rows,
+                                                       device=rows.device).clamp_max(n_out))
+        best_scores = values.new_empty(0)
+        best_flat = kept.new_empty(0)
+        for b, start in enumerate(range(0, n_out, block_rows)):
+            stop = min(n_out, start + block_rows)
+            lo, hi = int(bounds[b]), int(bounds[b + 1])
+            local = (rows[lo:hi] - start) * n_in + cols[lo:hi]
+            mask = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=values.device)
+            mask[local] = True
+            weight = torch.zeros_like(mask, dtype=values.dtype)
+            weight[local] = values[lo:hi]
+            state = LayerState(
+                weight=weight.view(-1, n_in),
+                grad=_grad_rows(io, start, stop) if c.grow_score in NEEDS_GRADIENT else None,
+                momentum=None, mask=mask.view(-1, n_in),
+                ever_active=_block_history(layer.ever_active, start, stop, n_in),
+                activations=None if layer.activations is None else
+                (layer.activations[0], layer.activations[1][:, start:stop]),
+                generator=self.generator, mest_gamma=c.mest_gamma,
+                unit_strength=(strength[0][start:stop], strength[1]))
+            score = GROW_SCORES[c.grow_score](state)
+            if score is None:
+                return None
+            if score.dtype == torch.bool:  # a preference: its tiers, uniformly within each
+                score = score.to(values.dtype) + 0.5 * torch.rand(
+                    score.shape, generator=self.generator, device=self.generator.device)
+            flat_score = score.reshape(-1).masked_fill(mask, -math.inf)
+            top = torch.topk(flat_score, min(k, flat_score.numel()), sorted=False)
+            ok = top.values > -math.inf
+            best_scores = torch.cat([best_scores, top.values[ok]])
+            best_flat = torch.cat([best_flat, top.indices[ok] + start * n_in])
+            if best_scores.numel() > k:
+                top = torch.topk(best_scores, k, sorted=False)
+                best_scores, best_flat = top.values, best_flat[top.indices]
+        return best_flat
+
+    def _carry_optimizer_state(self, param: nn.Parameter, keep: torch.Tensor, n_grown: int,
+                               order: torch.Tensor) -> None:
+        """Per-weight optimizer state: kept entries keep theirs, grown ones start at zero."""
+        if self.optimizer is None:
+            return
+        state = self.optimizer.state.get(param, {})
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == keep.shape:
+                carried = torch.cat([value[keep], value.new_zeros(n_grown)])
+                state[key] = carried[order.to(carried.device)]
+
+
+def _linear_of(model: nn.Module, name: str) -> nn.Linear:
+    module_name, _, attr = name.rpartition(".")
+    module = model.get_submodule(module_name) if module_name else model
+    if not isinstance(module, nn.Linear) or attr != "weight":
+        raise ConfigError(
+            f"The 'execution' parameter 'sparse' runs Linear layers only; {name} belongs to a "
+            f"{type(module).__name__}: use execution=masked for this model")
+    return module
+
+
+def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,
+              values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Normalised neuron strengths of a layer given by its active entries."""
+    magnitude = values.abs()
+    s_out = magnitude.new_zeros(shape[0]).index_add_(0, rows, magnitude)
+    s_in = magnitude.new_zeros(shape[1]).index_add_(0, cols, magnitude)
+    return unit_strength(s_out, s_in)
+
+
+def _grad_rows(io: tuple[torch.Tensor, torch.Tensor], start: int, stop: int) -> torch.Tensor:
+    """Rows start:stop of the dense weight gradient grad_out^T x of one captured batch."""
+    x, grad_out = io
+    return grad_out[:, start:stop].t() @ x
+
+
+def _block_history(ever: torch.Tensor | None, start: int, stop: int,
+                   n_in: int) -> torch.Tensor | None:
+    """Which positions of rows start:stop were ever active, from the sorted flat history."""
+    if ever is None:
+        return None
+    lo, hi = torch.searchsorted(ever, torch.tensor([start * n_in, stop * n_in],
+                                                   device=ever.device)).tolist()
+    block = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=ever.device)
+    block[ever[lo:hi] - start * n_in] = True
+    return block.view(-1, n_in)
+
+
+def sample_positions(size: int, k: int, generator: torch.Generator,
+                     excluded: torch.Tensor | None = None) -> torch.Tensor:
+    """k distinct positions of range(size), uniformly among those not in `excluded` (sorted,
+    int64), ascending. Small layers enumerate their free positions; large ones draw positions
+    at random and reject excluded ones and repeats, in O(k) memory."""
+    n_excluded = 0 if excluded is None else excluded.numel()
+    free = size - n_excluded
+    device = generator.device
+    if k > free:
+        raise ValueError(f"cannot pick {k} of {free} free positions")
+    if k <= 0:
+        return torch.empty(0, dtype=torch.long, device=device)
+    if size <= ENUMERATE_BELOW or 3 * k > free:
+        ok = torch.ones(size, dtype=torch.bool, device=device)
+        if n_excluded:
+            ok[excluded] = False
+        candidates = ok.nonzero().squeeze(1)
+        picked = candidates[torch.randperm(candidates.numel(), generator=generator,
+                                           device=device)[:k]]
+        return picked.sort().values
+    drawn = torch.empty(0, dtype=torch.long, device=device)
+    while drawn.numel() < k:
+        n_draw = int(1.3 * (k - drawn.numel()) * size / free) + 64
+        draws = torch.randint(size, (n_draw,), generator=generator, device=device)
+        drawn = torch.unique(torch.cat([drawn, draws]))
+        if n_excluded:
+            at = torch.searchsorted(excluded, drawn).clamp_max(n_excluded - 1)
+            drawn = drawn[excluded[at] != drawn]
+    picked = drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
+    return picked.sort().values
