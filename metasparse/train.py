@@ -8,6 +8,7 @@ when the coming update needs them) and `topology.after_step(step)` after the opt
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,7 +20,7 @@ from torch import nn
 
 from metasparse._registry import Registry
 from metasparse.data import Dataset, load_dataset, scale_inputs
-from metasparse.models import activation_gain, build_model, sparsifiable_parameters
+from metasparse.models import activation_gain, build_model, materialize, sparsifiable_parameters
 from metasparse.space import resolve_config
 from metasparse.sparse import (
     DECAYS,
@@ -142,12 +143,18 @@ def fit(
 
     torch.manual_seed(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
-    model = build_model(c, data.n_features, data.n_classes, data.image_shape).to(device)
+    # the sparse path builds on the meta device: its sparsified layers never exist densely
+    sparse = c["execution"] == "sparse"
+    with torch.device("meta") if sparse else contextlib.nullcontext():
+        model = build_model(c, data.n_features, data.n_classes, data.image_shape)
+    model = model if sparse else model.to(device)
     x_train, y_train = data.X_train.to(device), data.y_train.to(device)
     batch_size = min(int(c["batch_size"]), len(x_train))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     total_steps = epochs * steps_per_epoch
     topology = build_topology(c, model, steps_per_epoch, total_steps, generator)
+    if sparse:
+        materialize(model, device)
     optimizer = OPTIMIZERS[c["optimizer"]](model.parameters(), c)
     lr_factor = LR_SCHEDULES[c["lr_schedule"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))

@@ -17,7 +17,7 @@ from metasparse.models._activations import (
     activation_gain,
     make_activation,
 )
-from metasparse.models._build import MODELS, build_model
+from metasparse.models._build import MODELS, build_model, materialize
 from metasparse.models._cnn import CNN
 from metasparse.models._lstm import LSTMClassifier, sequence_shape
 from metasparse.models._mlp import MLP
@@ -40,6 +40,7 @@ __all__ = [
     "build_model",
     "make_activation",
     "make_norm",
+    "materialize",
     "sequence_shape",
     "sparsifiable_parameters",
 ]

@@ -55,10 +55,16 @@ class SReLU(nn.Module):
         # the function does not depend on t_r while a_r = 1.
         super().__init__()
         self.num_features = num_features
-        self.t_left = nn.Parameter(torch.full((num_features,), float(t_left)))
-        self.a_left = nn.Parameter(torch.full((num_features,), float(a_left)))
-        self.t_right = nn.Parameter(torch.full((num_features,), float(t_right)))
-        self.a_right = nn.Parameter(torch.full((num_features,), float(a_right)))
+        self.initial = {"t_left": t_left, "a_left": a_left, "t_right": t_right,
+                        "a_right": a_right}
+        for name in self.initial:
+            setattr(self, name, nn.Parameter(torch.empty(num_features)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            for name, value in self.initial.items():
+                getattr(self, name).fill_(float(value))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = (1, self.num_features) + (1,) * (x.dim() - 2)

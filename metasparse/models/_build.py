@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import nn
 
 from metasparse._registry import Registry
@@ -23,7 +24,7 @@ from metasparse.models._lstm import LSTMClassifier
 from metasparse.models._mlp import MLP
 from metasparse.models._norm import NORMALIZATIONS
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["MODELS", "build_model", "materialize"]
 
 ModelBuilder = Callable[[Mapping[str, Any], int, int, ImageShape | None], nn.Module]
 
@@ -54,6 +55,25 @@ def build_model(
     ACTIVATIONS[require(config, "activation")]
     NORMALIZATIONS[config.get("normalization", "none")]
     return builder(config, n_features, n_classes, shape)
+
+
+def materialize(model: nn.Module, device: torch.device) -> None:
+    """Allocate on `device` and initialise every module of a model built on the meta device
+    whose own tensors are still there (the modules that a sparse path did not replace).
+
+    A model too wide to exist densely is built on the meta device, its sparsified layers are
+    replaced by sparse ones, and the rest (normalization, learnable activations, biases of
+    layers kept dense) is made real here.
+    """
+    for name, module in model.named_modules():
+        tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+        if not any(t.is_meta for t in tensors):
+            continue
+        if not hasattr(module, "reset_parameters"):
+            raise TypeError(f"{name or 'the model'} ({type(module).__name__}) has no "
+                            "reset_parameters to initialise it off the meta device")
+        module.to_empty(device=device, recurse=False)
+        module.reset_parameters()
 
 
 def _common(config: Mapping[str, Any]) -> dict[str, Any]:

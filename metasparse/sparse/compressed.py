@@ -99,20 +99,21 @@ class CompressedTopology(Topology):
                 f"The 'grow_score' {config.grow_score!r} reads the momentum of inactive weights, "
                 "which only the 'masked' execution keeps; use execution=masked")
         targets = self.targets(sparsity_schedule.start)
+        device = generator.device  # the training device (the model may be on the meta device)
         with torch.no_grad():
             for (name, weight), target in zip(named_weights, targets, strict=True):
                 linear = _linear_of(model, name)
                 n_out, n_in = weight.shape
-                flat = sample_positions(weight.numel(), target, generator)
+                flat = sample_positions(weight.numel(), target, generator).to(device)
                 rows, cols = flat // n_in, flat % n_in
                 law = WEIGHT_INITS[config.weight_init](
-                    weight.shape, torch.bincount(rows, minlength=n_out).to(weight), gain)
-                values = torch.empty(target, dtype=weight.dtype, device=weight.device)
+                    weight.shape, torch.bincount(rows, minlength=n_out).to(weight.dtype), gain)
+                values = torch.empty(target, dtype=weight.dtype, device=device)
                 draw_entries(law, values, rows)
                 module = SparseLinear(n_in, n_out, bias=linear.bias is not None,
-                                      device=weight.device, dtype=weight.dtype)
-                if linear.bias is not None:
-                    module.bias.copy_(linear.bias)
+                                      device=device, dtype=weight.dtype)
+                if linear.bias is not None and not linear.bias.is_meta:
+                    module.bias.copy_(linear.bias)  # else: its own draw, of the same law
                 module.set_pattern(rows, cols, values)
                 parent, _, child = name.rpartition(".")[0].rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
@@ -167,9 +168,10 @@ class CompressedTopology(Topology):
         grown = self._grow(layer, rows, cols, values, max(n_grow, 0))
         n_in = layer.shape[1]
         new_values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
+        param = m.values
         order = m.set_pattern(torch.cat([rows, grown // n_in]), torch.cat([cols, grown % n_in]),
                               torch.cat([values, new_values.to(values)]))
-        self._carry_optimizer_state(m.values, keep, grown.numel(), order)
+        self._carry_optimizer_state(param, m.values, keep, grown.numel(), order)
         if layer.ever_active is not None:
             layer.ever_active = torch.unique(torch.cat([layer.ever_active, grown]))
         m.captured.clear()
@@ -239,16 +241,22 @@ class CompressedTopology(Topology):
                 best_scores, best_flat = top.values, best_flat[top.indices]
         return best_flat
 
-    def _carry_optimizer_state(self, param: nn.Parameter, keep: torch.Tensor, n_grown: int,
-                               order: torch.Tensor) -> None:
-        """Per-weight optimizer state: kept entries keep theirs, grown ones start at zero."""
+    def _carry_optimizer_state(self, old: nn.Parameter, new: nn.Parameter, keep: torch.Tensor,
+                               n_grown: int, order: torch.Tensor) -> None:
+        """Per-weight optimizer state: kept entries keep theirs, grown ones start at zero; the
+        optimizer follows a parameter that a new number of entries replaced."""
         if self.optimizer is None:
             return
-        state = self.optimizer.state.get(param, {})
+        state = self.optimizer.state.pop(old, {})
         for key, value in state.items():
             if isinstance(value, torch.Tensor) and value.shape == keep.shape:
                 carried = torch.cat([value[keep], value.new_zeros(n_grown)])
                 state[key] = carried[order.to(carried.device)]
+        if state:
+            self.optimizer.state[new] = state
+        if new is not old:
+            for group in self.optimizer.param_groups:
+                group["params"] = [new if p is old else p for p in group["params"]]
 
 
 def _linear_of(model: nn.Module, name: str) -> nn.Linear:

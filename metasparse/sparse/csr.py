@@ -228,7 +228,8 @@ class _SparseLinearFunction(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             grad_bias = grad_out.sum(0)
         if ctx.sink is not None:
-            ctx.sink.append((x, grad_out))
+            # detached: a kept graph would pin the values' gradient accumulator at their old size
+            ctx.sink.append((x.detach(), grad_out.detach()))
         return grad_x, grad_values, grad_bias, None, None
 
 
@@ -319,13 +320,21 @@ class SparseLinear(nn.Module):
 
         Returns `order`: the input positions in CSR order. A tensor aligned with the inputs
         (e.g. kept optimizer state followed by zeros for grown entries) is aligned with the new
-        `values` after `[order]`. The `values` Parameter keeps its identity; its grad is cleared.
+        `values` after `[order]`. The `values` Parameter keeps its identity while the number of
+        entries stays the same; its grad is cleared. A new number of entries makes a new
+        Parameter (autograd keeps a parameter's size from its first use while any graph built
+        on it lives, e.g. the last loss a training loop holds): an optimizer holding the old
+        one must be pointed at the new one, as CompressedTopology does.
         """
         layout, order = CSRLayout.from_coo(rows.to(self.col.device), cols.to(self.col.device),
                                            (self.out_features, self.in_features))
         self._set_layout(layout)
-        self.values.data = values.to(self.values)[order.to(values.device)].contiguous()
-        self.values.grad = None
+        new = values.to(self.values)[order.to(values.device)].contiguous()
+        if new.shape == self.values.shape:
+            self.values.data = new
+            self.values.grad = None
+        else:
+            self.values = nn.Parameter(new, requires_grad=self.values.requires_grad)
         return order
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:

@@ -394,6 +394,29 @@ def test_sparse_kaiming_scales_each_unit_by_its_fan_in(execution):
 
 
 # -- schedules -----------------------------------------------------------------------------
+def test_gradual_schedule_prunes_the_lowest_to_the_cubic_target(execution):
+    # Zhu & Gupta: density(t) = d + (d0 - d)(1 - t / (T/2))^3, pruned at each epoch end by the
+    # prune score; the optimizer state of the kept connections goes on, training goes on
+    h = Harness(execution, sparsity_schedule="gradual", initial_density=0.6, density=0.1,
+                update_every="never", optimizer="adam", lr=0.01)
+    half = h.total_steps / 2
+    updates = 0
+    for before, after in h.updates():
+        updates += 1
+        density = 0.1 + 0.5 * (1 - min(1.0, h.step / half)) ** 3
+        assert h.topology.target_density() == pytest.approx(density, abs=0.01)
+        for i in range(len(h.layers)):
+            pruned, grown = pruned_and_grown(before, after, i)
+            assert not grown.any()
+            k = int(before.masks[i].sum()) - int(after.masks[i].sum())
+            assert_extreme(pruned, before.masks[i], before.weights[i].abs(), k, lowest=True)
+            for key, value in after.states[i].items():
+                assert torch.equal(value[after.masks[i]], before.states[i][key][after.masks[i]])
+    assert updates == 5 and h.step == h.total_steps
+    assert h.topology.density() == pytest.approx(0.1, abs=0.01)
+
+
+
 DECAY_SPEC = {
     "constant": lambda p: 1.0,
     "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)),

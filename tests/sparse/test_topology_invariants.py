@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 import torch
+from conformance_harness import EXECUTIONS, READERS
 
 from metasparse.data import load_dataset
 from metasparse.errors import ConfigError
@@ -15,7 +16,11 @@ from metasparse.train import run_config
 
 
 class InvariantChecker:
-    def __init__(self):
+    """Checks the invariants after every step, on any execution path (through the readers of
+    the conformance harness)."""
+
+    def __init__(self, execution="masked"):
+        self.readers = READERS[execution]
         self.previous = {}
         self.updates_seen = 0
         self.grown_seen = 0
@@ -24,19 +29,18 @@ class InvariantChecker:
     def __call__(self, step, topology, optimizer):
         self.steps += 1
         for layer in topology.layers:
-            mask = layer.mask.bool()
+            mask = self.readers.mask(layer)
             # the active count equals the layer's target: no under-growth, no growth into
             # already-active slots
             assert int(mask.sum()) == layer.target, (layer.name, step)
-            # inactive weights are exactly zero
-            assert torch.count_nonzero(layer.weight.detach()[~mask]) == 0, (layer.name, step)
+            if hasattr(layer, "mask"):  # the masked path: inactive weights are exactly zero
+                assert torch.count_nonzero(layer.weight.detach()[~mask]) == 0, (layer.name, step)
             grown = mask & ~self.previous.get(layer.name, mask)
             if grown.any():
                 self.grown_seen += int(grown.sum())
                 # the optimizer state of grown connections is reset (momentum, Adam moments)
-                for key, value in optimizer.state[layer.weight].items():
-                    if isinstance(value, torch.Tensor) and value.shape == layer.weight.shape:
-                        assert torch.count_nonzero(value[grown]) == 0, (layer.name, key, step)
+                for key, value in self.readers.state(layer, optimizer).items():
+                    assert torch.count_nonzero(value[grown]) == 0, (layer.name, key, step)
             self.previous[layer.name] = mask.clone()
         self.updates_seen = topology.stats.updates
 
@@ -47,11 +51,17 @@ def _frequent_updates(config):
     return config
 
 
+@pytest.mark.parametrize("execution", EXECUTIONS)
 @pytest.mark.parametrize("preset", preset_names())
-def test_invariants_hold_for_every_preset(preset):
-    checker = InvariantChecker()
+def test_invariants_hold_for_every_preset(preset, execution):
+    checker = InvariantChecker(execution)
     config = _frequent_updates(get_preset(preset))
-    config["hidden_sizes"] = "128,128"
+    config.update(hidden_sizes="128,128", execution=execution)
+    refused = [(k, v) for k, v in READERS[execution].refuses if config[k] == v]
+    if refused:
+        with pytest.raises(ConfigError, match="execution=masked"):
+            run_config(config, "digits", epochs=2, seed=0)
+        return
     result = run_config(config, "digits", epochs=2, seed=0, on_step=checker)
     assert result.status == "success"
     assert checker.steps == 2 * 34
