@@ -152,7 +152,9 @@ def test_a_pattern_change_rebuilds_the_transpose():
 
     order = sparse.set_pattern(rows[shuffle], cols[shuffle], given)
 
-    assert sparse.values is values_param  # an optimizer keeps referring to it
+    # a new number of entries is a new Parameter: autograd pins a parameter's size while a
+    # graph built on it lives (the optimizer is told by the topology)
+    assert sparse.nnz != values_param.numel() and sparse.values is not values_param
     assert torch.equal(sparse.values.detach(), given[order])
     assert torch.equal(sparse.to_dense(), new_weight)
     fresh = CSRLayout.from_mask(new_mask)
@@ -166,6 +168,10 @@ def test_a_pattern_change_rebuilds_the_transpose():
     dense(x_dense).sum().backward()
     torch.testing.assert_close(x.grad, x_dense.grad)
     torch.testing.assert_close(sparse.values.grad, dense.weight.grad[new_mask])
+    # the same number of entries elsewhere keeps the Parameter: an optimizer keeps referring to it
+    kept = sparse.values
+    sparse.set_pattern(rows, (cols + 1) % IN, given)
+    assert sparse.values is kept and sparse.values.grad is None
 
 
 def test_from_coo_rejects_repeated_and_out_of_range_entries():
