@@ -15,7 +15,8 @@ __all__ = ["plot_ablation", "plot_convergence", "plot_importance", "plot_pareto"
            "plot_per_instance", "save_figure"]
 
 _OBJECTIVE_LABELS = {"val_error": "validation error", "density": "density",
-                     "inference_density": "density", "train_flops": "training FLOPs"}
+                     "inference_density": "density", "train_flops": "training FLOPs",
+                     "train_time": "training time (s)"}
 
 
 def _figure(width: float, height: float) -> Figure:

@@ -21,7 +21,8 @@ CONFIG_PREFIX = "config."
 _NUMERIC = ("budget", *METRIC_COLUMNS)
 # The metric of the results tables behind each objective name of a scenario.
 OBJECTIVE_METRICS = {"val_error": "val_error", "density": "density",
-                     "inference_density": "density", "train_flops": "train_flops"}
+                     "inference_density": "density", "train_flops": "train_flops",
+                     "train_time": "wall_time_s"}
 
 
 @dataclass

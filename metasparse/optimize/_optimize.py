@@ -21,7 +21,7 @@ __all__ = ["OptimizationInterrupted", "RunSummary", "optimize"]
 # Crash cost of a second objective when the scenario gives one number: a failed trial is as
 # dense as a dense network; its training FLOPs are those of the worst trial so far (CrashCosts).
 _SECOND_CRASH_COST: dict[str, float | None] = {"density": 1.0, "inference_density": 1.0,
-                                               "train_flops": None}
+                                               "train_flops": None, "train_time": None}
 
 
 class OptimizationInterrupted(KeyboardInterrupt):

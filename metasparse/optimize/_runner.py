@@ -30,7 +30,8 @@ __all__ = ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner", "abo
 Report = Callable[[int, float], bool]
 
 _OBJECTIVE_METRIC = {"val_error": "val_error", "train_flops": "train_flops",
-                     "density": "density", "inference_density": "density"}
+                     "density": "density", "inference_density": "density",
+                     "train_time": "wall_time_s"}
 _LIVE: set[Any] = set()
 _LIVE_LOCK = threading.Lock()
 _ABORT = threading.Event()

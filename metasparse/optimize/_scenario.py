@@ -11,8 +11,9 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     fixed: {hidden_sizes: "128"}  # [{}] parameters made constant (checked by resolve_config)
     instances: [digits, wine]     # tuning datasets (names or dataset files)
     heldout_instances: [iris]     # [[]] for validation only, never seen while tuning
-    objectives: [val_error]       # [val_error]; a second one: train_flops, density or
-                                  #   inference_density (the final density of the network)
+    objectives: [val_error]       # [val_error]; a second one: train_flops, density,
+                                  #   inference_density (the final density of the network) or
+                                  #   train_time (the trainer's measured wall time, seconds)
     seeds: [0]                    # [[0]] a trial's cost is the mean over instances and seeds
     budget: {epochs: 10, min_epochs: 2}   # [10, epochs // 9] min_epochs: lowest fidelity
     backend:
@@ -64,7 +65,7 @@ SAMPLERS = ("gp", "nsga2", "tpe")
 PRUNERS = ("hyperband", "none")
 RAY_SETTINGS = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent", "search",
                 "scheduler", "max_failures")
-SECOND_OBJECTIVES = ("density", "inference_density", "train_flops")
+SECOND_OBJECTIVES = ("density", "inference_density", "train_flops", "train_time")
 # Keys that may change between a run and its resumption: they steer the run, not its results.
 RUN_CONTROL_KEYS = ("n_trials", "walltime", "n_workers", "trial_timeout", "output")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
