@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.setup-stamp
 export METASPARSE_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: setup run test lint bench reference
+.PHONY: setup run test test-all lint bench reference mutate
 
 setup: $(STAMP)
 
@@ -24,6 +24,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
+# The whole suite, the tests marked slow included (pyproject.toml's addopts deselects them).
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "slow or not slow"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
@@ -36,6 +40,13 @@ bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/scaling.py
 	$(VENV)/bin/python bench/tuning_efficiency.py --out results/bench/tuning
 	$(VENV)/bin/python bench/tuning_efficiency.py --epochs 100 --seeds 0 --out results/bench/tuning
+
+# Mutation testing (mutmut) of metasparse/sparse/ against tests/sparse/ and of the results store
+# against its tests in tests/optimize/: a score per module and the surviving mutants. The mutants
+# live in .mutate/, never in metasparse/. MUTATE_ARGS passes options, e.g. --max-children 1 on a
+# shared machine, --group sparse, --resume after an interrupt (tools/mutate.py --help).
+mutate: $(STAMP)
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python tools/mutate.py $(MUTATE_ARGS)
 
 # The committed reference results of the two studies (results/reference/), regenerated from scratch.
 reference: $(STAMP)

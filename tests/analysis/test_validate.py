@@ -5,7 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
+import pytest
+from scipy.stats import wilcoxon
 
 from metasparse.analysis import load_results, validation_summary
 from metasparse.cli import main
@@ -27,10 +30,20 @@ def test_validate_writes_a_table_with_every_preset(tiny_run, capsys):
         assert name in out
     # presets ran with the scenario's fixed settings (a 32-unit MLP, like the incumbent)
     assert runs["config"].str.contains('"hidden_sizes": "32"').all()
-    summary = validation_summary(runs)
-    assert set(summary["candidate"]) == set(candidates)
-    assert summary.set_index("candidate").loc["set", "p_value"] <= 1.0
-    assert summary.set_index("candidate").loc["incumbent", "runs"] == 2
+    summary = validation_summary(runs).set_index("candidate")
+    assert set(summary.index) == set(candidates)
+    assert summary.loc["incumbent", "runs"] == 2
+    base = scores_by_seed(runs, "incumbent")
+    for name in candidates[1:]:  # recomputed from the table's per-seed rows
+        scores = scores_by_seed(runs, name)
+        difference = np.array([scores[key] - base[key] for key in sorted(base)])
+        row = summary.loc[name]
+        assert row["test_error"] == pytest.approx(np.mean(list(scores.values())))
+        assert row["gain_of_incumbent"] == pytest.approx(difference.mean())
+        assert (row["wins"], row["ties"], row["losses"]) == (
+            (difference > 0).sum(), (difference == 0).sum(), (difference < 0).sum())
+        assert row["p_value"] == pytest.approx(wilcoxon(difference).pvalue
+                                               if difference.any() else 1.0)
 
     # a second call reuses every run it finds
     assert main(["validate", str(tiny_run), "--seeds", "2", "--no-progress"]) == 0
@@ -43,6 +56,41 @@ def test_validate_writes_a_table_with_every_preset(tiny_run, capsys):
     assert "Not validated yet" not in text
     assert (tiny_run / "report" / "validation.png").is_file()
     assert load_results(tiny_run).heldout_instances == ["breast_cancer"]
+
+
+def scores_by_seed(runs: pd.DataFrame, candidate: str) -> dict[tuple[str, int], float]:
+    """(instance, seed) -> test error of a candidate's run (1.0 for a failed run)."""
+    rows = runs[runs["candidate"] == candidate]
+    return {(r.instance, int(r.seed)): float(r.test_error) if r.status == "success" else 1.0
+            for r in rows.itertuples()}
+
+
+def test_the_summary_pairs_runs_by_instance_and_seed():
+    # Eight seeds where `set` loses to the incumbent by 0.01 .. 0.08, its rows in reverse
+    # order: paired by seed, every difference is positive (p = 2 / 2**8 two-sided); paired by
+    # row position they would straddle zero. A failed run of `dense` counts as error 1.0.
+    seeds = list(range(8))
+    incumbent = [0.10 + 0.03 * s for s in seeds]
+    rows = [("incumbent", "incumbent", s, "success", incumbent[s]) for s in seeds]
+    rows += [("set", "preset", s, "success", incumbent[s] + 0.01 * (s + 1))
+             for s in reversed(seeds)]
+    rows += [("dense", "dense", s, "diverged" if s == 0 else "success", incumbent[s])
+             for s in seeds]
+    runs = pd.DataFrame(
+        [{"candidate": c, "role": role, "instance": "wine", "seed": s, "status": status,
+          "test_error": error if status == "success" else None, "density": 0.1,
+          "train_flops": 1e6} for c, role, s, status, error in rows])
+    summary = validation_summary(runs).set_index("candidate")
+    assert summary.loc["set", "gain_of_incumbent"] == pytest.approx(0.045)
+    assert (summary.loc["set", "wins"], summary.loc["set", "losses"]) == (8, 0)
+    assert summary.loc["set", "p_value"] == pytest.approx(2 / 2**8)
+    # dense: seven ties and one failure (1.0 against 0.10): one win, p of a single difference
+    assert (summary.loc["dense", "wins"], summary.loc["dense", "ties"]) == (1, 7)
+    assert summary.loc["dense", "failed"] == 1
+    assert summary.loc["dense", "p_value"] == pytest.approx(1.0)
+    assert summary.loc["dense", "test_error"] == pytest.approx(
+        (1.0 + sum(incumbent[1:])) / 8)
+    assert list(summary.index) == ["incumbent", "set", "dense"]  # sorted by test error
 
 
 def test_validate_without_held_out_instances_says_so_in_one_line(tiny_mo_run):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from optimize_helpers import config_key, read_csv
+from optimize_helpers import LR_DECIDES, config_key, read_csv
 
 from metasparse.optimize import load_scenario, optimize
 from metasparse.space import load_space
@@ -115,21 +115,37 @@ def test_smac_multi_objective(scenario_file):
 
 
 def test_optuna_tpe_with_hyperband_pruning(scenario_file):
-    path = scenario_file("optuna-tpe", backend={"name": "optuna"},
-                         budget={"epochs": 4, "min_epochs": 1}, n_trials=8)
-    directory = run(path)
-    rows = check_results(directory, 8, state="optuna.journal")
-    pruned = [r for r in rows if r["status"] == "pruned"]
-    assert all(r["error"].startswith("pruned at epoch") for r in pruned)
     import optuna
 
+    path = scenario_file("optuna-tpe", backend={"name": "optuna", "seed": 0},
+                         budget={"epochs": 3, "min_epochs": 1}, n_trials=12, fixed=LR_DECIDES)
+    directory = run(path)
+    rows = check_results(directory, 12, state="optuna.journal")
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(directory / "optuna.journal")))
     study = optuna.load_study(study_name="optuna-tpe", storage=storage)
-    finished = {t.number for t in study.trials if t.state.is_finished()
-                and "status" in t.user_attrs}
-    assert finished == {int(r["trial_id"]) for r in rows}
-    assert any(t.intermediate_values for t in study.trials)
+    trials = {t.number: t for t in study.trials if "status" in t.user_attrs}
+    assert set(trials) == {int(r["trial_id"]) for r in rows}
+    steps = 3 * 2  # epochs x (iris, wine): the runner's step counts epochs over all pairs
+    pruned = [r for r in rows if r["status"] == "pruned"]
+    assert len(pruned) >= 2, [(r["config.lr"], r["cost"]) for r in rows]  # measured: 7 of 12
+    for row in rows:
+        trial = trials[int(row["trial_id"])]
+        curve = trial.intermediate_values
+        if row["status"] == "pruned":
+            assert trial.state == optuna.trial.TrialState.PRUNED
+            assert row["error"].startswith("pruned at epoch")
+            last = max(curve)
+            assert last < steps and float(row["cost"]) == pytest.approx(curve[last])
+            # Successive halving stops a trial only behind a trial of its rung that did better
+            # at the same step.
+            assert any(other.intermediate_values.get(last, 1.0) < curve[last]
+                       for other in trials.values() if other.number < trial.number), row
+        else:
+            assert row["status"] == "success"
+            assert trial.state == optuna.trial.TrialState.COMPLETE
+            assert sorted(curve) == list(range(1, steps + 1))
+            assert trial.value == pytest.approx(float(row["cost"]))
 
 
 def test_optuna_gp_on_the_conditional_meta_space(scenario_file):

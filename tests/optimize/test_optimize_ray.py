@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from optimize_helpers import cli_env, read_csv, write_scenario
+from optimize_helpers import LR_DECIDES, cli_env, read_csv, write_scenario
 
 from metasparse.errors import ScenarioError
 from metasparse.optimize import load_scenario
@@ -126,9 +126,13 @@ def test_two_trials_at_once_with_asha_land_in_the_results_files(tmp_path, cluste
     from metasparse.analysis import load_results
 
     address, _ = cluster
-    path = write_scenario(tmp_path, "ray-asha", **SMALL, n_trials=6, backend={
-        "name": "ray", "address": address, "max_concurrent": 2, "scheduler": "asha",
-        "search": "optuna"})
+    # The learning rate decides (LR_DECIDES): of TPE's first six draws with seed 0, lr 0.009 and
+    # 0.004 learn slowly and come after faster learners, so ASHA must stop them at a rung
+    # (steps 1 and 3 of 6: three epochs of iris, then of wine). Measured: those two stopped.
+    path = write_scenario(tmp_path, "ray-asha", instances=["iris", "wine"], fixed=LR_DECIDES,
+                          budget={"epochs": 3, "min_epochs": 1}, n_trials=6, backend={
+                              "name": "ray", "address": address, "max_concurrent": 2,
+                              "scheduler": "asha", "search": "optuna", "seed": 0})
     result = _optimize(path, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     directory = tmp_path / "results" / "ray-asha"
@@ -136,7 +140,13 @@ def test_two_trials_at_once_with_asha_land_in_the_results_files(tmp_path, cluste
     assert len(rows) == 6
     assert sorted(int(r["trial_id"]) for r in rows) == list(range(6))
     assert {r["status"] for r in rows} <= {"success", "pruned"}
-    assert any(r["status"] == "success" for r in rows)
+    successes = [float(r["cost"]) for r in rows if r["status"] == "success"]
+    stopped = [r for r in rows if r["status"] == "pruned"]
+    assert successes and stopped, [(r["config.lr"], r["cost"]) for r in rows]
+    for row in stopped:
+        epochs = int(row["error"].removeprefix("stopped by ASHA after ").split()[0])
+        assert epochs in (1, 3), row["error"]  # stopped at a rung, before the last epoch
+        assert float(row["cost"]) > min(successes)
     assert _overlap(rows)  # 2 concurrent trials
     assert (directory / "incumbent.yaml").is_file()
     assert read_csv(directory / "trajectory.csv")

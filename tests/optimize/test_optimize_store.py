@@ -1,0 +1,115 @@
+"""The results store is an append-only log: a finished trial's row is appended and fsynced
+(instance rows first, then the trial's row), earlier bytes are never rewritten, and the torn
+last line that a SIGKILL in the middle of a write leaves behind is dropped when the run resumes,
+which then redoes that trial."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from optimize_helpers import read_csv
+
+from metasparse.optimize import PairResult, ResultsStore, TrialOutcome, load_scenario, optimize
+
+
+def outcome(k: int) -> TrialOutcome:
+    """A finished trial on iris and wine (its row and two instance rows)."""
+    now = time.time()
+    metrics = {"val_error": 0.5 - 0.01 * k, "val_accuracy": 0.5 + 0.01 * k, "density": 0.1}
+    return TrialOutcome(
+        config={"density": 0.1, "lr": 0.01 * (k + 1)}, budget=2, instance="all", seed=0,
+        status="success", costs=[metrics["val_error"]], metrics=metrics, error="",
+        start_time=now, end_time=now,
+        pairs=[PairResult(name, 0, "success", metrics, "", now, now) for name in ("iris", "wine")])
+
+
+def test_trials_are_appended_and_fsynced_never_rewritten(tmp_path, monkeypatch):
+    store = ResultsStore(tmp_path, ["density", "lr"], ["val_error"], ["iris", "wine"])
+    store.open({"name": "store"})
+    tables = [tmp_path / "trial_instances.csv", tmp_path / "trials.csv"]  # the order of writes
+    store.record(outcome(0))
+    for table in tables:
+        # Bytes that no writer of this store produces: the first field quoted. A store that
+        # rewrote a table from its rows would write `0` there again; appending keeps `"0"`.
+        header, first = table.read_text().split("\n", 1)
+        assert first.startswith("0,")
+        table.write_text(f'{header}\n"0"{first[1:]}')
+    synced: list[tuple[int, int]] = []  # (inode, size) of every file fsynced, in order
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        stat = os.fstat(fd)
+        synced.append((stat.st_ino, stat.st_size))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    for k in range(1, 4):
+        before = {table: (table.stat().st_ino, table.read_bytes()) for table in tables}
+        synced.clear()
+        store.record(outcome(k))
+        for table, (inode, data) in before.items():
+            assert table.stat().st_ino == inode, f"{table.name} was replaced"
+            assert table.read_bytes().startswith(data), f"{table.name} was rewritten"
+        # Each table fsynced once, holding the new rows: the instance rows, then the commit.
+        ends = [(table.stat().st_ino, table.stat().st_size) for table in tables]
+        assert [entry for entry in synced if entry[0] in {i for i, _ in ends}] == ends
+    assert [r["trial_id"] for r in store.rows()] == ["0", "1", "2", "3"]
+    assert len(store.instance_rows()) == 8
+
+
+def test_a_torn_instance_row_that_reads_as_an_earlier_trial_is_dropped(tmp_path):
+    # Killed while appending trial 12's instance rows, after the "1" of "12,iris,...": read as
+    # CSV that is a row of trial 1, which is recorded, so only cutting the torn line drops it.
+    store = ResultsStore(tmp_path, ["density", "lr"], ["val_error"], ["iris", "wine"])
+    store.open({"name": "store"})
+    for k in range(12):
+        store.record(outcome(k))
+    instances = tmp_path / "trial_instances.csv"
+    finished = instances.read_bytes()
+    instances.write_bytes(finished + b"1")
+    ResultsStore(tmp_path, ["density", "lr"], ["val_error"], ["iris", "wine"]).open(
+        {"name": "store"})
+    assert instances.read_bytes() == finished
+
+
+def cut_last_line(path: Path, keep: float) -> bytes:
+    """Keep only the fraction `keep` of the last line of `path` (0.5: torn, as a kill during
+    its write leaves it; 0: never written); returns the complete lines before it."""
+    data = path.read_bytes()
+    start = data.rstrip(b"\n").rfind(b"\n") + 1
+    path.write_bytes(data[: start + int((len(data) - start) * keep)])
+    return data[:start]
+
+
+@pytest.mark.parametrize(("backend", "torn"), [("random", "trials.csv"),
+                                               ("random", "trial_instances.csv"),
+                                               ("smac", "trials.csv")])
+def test_a_torn_last_line_is_dropped_on_resume_and_its_trial_redone(scenario_file, backend,
+                                                                     torn):
+    path = scenario_file(f"torn-{backend}", backend={"name": backend}, n_trials=3,
+                         instances=["iris"], budget={"epochs": 1})
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    trials, instances = directory / "trials.csv", directory / "trial_instances.csv"
+    lost = read_csv(trials)[-1]
+    if torn == "trials.csv":  # killed while appending trial 2's row (its instance row is in)
+        kept = cut_last_line(trials, 0.5)
+    else:  # killed while appending trial 2's instance row: its row never reached trials.csv
+        kept = cut_last_line(trials, 0.0)
+        cut_last_line(instances, 0.5)
+
+    summary = optimize(load_scenario(path), progress=False)[0]
+    assert summary.n_trials == 3
+    data = trials.read_bytes()
+    assert data.startswith(kept) and data.endswith(b"\n")  # finished rows kept as they were
+    rows = read_csv(trials)
+    assert [r["trial_id"] for r in rows] == ["0", "1", "2"]
+    assert all(r["status"] == "success" for r in rows), [r["error"] for r in rows]
+    if backend == "random":  # trial 2 is the third draw, whoever evaluates it
+        assert {k: v for k, v in rows[2].items() if k.startswith("config.")} == \
+               {k: v for k, v in lost.items() if k.startswith("config.")}
+    pairs = [(r["trial_id"], r["instance"]) for r in read_csv(instances)]
+    assert sorted(pairs) == [("0", "iris"), ("1", "iris"), ("2", "iris")]  # trial 2's once
+    assert instances.read_bytes().endswith(b"\n")
