@@ -2,12 +2,10 @@ import io
 
 import pytest
 import yaml
-from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace import ConfigurationSpace
 
 from metasparse.errors import ConfigError
 from metasparse.space import (
-    active_config,
-    get_preset,
     load_space,
     parameter_names,
     parse_assignment,
@@ -50,9 +48,7 @@ def test_samples_of_every_space_are_valid_trainer_configs(name):
 
 
 @pytest.mark.parametrize("name", preset_names())
-def test_every_preset_is_a_valid_point_of_the_meta_space(name):
-    configuration = Configuration(load_space("meta"), values=active_config(get_preset(name)))
-    configuration.check_valid_configuration()
+def test_every_preset_cites_its_paper(name):  # being a point of the space: test_registry_agreement
     assert preset_info(name)["paper"]
 
 

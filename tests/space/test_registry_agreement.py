@@ -1,0 +1,134 @@
+"""The trainer's registries, spaces/meta.yaml, the presets and the subspaces name the same things.
+
+A key registered in the trainer but missing from the meta-space can never be tuned; a choice of
+the meta-space that no registry holds crashes the trial that samples it; a preset outside the
+meta-space is not a point that a tuner could find; a subspace value outside the meta-space gives
+results that the meta-space cannot reproduce.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from ConfigSpace import (
+    CategoricalHyperparameter,
+    Configuration,
+    Constant,
+    OrdinalHyperparameter,
+)
+from ConfigSpace.hyperparameters import NumericalHyperparameter
+
+import metasparse.data
+import metasparse.models
+import metasparse.sparse
+import metasparse.train
+from metasparse._registry import Registry
+from metasparse.space import (
+    active_config,
+    get_preset,
+    load_definition,
+    load_space,
+    preset_info,
+    preset_names,
+    shipped_spaces,
+)
+from metasparse.sparse.schedule import UPDATE_EVERY
+
+# Every Registry the trainer's layers define, found by scanning their modules, so that a new
+# registry is checked without editing this file.
+REGISTRIES: dict[str, Registry] = {
+    value.axis: value
+    for module in (metasparse.sparse, metasparse.models, metasparse.train, metasparse.data)
+    for value in vars(module).values() if isinstance(value, Registry)
+}
+# Categorical parameters whose names the code keeps in a plain tuple instead of a Registry.
+NAME_TUPLES: dict[str, tuple[str, ...]] = {
+    "update_every": UPDATE_EVERY,
+    "input_scaling": metasparse.data.SCALING_METHODS,
+}
+# The one closed parameter that no registry or tuple names: SparsitySchedule and
+# resolve_config compare `sparsity_schedule` with "constant" / "gradual" directly.
+UNBACKED = {"sparsity_schedule"}
+
+META = load_definition("meta")["parameters"]
+
+
+def _names_in_code() -> dict[str, Iterable[str]]:
+    return {**{axis: registry.names() for axis, registry in REGISTRIES.items()}, **NAME_TUPLES}
+
+
+def _names_in_space(spec: dict[str, Any]) -> list[Any]:
+    """What spaces/meta.yaml names for a parameter: its choices (or its constant value) and the
+    values it `accepts` besides, which the trainer takes but no search samples."""
+    named = spec["choices"] if spec["kind"] == "categorical" else [spec["value"]]
+    return [*named, *spec.get("accepts", [])]
+
+
+def _closed(spec: dict[str, Any]) -> bool:
+    return spec["kind"] in ("categorical", "constant") and not spec.get("open")
+
+
+def test_the_scan_finds_every_registry_of_the_trainer():
+    assert {"prune_score", "grow_score", "distribution", "weight_init", "regrow_init",
+            "zeta_decay", "execution", "model", "activation", "normalization", "optimizer",
+            "lr_schedule"} <= set(REGISTRIES)
+
+
+@pytest.mark.parametrize("axis", sorted(_names_in_code()))
+def test_registry_keys_are_exactly_the_choices_of_the_meta_space(axis: str):
+    spec = META.get(axis)
+    assert spec is not None, f"the {axis!r} registry backs no parameter of spaces/meta.yaml"
+    assert _closed(spec), f"{axis}: a registry backs a parameter that takes other values"
+    in_code, in_space = set(_names_in_code()[axis]), set(_names_in_space(spec))
+    assert in_code - in_space == set(), f"{axis}: registered but not in spaces/meta.yaml"
+    assert in_space - in_code == set(), f"{axis}: in spaces/meta.yaml but registered nowhere"
+
+
+def test_every_closed_string_parameter_of_the_meta_space_is_backed_by_code():
+    closed = {name for name, spec in META.items()
+              if _closed(spec) and all(isinstance(v, str) for v in _names_in_space(spec))}
+    assert closed - set(_names_in_code()) == UNBACKED
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_is_a_point_of_the_meta_space(name: str):
+    # ConfigSpace checks values against the sampled choices and ranges (stricter than the
+    # trainer's `bounds` and `open`), inactive values, and the forbidden clauses.
+    Configuration(load_space("meta"), values=active_config(get_preset(name))) \
+        .check_valid_configuration()
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_a_preset_sets_no_parameter_that_its_own_conditions_make_inactive(name: str):
+    listed = set(preset_info(name)["config"])
+    assert listed - set(active_config(get_preset(name))) == set()
+
+
+@pytest.mark.parametrize("name", sorted(set(preset_names()) & set(shipped_spaces())))
+def test_a_preset_is_a_point_of_the_subspace_of_its_name(name: str):
+    space = load_space(name)
+    values = {k: v for k, v in active_config(get_preset(name)).items() if k in space}
+    Configuration(space, values=values).check_valid_configuration()
+
+
+def _values(hp: Any) -> list[Any]:
+    """The values a subspace parameter can take, or the ends of its range."""
+    if isinstance(hp, Constant):
+        return [hp.value]
+    if isinstance(hp, CategoricalHyperparameter):
+        return list(hp.choices)
+    if isinstance(hp, OrdinalHyperparameter):
+        return list(hp.sequence)
+    assert isinstance(hp, NumericalHyperparameter), f"{hp.name}: unexpected {type(hp).__name__}"
+    return [hp.lower, hp.upper, hp.default_value]
+
+
+@pytest.mark.parametrize("name", [s for s in shipped_spaces() if s != "meta"])
+def test_every_subspace_is_a_subspace_of_meta(name: str):
+    meta, space = load_space("meta"), load_space(name)
+    for hp in space.values():
+        assert hp.name in meta, f"{name}: {hp.name!r} is not a parameter of the meta-space"
+        illegal = [v for v in _values(hp) if not meta[hp.name].legal_value(v)]
+        assert illegal == [], f"{name}: {hp.name} takes {illegal}, outside the meta-space"
