@@ -142,7 +142,10 @@ def fit(
     start = time.perf_counter()
 
     torch.manual_seed(seed)
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(seed)  # batches
+    # the topology's own stream: its draws differ in number between execution paths, so
+    # batches and dropout must not share it (both paths then see the same ones)
+    topology_generator = torch.Generator(device=device).manual_seed(seed + 1)
     # the sparse path builds on the meta device: its sparsified layers never exist densely
     sparse = c["execution"] == "sparse"
     with torch.device("meta") if sparse else contextlib.nullcontext():
@@ -152,9 +155,10 @@ def fit(
     batch_size = min(int(c["batch_size"]), len(x_train))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     total_steps = epochs * steps_per_epoch
-    topology = build_topology(c, model, steps_per_epoch, total_steps, generator)
+    topology = build_topology(c, model, steps_per_epoch, total_steps, topology_generator)
     if sparse:
         materialize(model, device)
+    torch.manual_seed(seed)  # dropout's stream, whatever building the model drew
     optimizer = OPTIMIZERS[c["optimizer"]](model.parameters(), c)
     lr_factor = LR_SCHEDULES[c["lr_schedule"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))

@@ -32,7 +32,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_entries
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -43,9 +43,13 @@ from metasparse.sparse.scores import (
     LayerState,
     unit_strength,
 )
-from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig, select
-
-ENUMERATE_BELOW = 1 << 22  # layers up to this many positions draw uniform picks by enumeration
+from metasparse.sparse.topology import (
+    EXECUTIONS,
+    Topology,
+    TopologyConfig,
+    sample_positions,
+    select,
+)
 
 
 @dataclass
@@ -109,11 +113,11 @@ class CompressedTopology(Topology):
                 law = WEIGHT_INITS[config.weight_init](
                     weight.shape, torch.bincount(rows, minlength=n_out).to(weight.dtype), gain)
                 values = torch.empty(target, dtype=weight.dtype, device=device)
-                draw_entries(law, values, rows)
+                draw_entries(law, values, rows, generator)
                 module = SparseLinear(n_in, n_out, bias=linear.bias is not None,
                                       device=device, dtype=weight.dtype)
-                if linear.bias is not None and not linear.bias.is_meta:
-                    module.bias.copy_(linear.bias)  # else: its own draw, of the same law
+                if module.bias is not None:
+                    draw_bias(module.bias, n_in, generator)
                 module.set_pattern(rows, cols, values)
                 parent, _, child = name.rpartition(".")[0].rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
@@ -294,35 +298,3 @@ def _block_history(ever: torch.Tensor | None, start: int, stop: int,
     block = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=ever.device)
     block[ever[lo:hi] - start * n_in] = True
     return block.view(-1, n_in)
-
-
-def sample_positions(size: int, k: int, generator: torch.Generator,
-                     excluded: torch.Tensor | None = None) -> torch.Tensor:
-    """k distinct positions of range(size), uniformly among those not in `excluded` (sorted,
-    int64), ascending. Small layers enumerate their free positions; large ones draw positions
-    at random and reject excluded ones and repeats, in O(k) memory."""
-    n_excluded = 0 if excluded is None else excluded.numel()
-    free = size - n_excluded
-    device = generator.device
-    if k > free:
-        raise ValueError(f"cannot pick {k} of {free} free positions")
-    if k <= 0:
-        return torch.empty(0, dtype=torch.long, device=device)
-    if size <= ENUMERATE_BELOW or 3 * k > free:
-        ok = torch.ones(size, dtype=torch.bool, device=device)
-        if n_excluded:
-            ok[excluded] = False
-        candidates = ok.nonzero().squeeze(1)
-        picked = candidates[torch.randperm(candidates.numel(), generator=generator,
-                                           device=device)[:k]]
-        return picked.sort().values
-    drawn = torch.empty(0, dtype=torch.long, device=device)
-    while drawn.numel() < k:
-        n_draw = int(1.3 * (k - drawn.numel()) * size / free) + 64
-        draws = torch.randint(size, (n_draw,), generator=generator, device=device)
-        drawn = torch.unique(torch.cat([drawn, draws]))
-        if n_excluded:
-            at = torch.searchsorted(excluded, drawn).clamp_max(n_excluded - 1)
-            drawn = drawn[excluded[at] != drawn]
-    picked = drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
-    return picked.sort().values

@@ -73,11 +73,12 @@ def sparse_kaiming(shape: Sequence[int], fan_in: torch.Tensor, gain: float) -> I
     return InitLaw(False, gain / fan_in.clamp_min(1.0).sqrt())
 
 
-def _standard(law: InitLaw, out: torch.Tensor) -> torch.Tensor:
+def _standard(law: InitLaw, out: torch.Tensor,
+              generator: torch.Generator | None = None) -> torch.Tensor:
     """Fill `out` with draws of unit variance of the law's shape."""
     if law.uniform:
-        return out.uniform_(-math.sqrt(3.0), math.sqrt(3.0))
-    return out.normal_(0.0, 1.0)
+        return out.uniform_(-math.sqrt(3.0), math.sqrt(3.0), generator=generator)
+    return out.normal_(0.0, 1.0, generator=generator)
 
 
 def draw_dense(law: InitLaw, weight: torch.Tensor) -> None:
@@ -89,11 +90,19 @@ def draw_dense(law: InitLaw, weight: torch.Tensor) -> None:
     weight.mul_(std)
 
 
-def draw_entries(law: InitLaw, values: torch.Tensor, rows: torch.Tensor) -> None:
+def draw_entries(law: InitLaw, values: torch.Tensor, rows: torch.Tensor,
+                 generator: torch.Generator | None = None) -> None:
     """Fill the values of active entries, whose output units are `rows`, with the law."""
-    _standard(law, values)
+    _standard(law, values, generator)
     std = law.std
     values.mul_(std.to(values)[rows] if isinstance(std, torch.Tensor) else std)
+
+
+def draw_bias(bias: torch.Tensor, fan_in: int, generator: torch.Generator) -> None:
+    """nn.Linear's and nn.Conv2d's bias law, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from `generator`
+    (so that every execution path draws the same biases)."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    bias.uniform_(-bound, bound, generator=generator)
 
 
 @REGROW_INITS.register("zero")

@@ -28,7 +28,7 @@ from torch import nn
 
 from metasparse._registry import Registry
 from metasparse.sparse.distribution import active_counts, layer_densities
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_dense
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -166,6 +166,41 @@ def _preferred(preferred: torch.Tensor, candidates: torch.Tensor, k: int,
     rest = candidates & ~preferred
     return torch.cat([first.nonzero().squeeze(1),
                       _uniform(rest, int(torch.count_nonzero(rest)), k - n_first, generator)])
+
+
+ENUMERATE_BELOW = 1 << 22  # layers up to this many positions draw uniform picks by enumeration
+
+
+def sample_positions(size: int, k: int, generator: torch.Generator,
+                     excluded: torch.Tensor | None = None) -> torch.Tensor:
+    """k distinct positions of range(size), uniformly among those not in `excluded` (sorted,
+    int64), ascending. Small layers enumerate their free positions; large ones draw positions
+    at random and reject excluded ones and repeats, in O(k) memory."""
+    n_excluded = 0 if excluded is None else excluded.numel()
+    free = size - n_excluded
+    device = generator.device
+    if k > free:
+        raise ValueError(f"cannot pick {k} of {free} free positions")
+    if k <= 0:
+        return torch.empty(0, dtype=torch.long, device=device)
+    if size <= ENUMERATE_BELOW or 3 * k > free:
+        ok = torch.ones(size, dtype=torch.bool, device=device)
+        if n_excluded:
+            ok[excluded] = False
+        candidates = ok.nonzero().squeeze(1)
+        picked = candidates[torch.randperm(candidates.numel(), generator=generator,
+                                           device=device)[:k]]
+        return picked.sort().values
+    drawn = torch.empty(0, dtype=torch.long, device=device)
+    while drawn.numel() < k:
+        n_draw = int(1.3 * (k - drawn.numel()) * size / free) + 64
+        draws = torch.randint(size, (n_draw,), generator=generator, device=device)
+        drawn = torch.unique(torch.cat([drawn, draws]))
+        if n_excluded:
+            at = torch.searchsorted(excluded, drawn).clamp_max(n_excluded - 1)
+            drawn = drawn[excluded[at] != drawn]
+    picked = drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
+    return picked.sort().values
 
 
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
@@ -363,11 +398,11 @@ class SparseTopology(Topology):
         history = config.grow_score in NEEDS_HISTORY
         with torch.no_grad():
             for (name, weight), target in zip(named_weights, targets, strict=True):
+                # the same draws as the sparse path: the pattern, then the active values
+                flat = sample_positions(weight.numel(), target, generator).to(weight.device)
                 if target < weight.numel():
                     mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
-                    order = torch.randperm(weight.numel(), generator=generator,
-                                           device=generator.device)
-                    mask[order[:target]] = 1.0
+                    mask[flat] = 1.0
                     mask = mask.view_as(weight)
                 else:  # a dense layer holds views of a single 1 instead of masks: no memory
                     mask = weight.new_ones(()).expand_as(weight)
@@ -375,11 +410,18 @@ class SparseTopology(Topology):
                 if history:  # the same views for a dense layer (a bool copy would materialize)
                     ever_active = mask.bool() if mask.is_contiguous() else \
                         torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
-                fan_in = mask.reshape(mask.shape[0], -1).sum(dim=1)
+                per_row = weight.numel() // weight.shape[0]
+                rows = flat // per_row
+                fan_in = torch.bincount(rows, minlength=weight.shape[0]).to(weight.dtype)
                 law = WEIGHT_INITS[config.weight_init](weight.shape, fan_in, gain)
-                draw_dense(law, weight)
-                weight.mul_(mask)
+                values = torch.empty(target, dtype=weight.dtype, device=weight.device)
+                draw_entries(law, values, rows, generator)
+                weight.zero_()
+                weight.view(-1)[flat] = values
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
+                if name.endswith(".weight") and isinstance(module, nn.Linear | nn.Conv2d) \
+                        and module.bias is not None:
+                    draw_bias(module.bias, per_row, generator)
                 self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
                                                law.mean_std, target))
         self._after_update()
@@ -409,7 +451,8 @@ class SparseTopology(Topology):
             if layer.ever_active is not None:
                 layer.ever_active = layer.ever_active.contiguous()
         active = layer.mask.bool()
-        n_active = int(torch.count_nonzero(active))
+        entries = active.view(-1).nonzero().squeeze(1)  # ascending, as the sparse path's
+        n_active = entries.numel()
         n_grow = min(round(fraction * target), layer.weight.numel() - target)
         n_prune = n_active - target + n_grow
         if n_prune <= 0 and n_grow <= 0:
@@ -418,17 +461,18 @@ class SparseTopology(Topology):
         state = self._state(layer, active)
         flat_mask = layer.mask.view(-1)
         flat_weight = layer.weight.view(-1)
-        if n_prune > 0:
+        if n_prune > 0:  # selected among the active entries, as on the sparse path
             score = PRUNE_SCORES[c.prune_score](state)
-            pruned = select(score, active, n_prune, c.prune_random_ratio, self.generator,
+            chosen = select(None if score is None else score.reshape(-1)[entries],
+                            torch.ones(n_active, dtype=torch.bool, device=entries.device),
+                            n_prune, c.prune_random_ratio, self.generator,
                             n_candidates=n_active, lowest=True)
+            pruned = entries[chosen]
             flat_mask.index_fill_(0, pruned, 0.0)
             flat_weight.index_fill_(0, pruned, 0.0)
         if n_grow > 0:
             state.mask = flat_mask.bool().view_as(layer.mask)
-            grown = select(GROW_SCORES[c.grow_score](state), ~state.mask, n_grow,
-                           c.grow_random_ratio, self.generator,
-                           n_candidates=layer.weight.numel() - n_active + n_prune)
+            grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
             flat_mask.index_fill_(0, grown, 1.0)
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
             flat_weight.index_copy_(0, grown, values.to(flat_weight))
@@ -437,6 +481,24 @@ class SparseTopology(Topology):
                 layer.ever_active.view(-1).index_fill_(0, grown, True)
         layer.target = target
         return max(n_grow, 0)
+
+    def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
+        """Ascending flat positions of k inactive connections: k - round(r k) by grow score,
+        the rest uniformly among the other inactive ones (drawn as on the sparse path)."""
+        c = self.config
+        k_random = round(c.grow_random_ratio * k)
+        score = GROW_SCORES[c.grow_score](state)
+        if score is None:  # a score without preference: every pick uniform
+            chosen, k_random = torch.empty(0, dtype=torch.long, device=state.mask.device), k
+        else:
+            chosen = select(score, ~state.mask, k - k_random, 0.0, self.generator,
+                            n_candidates=n_candidates)
+        if k_random:
+            kept = state.mask.view(-1).nonzero().squeeze(1)
+            excluded = torch.cat([kept, chosen]).sort().values
+            chosen = torch.cat([chosen, sample_positions(state.mask.numel(), k_random,
+                                                         self.generator, excluded)])
+        return chosen.sort().values
 
     def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
         return LayerState(

@@ -1,0 +1,133 @@
+"""What the topology reads off a forward pass (the activations of CTRE's cosine growth, how often
+each weight is used per sample) for every layer kind, and the uniform draws of positions that
+both execution paths share."""
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+from torch import nn
+
+from metasparse.data import load_dataset, scale_inputs
+from metasparse.models import build_model
+from metasparse.space import resolve_config
+from metasparse.sparse.topology import ENUMERATE_BELOW, sample_positions
+from metasparse.train import build_topology
+
+
+def _topology(model_config: dict):
+    data = scale_inputs(load_dataset("digits"), "standard")
+    config = resolve_config({**model_config, "grow_score": "cosine", "delta_t": 1,
+                             "normalization": "none"})
+    torch.manual_seed(0)
+    model = build_model(config, data.n_features, data.n_classes, data.image_shape)
+    topology = build_topology(config, model, 10, 100, torch.Generator().manual_seed(0))
+    return model, topology, data.X_train[:16]
+
+
+def _record(model: nn.Module, names: list[str]) -> dict:
+    """The raw inputs and outputs of the modules owning `names`, by independent hooks."""
+    seen = {}
+    handles = []
+    for name in names:
+        module = model.get_submodule(name.rsplit(".", 1)[0])
+        handles.append(module.register_forward_hook(
+            lambda m, args, out, name=name: seen.__setitem__(name, (args[0], out))))
+    return seen, handles
+
+
+def test_conv_layers_give_one_row_per_sample_and_position():
+    # a convolution's output unit is a channel, seen at every position; its input unit is an
+    # input channel, summarised by its mean over the image
+    model, topology, x = _topology({"model": "cnn", "channels": "4,6"})
+    names = [layer.name for layer in topology.layers]
+    seen, handles = _record(model, names)
+    with topology.observe(1):
+        model(x)
+    for h in handles:
+        h.remove()
+    for layer in topology.layers:
+        raw_in, raw_out = seen[layer.name]
+        a_in, a_out = layer.activations
+        if raw_out.dim() == 4:
+            n, c, height, width = raw_out.shape
+            assert torch.equal(a_out, raw_out.permute(0, 2, 3, 1).reshape(n * height * width, c))
+            means = raw_in.mean(dim=(2, 3))
+            assert torch.equal(a_in, means.repeat_interleave(height * width, dim=0))
+        else:
+            assert torch.equal(a_in, raw_in) and torch.equal(a_out, raw_out)
+
+
+def test_lstm_gates_see_the_sequence_and_the_hidden_state():
+    # the four gate rows of an LSTM weight share their unit's hidden state; the input-to-hidden
+    # weights read the input sequence, the hidden-to-hidden ones the hidden states
+    model, topology, x = _topology({"model": "lstm", "hidden_sizes": "12"})
+    lstm_layers = [la for la in topology.layers if "weight_" in la.name]
+    assert {la.name.rsplit(".", 1)[1][:9] for la in lstm_layers} == {"weight_ih", "weight_hh"}
+    seen, handles = _record(model, [la.name for la in lstm_layers])
+    with topology.observe(1):
+        model(x)
+    for h in handles:
+        h.remove()
+    for layer in lstm_layers:
+        sequence, (hidden, _) = seen[layer.name][0], seen[layer.name][1]
+        h = hidden.reshape(-1, hidden.shape[-1])
+        a_in, a_out = layer.activations
+        assert torch.equal(a_out, h.repeat(1, 4))
+        expected_in = h if "weight_hh" in layer.name else sequence.reshape(-1, sequence.shape[-1])
+        assert torch.equal(a_in, expected_in)
+        assert a_in.shape[1] == layer.weight.shape[1] and a_out.shape[1] == layer.weight.shape[0]
+
+
+def test_weights_count_once_per_sample_or_once_per_position():
+    model, topology, x = _topology({"model": "cnn", "channels": "4,6"})
+    seen, handles = _record(model, [la.name for la in topology.layers])
+    topology.measure_uses(model, x)
+    model(x)
+    for h in handles:
+        h.remove()
+    expected = 0.0
+    for layer in topology.layers:
+        out = seen[layer.name][1]
+        uses = out.shape[2] * out.shape[3] if out.dim() == 4 else 1
+        assert layer.uses_per_sample == uses and layer.activations is None
+        expected += 2.0 * layer.target * uses
+    assert topology.forward_flops_per_sample() == expected
+    assert topology.layer_densities() == {
+        la.name: int(la.mask.sum()) / la.weight.numel() for la in topology.layers}
+
+
+@pytest.mark.parametrize("size", [1000, 4 * ENUMERATE_BELOW])  # enumeration, then rejection
+@pytest.mark.parametrize("share_excluded", [0.0, 0.5])
+def test_sampled_positions_are_distinct_free_sorted_and_uniform(size, share_excluded):
+    generator = torch.Generator().manual_seed(0)
+    # excluded: a block of the range, so that uniformity can be read by halves of the rest
+    n_excluded = int(share_excluded * size)
+    excluded = torch.arange(n_excluded) if n_excluded else None
+    free = size - n_excluded
+    k, draws = 200, 300
+    counts = torch.zeros(16)
+    for _ in range(draws):
+        picked = sample_positions(size, k, generator, excluded)
+        assert picked.numel() == k and torch.equal(picked, torch.unique(picked))
+        assert int(picked.min()) >= n_excluded and int(picked.max()) < size
+        counts += torch.bincount((picked - n_excluded) * 16 // free, minlength=16)
+    assert stats.chisquare(counts.numpy()).pvalue > 1e-3
+    assert sample_positions(size, 0, generator, excluded).numel() == 0
+    with pytest.raises(ValueError, match="free positions"):
+        sample_positions(1000, 1001, generator)
+
+
+def test_sampling_every_free_position_returns_them_all():
+    generator = torch.Generator().manual_seed(1)
+    excluded = torch.tensor([0, 5, 9])
+    assert sample_positions(10, 7, generator, excluded).tolist() == [1, 2, 3, 4, 6, 7, 8]
+
+
+def test_a_draw_of_many_among_a_huge_range_stays_small():
+    # rejection sampling: a sparse layer of 2^34 positions never enumerates them
+    generator = torch.Generator().manual_seed(2)
+    picked = sample_positions(2**34, 5000, generator)
+    assert picked.numel() == 5000 and torch.unique(picked).numel() == 5000
+    assert math.isclose(float(picked.double().mean()) / 2**34, 0.5, abs_tol=0.03)

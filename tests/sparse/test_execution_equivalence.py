@@ -1,0 +1,43 @@
+"""The execution paths are one algorithm: for a seed, every preset trains the same network on
+both, with the same batches, the same pruned and grown sets at every update and the same accuracy
+up to float rounding (the sparse kernels sum in another order).
+
+Dropout is set to 0: torch draws dropout masks in memory order, and the sparse path's activations
+are transposed views, so with dropout the two paths draw different masks of the same law.
+"""
+
+import pytest
+import torch
+from conformance_harness import READERS
+
+from metasparse.errors import ConfigError
+from metasparse.space import get_preset, preset_names
+from metasparse.train import run_config
+
+
+def train(preset: str, execution: str) -> tuple[float, list[list[torch.Tensor]]]:
+    config = dict(get_preset(preset), hidden_sizes="64,64", execution=execution, delta_t=10,
+                  batch_size=32, dropout=0.0)
+    masks: list[list[torch.Tensor]] = []
+
+    def record(step, topology, optimizer) -> None:
+        if topology.stats.updates > len(masks):
+            masks.append([READERS[execution].mask(layer) for layer in topology.layers])
+
+    result = run_config(config, "digits", epochs=2, seed=3, on_step=record)
+    return result.val_accuracy, masks
+
+
+@pytest.mark.parametrize("preset", preset_names())
+def test_both_paths_train_the_same_network(preset):
+    masked_accuracy, masked_masks = train(preset, "masked")
+    refused = [(k, v) for k, v in READERS["sparse"].refuses if get_preset(preset)[k] == v]
+    if refused:
+        with pytest.raises(ConfigError, match="execution=masked"):
+            train(preset, "sparse")
+        return
+    sparse_accuracy, sparse_masks = train(preset, "sparse")
+    assert len(sparse_masks) == len(masked_masks)
+    for update, (ours, theirs) in enumerate(zip(sparse_masks, masked_masks, strict=True)):
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)), update
+    assert sparse_accuracy == pytest.approx(masked_accuracy, abs=0.005)
