@@ -70,10 +70,11 @@ MEMORY_LIMIT_BYTES = 6 * 2**30
 STORE_TEST = re.compile(r"\bResultsStore\b|\boptimize\._store\b|\bimport _store\b")
 
 
-# End-to-end trainings that re-check the invariants after every step of every preset: minutes
-# per mutant that they cover (nearly all), while the conformance suite states the same rules.
+# End-to-end trainings of every preset (the invariants after every step; both execution paths
+# side by side): a minute or more per mutant that they cover (nearly all), while the conformance
+# suite states the same rules.
 # Left out, the score is a lower bound.
-SPARSE_SLOW = ("test_topology_invariants.py",)
+SPARSE_SLOW = ("test_topology_invariants.py", "test_execution_equivalence.py")
 
 
 def sparse_tests(root: Path) -> list[str]:
