@@ -117,11 +117,13 @@ def digits() -> Dataset:
 class Harness:
     """One configuration (BASE with `changes`) trained step by step on digits."""
 
-    def __init__(self, execution: str, epochs: int = 10, seed: int = 0, **changes) -> None:
+    def __init__(self, execution: str, epochs: int = 10, seed: int = 0,
+                 global_seed: int | None = None, **changes) -> None:
+        """`global_seed` (default: `seed`) seeds torch's global stream, which builds the model."""
         self.readers = READERS[execution]
         self.config = resolve_config({**BASE, **changes, "execution": execution})
         self.data = digits()
-        torch.manual_seed(seed)
+        torch.manual_seed(seed if global_seed is None else global_seed)
         self.generator = torch.Generator().manual_seed(seed)  # the topology's own stream
         self.batches = torch.Generator().manual_seed(seed + 1)
         self.model = build_model(self.config, self.data.n_features, self.data.n_classes)

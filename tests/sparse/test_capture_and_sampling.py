@@ -12,6 +12,7 @@ from torch import nn
 from metasparse.data import load_dataset, scale_inputs
 from metasparse.models import build_model
 from metasparse.space import resolve_config
+from metasparse.sparse import WEIGHT_INITS
 from metasparse.sparse.topology import ENUMERATE_BELOW, sample_positions
 from metasparse.train import build_topology
 
@@ -131,3 +132,15 @@ def test_a_draw_of_many_among_a_huge_range_stays_small():
     picked = sample_positions(2**34, 5000, generator)
     assert picked.numel() == 5000 and torch.unique(picked).numel() == 5000
     assert math.isclose(float(picked.double().mean()) / 2**34, 0.5, abs_tol=0.03)
+
+
+@pytest.mark.parametrize(("name", "std"), [
+    ("kaiming_normal", 2.0 / math.sqrt(4 * 9)),
+    ("kaiming_uniform", 2.0 / math.sqrt(4 * 9)),
+    ("xavier_normal", 2.0 * math.sqrt(2.0 / (4 * 9 + 8 * 9))),
+    ("xavier_uniform", 2.0 * math.sqrt(2.0 / (4 * 9 + 8 * 9))),
+])
+def test_conv_weight_laws_count_the_kernel_in_their_fans(name, std):
+    # a 3x3 convolution from 4 to 8 channels: fan-in 36, fan-out 72 (gain 2 here)
+    law = WEIGHT_INITS[name]((8, 4, 3, 3), torch.full((8,), 36.0), 2.0)
+    assert law.std == pytest.approx(std) and law.uniform == name.endswith("uniform")

@@ -375,6 +375,27 @@ def test_weight_init_gives_its_distribution(execution, name):
         assert not weight[~mask].any()
 
 
+def test_the_initial_network_comes_from_the_topology_stream_alone(execution):
+    # pattern, weights and the biases of sparsified layers are drawn from the topology's own
+    # generator: the global stream does not change them; the biases follow nn.Linear's law
+    first, second = Harness(execution), Harness(execution)
+    third = Harness(execution, global_seed=12345)  # another global stream, the same topology's
+    for a, b in ((first, second), (first, third)):
+        assert all(torch.equal(x, y) for x, y in zip(a.snapshot().weights, b.snapshot().weights,
+                                                     strict=True))
+    for layer in first.layers:
+        bias = dict(first.model.named_parameters())[layer.name[:-len("weight")] + "bias"]
+        bias_again = dict(third.model.named_parameters())[layer.name[:-len("weight")] + "bias"]
+        assert torch.equal(bias, bias_again)
+        bound = 1.0 / math.sqrt(layer_shape(first, layer)[1])
+        assert stats.kstest(bias.detach().double().numpy(), "uniform",
+                            args=(-bound, 2 * bound)).pvalue > 1e-3
+
+
+def layer_shape(h: Harness, layer) -> tuple[int, int]:
+    return tuple(h.snapshot().masks[h.layers.index(layer)].shape)
+
+
 def test_sparse_kaiming_scales_each_unit_by_its_fan_in(execution):
     # on the real path (fan-ins vary little under a random mask) and on a mask whose units
     # have fan-ins 4 and 400, where one scale for all units would be far off for both
