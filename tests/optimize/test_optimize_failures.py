@@ -12,7 +12,7 @@ from metasparse.optimize import TrialRunner, load_scenario, optimize
 
 # SGD at lr 0.3 with momentum 0.99 on unscaled breast_cancer features: the loss is NaN at once.
 DIVERGING = {"model": "mlp", "hidden_sizes": "128", "activation": "srelu", "optimizer": "sgd",
-             "lr": 0.3, "momentum": 0.99, "nesterov": True, "input_scaling": "none",
+             "lr": 10.0, "momentum": 0.99, "nesterov": True, "input_scaling": "none",
              "weight_init": "normal", "lr_schedule": "constant", "batch_size": 32,
              "normalization": "none", "dropout": 0.0, "dense_first_layer": False,
              "dense_last_layer": False}

@@ -28,7 +28,7 @@ MALFORMED = [
     ({"fixed": {"density": 5}}, "fixed: The 'density' parameter must be a number"),
     ({"objectives": ["train_flops"]}, "objectives[0] must be 'val_error'; got 'train_flops'"),
     ({"objectives": ["val_error", "accuracy"]},
-     "objectives[1] must be one of ['density', 'inference_density', 'train_flops']"),
+     "objectives[1] must be one of ['density', 'inference_density', 'train_flops', 'train_time']"),
     ({"objectives": ["val_error", "train_flops"], "backend": {"name": "smac", "facade": "mf"}},
      "backend.facade must be one of ['ac', 'hpo'] with two objectives"),
     ({"objectives": ["val_error", "train_flops"],
