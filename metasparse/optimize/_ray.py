@@ -15,7 +15,8 @@ trial runner and results store.
   (`backend.max_failures`); one that fails every retry is recorded as crashed.
 - Ray's experiment directory is results/<name>/ray. Rerunning the command restores it
   (Tuner.restore, unfinished and errored trials resumed); ray/recorded.json maps Ray trial ids to
-  the rows already written, so no trial is recorded twice.
+  their rows, written just before each row, so no trial is recorded twice, also when a run is
+  killed between the two writes.
 """
 
 # ruff: noqa: E402  (Ray is imported after RAY_AUTH_MODE is settled: _token_auth_from_token)
@@ -145,8 +146,11 @@ class _Recorder(tune.Callback):
         self.session = session
         self.job = job
         self.path = directory / _RECORDED
-        self.recorded: dict[str, int] = (json.loads(self.path.read_text())
-                                         if self.path.is_file() else {})
+        recorded = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        # an entry is written just before its row: one without a row is a trial whose run was
+        # killed in between, which records again (a row without an entry would record twice)
+        finished = session.store.finished_ids()
+        self.recorded: dict[str, int] = {k: v for k, v in recorded.items() if v in finished}
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         # Ray pickles its callbacks with the experiment; a restored experiment gets the
@@ -181,9 +185,11 @@ class _Recorder(tune.Callback):
         if trial.trial_id in self.recorded:
             return
         index = trial.config.get("index")  # random search: trial k is the k-th draw
-        self.recorded[trial.trial_id] = self.session.record(
-            outcome, None if index is None else int(index))
+        trial_id = int(index) if index is not None else 1 + max(
+            [*self.session.store.finished_ids(), *self.recorded.values()], default=-1)
+        self.recorded[trial.trial_id] = trial_id
         write_atomic(self.path, json.dumps(self.recorded, indent=0, sort_keys=True))
+        self.session.record(outcome, trial_id)
 
 
 _ACTIVE: list[_Recorder] = []
