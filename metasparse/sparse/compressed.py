@@ -32,7 +32,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
+from metasparse.sparse.init import REGROW_INITS, draw_bias
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -47,6 +47,7 @@ from metasparse.sparse.topology import (
     EXECUTIONS,
     Topology,
     TopologyConfig,
+    initial_entries,
     sample_positions,
     select,
 )
@@ -76,10 +77,6 @@ class CompressedLayer:
     def size(self) -> int:
         return self.module.out_features * self.module.in_features
 
-    def flat(self) -> torch.Tensor:
-        """row * in_features + col of every active entry, ascending."""
-        return self.module.layout.flat()
-
 
 @EXECUTIONS.register("sparse")
 class CompressedTopology(Topology):
@@ -108,12 +105,10 @@ class CompressedTopology(Topology):
             for (name, weight), target in zip(named_weights, targets, strict=True):
                 linear = _linear_of(model, name)
                 n_out, n_in = weight.shape
-                flat = sample_positions(weight.numel(), target, generator).to(device)
+                flat, values, init_std = initial_entries(
+                    weight.shape, target, config.weight_init, gain, generator, device,
+                    weight.dtype)
                 rows, cols = flat // n_in, flat % n_in
-                law = WEIGHT_INITS[config.weight_init](
-                    weight.shape, torch.bincount(rows, minlength=n_out).to(weight.dtype), gain)
-                values = torch.empty(target, dtype=weight.dtype, device=device)
-                draw_entries(law, values, rows, generator)
                 module = SparseLinear(n_in, n_out, bias=linear.bias is not None,
                                       device=device, dtype=weight.dtype)
                 if module.bias is not None:
@@ -122,7 +117,7 @@ class CompressedTopology(Topology):
                 parent, _, child = name.rpartition(".")[0].rpartition(".")
                 setattr(model.get_submodule(parent) if parent else model, child, module)
                 history = flat.clone() if config.grow_score in NEEDS_HISTORY else None
-                self.layers.append(CompressedLayer(name, module, law.mean_std, target, history))
+                self.layers.append(CompressedLayer(name, module, init_std, target, history))
 
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures what its update will score with."""

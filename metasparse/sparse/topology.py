@@ -203,6 +203,21 @@ def sample_positions(size: int, k: int, generator: torch.Generator,
     return picked.sort().values
 
 
+def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: float,
+                    generator: torch.Generator, device: torch.device,
+                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A layer's initial active positions (flat, ascending), their values, and the init law's
+    mean standard deviation: the same draws from `generator` on every execution path."""
+    size = math.prod(shape)
+    flat = sample_positions(size, target, generator).to(device)
+    rows = flat // (size // shape[0])
+    law = WEIGHT_INITS[weight_init](shape, torch.bincount(rows, minlength=shape[0]).to(dtype),
+                                    gain)
+    values = torch.empty(target, dtype=dtype, device=device)
+    draw_entries(law, values, rows, generator)
+    return flat, values, law.mean_std
+
+
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
 
 
@@ -398,8 +413,9 @@ class SparseTopology(Topology):
         history = config.grow_score in NEEDS_HISTORY
         with torch.no_grad():
             for (name, weight), target in zip(named_weights, targets, strict=True):
-                # the same draws as the sparse path: the pattern, then the active values
-                flat = sample_positions(weight.numel(), target, generator).to(weight.device)
+                flat, values, init_std = initial_entries(
+                    weight.shape, target, config.weight_init, gain, generator, weight.device,
+                    weight.dtype)
                 if target < weight.numel():
                     mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
                     mask[flat] = 1.0
@@ -410,20 +426,14 @@ class SparseTopology(Topology):
                 if history:  # the same views for a dense layer (a bool copy would materialize)
                     ever_active = mask.bool() if mask.is_contiguous() else \
                         torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
-                per_row = weight.numel() // weight.shape[0]
-                rows = flat // per_row
-                fan_in = torch.bincount(rows, minlength=weight.shape[0]).to(weight.dtype)
-                law = WEIGHT_INITS[config.weight_init](weight.shape, fan_in, gain)
-                values = torch.empty(target, dtype=weight.dtype, device=weight.device)
-                draw_entries(law, values, rows, generator)
                 weight.zero_()
                 weight.view(-1)[flat] = values
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
                 if name.endswith(".weight") and isinstance(module, nn.Linear | nn.Conv2d) \
                         and module.bias is not None:
-                    draw_bias(module.bias, per_row, generator)
+                    draw_bias(module.bias, weight.numel() // weight.shape[0], generator)
                 self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
-                                               law.mean_std, target))
+                                               init_std, target))
         self._after_update()
 
     def _after_update(self) -> None:
