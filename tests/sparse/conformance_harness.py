@@ -90,6 +90,11 @@ assert set(READERS) == set(EXECUTION_PATHS), "every execution path needs its rea
 EXECUTIONS = tuple(EXECUTION_PATHS)
 
 
+def refused(execution: str, config: dict) -> list[tuple[str, str]]:
+    """The settings of `config` that the path refuses (see `Readers.refuses`)."""
+    return [(k, v) for k, v in READERS[execution].refuses if config[k] == v]
+
+
 def _first_moment(state: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """SGD's momentum buffer or Adam's first moment."""
     return state.get("momentum_buffer", state.get("exp_avg"))
@@ -131,12 +136,12 @@ class Harness:
         # self.model (the sparse path replaces its Linear layers)
         self.twin = build_model(self.config, self.data.n_features, self.data.n_classes)
         self.total_steps = epochs * STEPS_PER_EPOCH
-        refused = [(k, v) for k, v in self.readers.refuses if self.config[k] == v]
-        if refused:
+        settings = refused(execution, self.config)
+        if settings:
             with pytest.raises(ConfigError, match="execution=masked"):
                 build_topology(self.config, self.model, STEPS_PER_EPOCH, self.total_steps,
                                self.generator)
-            pytest.skip(f"the {execution!r} path refuses {refused[0][0]}={refused[0][1]!r}")
+            pytest.skip(f"the {execution!r} path refuses {settings[0][0]}={settings[0][1]!r}")
         self.topology = build_topology(self.config, self.model, STEPS_PER_EPOCH,
                                        self.total_steps, self.generator)
         self.readers.prepare(self.topology)

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 import torch
-from conformance_harness import EXECUTIONS, READERS
+from conformance_harness import EXECUTIONS, READERS, refused
 
 from metasparse.data import load_dataset
 from metasparse.errors import ConfigError
@@ -57,8 +57,7 @@ def test_invariants_hold_for_every_preset(preset, execution):
     checker = InvariantChecker(execution)
     config = _frequent_updates(get_preset(preset))
     config.update(hidden_sizes="128,128", execution=execution)
-    refused = [(k, v) for k, v in READERS[execution].refuses if config[k] == v]
-    if refused:
+    if refused(execution, config):
         with pytest.raises(ConfigError, match="execution=masked"):
             run_config(config, "digits", epochs=2, seed=0)
         return
