@@ -15,6 +15,7 @@ Targets (DESIGN.md): `sparse` epoch <= 0.5x dense at density 0.05 and <= 0.25x a
 training state <= 2 x density x dense plus a constant.
 
     python bench/truly_sparse.py [--dataset madelon] [--width 4096] [--epochs 3]
+    python bench/truly_sparse.py --model lstm --layers 1 --width 1024   # the LSTM gates
 """
 
 from __future__ import annotations
@@ -37,15 +38,16 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def measure(dataset: str, width: int, density: float, execution: str, epochs: int,
-            grow: str) -> dict:
+def measure(dataset: str, model: str, layers: int, width: int, density: float, execution: str,
+            epochs: int, grow: str) -> dict:
     """One training run in this (fresh) process."""
     from metasparse.data import load_dataset
     from metasparse.train import fit
 
     data = load_dataset(dataset)
     dense = density >= 1.0
-    config = dict(get_preset("set"), hidden_sizes=",".join([str(width)] * 3), density=density,
+    config = dict(get_preset("set"), model=model, hidden_sizes=",".join([str(width)] * layers),
+                  density=density,
                   execution=execution, grow_score=grow, dropout=0.0, batch_size=128,
                   update_every="never" if dense else "epoch")
     stamps: list[float] = []
@@ -79,6 +81,8 @@ def _state_bytes(trained) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="madelon")
+    parser.add_argument("--model", default="mlp", choices=["mlp", "lstm"])
+    parser.add_argument("--layers", type=int, default=3, help="hidden layers")
     parser.add_argument("--width", type=int, default=4096)
     parser.add_argument("--densities", type=float, nargs="+",
                         default=[0.2, 0.1, 0.05, 0.01, 0.001])
@@ -87,7 +91,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}; {args.dataset}, MLP 3x{args.width}, "
+          f"{platform.processor() or platform.machine()}; {args.dataset}, "
+          f"{args.model} {args.layers}x{args.width}, "
           f"batch 128, SET updates each epoch (grow {args.grow}), {args.epochs} epochs per run")
     print(f"{'density':>8} {'execution':<9} {'epoch s':>8} {'ratio':>6} {'state MB':>9} "
           f"{'state/dense':>11} {'2 x density':>11} {'peak MB':>8} {'val acc':>7}")
@@ -96,8 +101,8 @@ def main() -> None:
     dense = None
     for density, execution in runs:
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            r = pool.submit(measure, args.dataset, args.width, density, execution,
-                            args.epochs, args.grow).result()
+            r = pool.submit(measure, args.dataset, args.model, args.layers, args.width, density,
+                            execution, args.epochs, args.grow).result()
         dense = dense or r
         print(f"{density:>8g} {execution if density < 1 else 'dense':<9} {r['epoch_s']:>8.3f} "
               f"{r['epoch_s'] / dense['epoch_s']:>6.3f} {r['state_mb']:>9.1f} "

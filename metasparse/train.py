@@ -199,7 +199,7 @@ def fit(
     result = TrialResult(
         status=status, val_accuracy=val_acc, val_error=1.0 - val_acc, val_loss=val_loss,
         test_accuracy=test_acc, test_loss=test_loss, density=topology.density(),
-        target_density=c["density"], layer_densities=topology.layer_densities(),
+        target_density=topology.sparsity.density, layer_densities=topology.layer_densities(),
         train_flops=train_flops, inference_flops=topology.forward_flops_per_sample(),
         wall_time_s=time.perf_counter() - start, topology_updates=topology.stats.updates,
         connections_moved=topology.stats.moved, update_time_s=topology.stats.seconds,
@@ -213,13 +213,22 @@ def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
     """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights,
     on the configuration's execution path (the `sparse` one replaces the model's sparsified
     Linear layers in place). What `fit` trains with; the conformance tests drive the same."""
+    weights = sparsifiable_parameters(model)
     return EXECUTIONS[c["execution"]](
-        sparsifiable_parameters(model), model, TopologyConfig.from_config(c),
+        weights, model, TopologyConfig.from_config(c),
         UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
                        c["t_end"], steps_per_epoch, total_steps),
-        SparsitySchedule(c["sparsity_schedule"], c["density"], c["initial_density"], total_steps),
+        SparsitySchedule(c["sparsity_schedule"], target_density(c, weights),
+                         c["initial_density"], total_steps),
         gain=activation_gain(c["activation"]), generator=generator,
     )
+
+
+def target_density(c: Mapping[str, Any], weights: list[tuple[str, nn.Parameter]]) -> float:
+    """The configured density, or the one at which `weights` hold `active_weights` in all."""
+    if not c["active_weights"]:
+        return float(c["density"])
+    return min(1.0, c["active_weights"] / sum(w.numel() for _, w in weights))
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,

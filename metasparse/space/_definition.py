@@ -117,9 +117,13 @@ def restrict(definition: dict[str, Any], name: str, allowed: Any) -> None:
     spec = _parameter(definition, name)
     if spec["kind"] in ("categorical", "ordinal"):
         key = "choices" if spec["kind"] == "categorical" else "sequence"
-        bad = [a for a in allowed if a not in spec[key]]
-        if bad:
-            raise ConfigError(invalid_choice(name, spec[key], bad[0]))
+        if spec.get("open"):  # any value the trainer accepts, e.g. widths for hidden_sizes
+            for value in allowed:
+                check_value(name, spec, value)
+        else:
+            bad = [a for a in allowed if a not in spec[key]]
+            if bad:
+                raise ConfigError(invalid_choice(name, spec[key], bad[0]))
         spec[key] = list(allowed)
         if spec["default"] not in allowed:
             spec["default"] = allowed[0]
@@ -203,14 +207,15 @@ def _forbidden_alive(definition: dict[str, Any], clause: Mapping[str, Any]) -> b
 def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
     """Raise ConfigError unless `value` is legal for the trainer.
 
-    The trainer accepts more than the search samples: `bounds` widens a numeric range,
+    The trainer accepts more than the search samples: `bounds` widens a numeric range (or makes
+    a numeric constant, never searched, settable within it),
     `accepts` lists further values (e.g. the `sparse` execution path, never searched), and an
     `open` categorical or ordinal takes any value of its type (e.g. any `hidden_sizes` string,
     whose format the model layer checks).
     """
     kind = spec["kind"]
-    if kind in ("float", "int_log"):
-        low, high = spec.get("bounds", spec["range"])
+    if kind in ("float", "int_log") or (kind == "constant" and "bounds" in spec):
+        low, high = spec.get("bounds") or spec["range"]
         if isinstance(value, int | float) and not isinstance(value, bool) \
                 and math.isfinite(value) and low <= value <= high:
             return

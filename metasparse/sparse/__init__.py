@@ -8,6 +8,7 @@ paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active w
 from metasparse.sparse.compressed import CompressedTopology  # registers the 'sparse' path
 from metasparse.sparse.distribution import DISTRIBUTIONS, active_counts, layer_densities
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
+from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
 from metasparse.sparse.topology import EXECUTIONS, SparseTopology, Topology, TopologyConfig, select
@@ -22,6 +23,7 @@ __all__ = [
     "WEIGHT_INITS",
     "CompressedTopology",
     "LayerState",
+    "SparseLSTM",
     "SparseTopology",
     "SparsitySchedule",
     "Topology",

@@ -1,7 +1,9 @@
-"""The `sparse` execution path: every sparsified Linear layer stores only its active weights.
+"""The `sparse` execution path: every sparsified Linear layer and LSTM gate matrix stores only
+its active weights.
 
-Each such layer becomes a `SparseLinear` (values plus CSR indices, forward and backward by sparse
-kernels, see csr.py), so time and memory follow the number of active weights, and the optimizer
+Each such matrix becomes a `SparseLinear` (values plus CSR indices, forward and backward by
+sparse kernels, see csr.py; an LSTM becomes a `SparseLSTM` of two, see recurrent.py), so time
+and memory follow the number of active weights, and the optimizer
 keeps state for active weights only. The topology update acts on that compressed structure and
 follows the same rules as the masked path (the conformance suite checks both):
 
@@ -15,7 +17,9 @@ follows the same rules as the masked path (the conformance suite checks both):
   kept entries and starts at zero for the grown ones.
 
 Dense quantities exist only at update steps: the dense gradient block by block from the
-(input, output gradient) pair captured in the update step's backward pass. Growth by momentum
+(input, output gradient) pairs captured in the update step's backward pass. Convolutions are
+refused (use the masked path): torch has no sparse convolution kernel, and a sparse product over
+unfolded (im2col) inputs is not built yet. Growth by momentum
 (SNFS) needs the momentum of inactive weights, which exists only as a dense buffer updated at
 every step: it is refused here (use the masked path).
 """
@@ -33,6 +37,7 @@ from torch import nn
 from metasparse.errors import ConfigError
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
 from metasparse.sparse.init import REGROW_INITS, draw_bias
+from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -47,6 +52,7 @@ from metasparse.sparse.topology import (
     EXECUTIONS,
     Topology,
     TopologyConfig,
+    bias_fan_in,
     initial_entries,
     sample_positions,
     select,
@@ -58,7 +64,8 @@ class CompressedLayer:
     """A layer of the sparse path; `name` is the dense weight's name, as on the masked path."""
 
     name: str
-    module: SparseLinear
+    linear: SparseLinear  # the active weights
+    module: nn.Module  # the module owning the weight `name`: `linear`, or a SparseLSTM
     init_std: float
     target: int
     ever_active: torch.Tensor | None  # sorted flat positions ever active (NEEDS_HISTORY only)
@@ -67,15 +74,15 @@ class CompressedLayer:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.module.out_features, self.module.in_features
+        return self.linear.out_features, self.linear.in_features
 
     @property
     def active(self) -> int:
-        return self.module.nnz
+        return self.linear.nnz
 
     @property
     def size(self) -> int:
-        return self.module.out_features * self.module.in_features
+        return self.linear.out_features * self.linear.in_features
 
 
 @EXECUTIONS.register("sparse")
@@ -101,23 +108,22 @@ class CompressedTopology(Topology):
                 "which only the 'masked' execution keeps; use execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
+        owners = [_owner(model, name) for name, _ in named_weights]
+        fans = [bias_fan_in(owner, name.rpartition(".")[2], weight.shape)
+                for (name, weight), owner in zip(named_weights, owners, strict=True)]
         with torch.no_grad():
-            for (name, weight), target in zip(named_weights, targets, strict=True):
-                linear = _linear_of(model, name)
-                n_out, n_in = weight.shape
+            for (name, weight), target, fan in zip(named_weights, targets, fans, strict=True):
+                linear, owner = _install(model, name, device, weight.dtype)
+                n_in = weight.shape[1]
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, device,
                     weight.dtype)
-                rows, cols = flat // n_in, flat % n_in
-                module = SparseLinear(n_in, n_out, bias=linear.bias is not None,
-                                      device=device, dtype=weight.dtype)
-                if module.bias is not None:
-                    draw_bias(module.bias, n_in, generator)
-                module.set_pattern(rows, cols, values)
-                parent, _, child = name.rpartition(".")[0].rpartition(".")
-                setattr(model.get_submodule(parent) if parent else model, child, module)
+                if fan is not None and linear.bias is not None:
+                    draw_bias(linear.bias, fan[1], generator)
+                linear.set_pattern(flat // n_in, flat % n_in, values)
                 history = flat.clone() if config.grow_score in NEEDS_HISTORY else None
-                self.layers.append(CompressedLayer(name, module, init_std, target, history))
+                self.layers.append(CompressedLayer(name, linear, owner, init_std, target,
+                                                   history))
 
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures what its update will score with."""
@@ -132,17 +138,17 @@ class CompressedTopology(Topology):
     @contextlib.contextmanager
     def _capture_io(self) -> Iterator[None]:
         for layer in self.layers:
-            layer.module.captured.clear()
-            layer.module.capture_io = True
+            layer.linear.captured.clear()
+            layer.linear.capture_io = True
         try:
             yield
         finally:
             for layer in self.layers:
-                layer.module.capture_io = False
+                layer.linear.capture_io = False
 
     # -- the prune/grow step ---------------------------------------------------------------
     def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
-        c, m = self.config, layer.module
+        c, m = self.config, layer.linear
         n_active = m.nnz
         n_grow = min(round(fraction * target), layer.size - target)
         n_prune = n_active - target + n_grow
@@ -199,8 +205,8 @@ class CompressedTopology(Topology):
         c = self.config
         n_out, n_in = layer.shape
         strength = _strength(layer.shape, rows, cols, values)
-        io = layer.module.captured[-1] if layer.module.captured else None
-        if c.grow_score in NEEDS_GRADIENT and io is None:
+        captured = layer.linear.captured
+        if c.grow_score in NEEDS_GRADIENT and not captured:
             raise RuntimeError(f"{layer.name}: no captured backward pass at this update")
         block_rows = max(1, self.block_elements // n_in)
         bounds = torch.searchsorted(rows, torch.arange(0, n_out + block_rows, block_rows,
@@ -217,7 +223,7 @@ class CompressedTopology(Topology):
             weight[local] = values[lo:hi]
             state = LayerState(
                 weight=weight.view(-1, n_in),
-                grad=_grad_rows(io, start, stop) if c.grow_score in NEEDS_GRADIENT else None,
+                grad=_grad_rows(captured, start, stop) if c.grow_score in NEEDS_GRADIENT else None,
                 momentum=None, mask=mask.view(-1, n_in),
                 ever_active=_block_history(layer.ever_active, start, stop, n_in),
                 activations=None if layer.activations is None else
@@ -258,14 +264,35 @@ class CompressedTopology(Topology):
                 group["params"] = [new if p is old else p for p in group["params"]]
 
 
-def _linear_of(model: nn.Module, name: str) -> nn.Linear:
-    module_name, _, attr = name.rpartition(".")
-    module = model.get_submodule(module_name) if module_name else model
-    if not isinstance(module, nn.Linear) or attr != "weight":
-        raise ConfigError(
-            f"The 'execution' parameter 'sparse' runs Linear layers only; {name} belongs to a "
-            f"{type(module).__name__}: use execution=masked for this model")
-    return module
+def _owner(model: nn.Module, name: str) -> nn.Module:
+    owner_name = name.rpartition(".")[0]
+    return model.get_submodule(owner_name) if owner_name else model
+
+
+def _install(model: nn.Module, name: str, device: torch.device,
+             dtype: torch.dtype) -> tuple[SparseLinear, nn.Module]:
+    """Put an empty SparseLinear in place of the dense weight `name` of `model`; return it and
+    the module that now owns `name` (the SparseLinear, or the SparseLSTM of an LSTM's gates)."""
+    owner_name, _, attribute = name.rpartition(".")
+    owner = _owner(model, name)
+    if isinstance(owner, nn.Linear) and attribute == "weight":
+        linear = SparseLinear(owner.in_features, owner.out_features,
+                              bias=owner.bias is not None, device=device, dtype=dtype)
+        _replace(model, owner_name, linear)
+        return linear, linear
+    if isinstance(owner, nn.LSTM):
+        owner = SparseLSTM.like(owner, device, dtype)
+        _replace(model, owner_name, owner)
+    if isinstance(owner, SparseLSTM) and attribute in ("weight_ih_l0", "weight_hh_l0"):
+        return (owner.ih if attribute == "weight_ih_l0" else owner.hh), owner
+    raise ConfigError(
+        f"The 'execution' parameter 'sparse' runs Linear and LSTM layers only; {name} belongs "
+        f"to a {type(owner).__name__}: use execution=masked for this model")
+
+
+def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 
 def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,
@@ -277,10 +304,12 @@ def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,
     return unit_strength(s_out, s_in)
 
 
-def _grad_rows(io: tuple[torch.Tensor, torch.Tensor], start: int, stop: int) -> torch.Tensor:
-    """Rows start:stop of the dense weight gradient grad_out^T x of one captured batch."""
-    x, grad_out = io
-    return grad_out[:, start:stop].t() @ x
+def _grad_rows(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], start: int,
+               stop: int) -> torch.Tensor:
+    """Rows start:stop of the dense weight gradient: the sum of grad_out^T x over the captured
+    (x, grad_out) pairs of the update step's backward pass (one per use of the layer: an LSTM's
+    recurrent matrix is used once per time step)."""
+    return sum(grad_out[:, start:stop].t() @ x for x, grad_out in captured)
 
 
 def _block_history(ever: torch.Tensor | None, start: int, stop: int,

@@ -29,6 +29,7 @@ from torch import nn
 from metasparse._registry import Registry
 from metasparse.sparse.distribution import active_counts, layer_densities
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
+from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
     GROW_SCORES,
@@ -268,6 +269,20 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
     return torch.topk(keyed, k, largest=not lowest, sorted=False).indices
 
 
+def bias_fan_in(module: nn.Module, weight_name: str,
+                shape: Sequence[int]) -> tuple[str, int] | None:
+    """The name of the bias that goes with weight `weight_name` of `module` and the fan-in of
+    torch's own law for it (nn.LSTM draws every bias from its hidden size), or None.
+
+    Every execution path draws these biases from the topology's stream with `draw_bias`, so
+    that the paths start from the same network."""
+    if isinstance(module, nn.LSTM):
+        return weight_name.replace("weight", "bias", 1), module.hidden_size
+    if isinstance(module, nn.Linear | nn.Conv2d) and weight_name == "weight":
+        return "bias", math.prod(shape[1:])
+    return None
+
+
 class Topology:
     """What every execution path shares: layer targets, the update schedule, activation capture
     and the statistics. A path builds `self.layers` (each with `name`, `module`, `target`,
@@ -429,9 +444,9 @@ class SparseTopology(Topology):
                 weight.zero_()
                 weight.view(-1)[flat] = values
                 module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                if name.endswith(".weight") and isinstance(module, nn.Linear | nn.Conv2d) \
-                        and module.bias is not None:
-                    draw_bias(module.bias, weight.numel() // weight.shape[0], generator)
+                bias = bias_fan_in(module, name.rpartition(".")[2], weight.shape)
+                if bias is not None and getattr(module, bias[0]) is not None:
+                    draw_bias(getattr(module, bias[0]), bias[1], generator)
                 self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
                                                init_std, target))
         self._after_update()
@@ -539,7 +554,7 @@ def _make_hook(layer: MaskedLayer):
 
 def _as_matrices(module: nn.Module, name: str, x: torch.Tensor, output) -> tuple:
     """(inputs, outputs) of a layer as matrices with one column per input / output unit."""
-    if isinstance(module, nn.LSTM):
+    if isinstance(module, nn.LSTM | SparseLSTM):
         h = output[0].detach()
         x_in = h if "weight_hh" in name else x
         h = h.reshape(-1, h.shape[-1])

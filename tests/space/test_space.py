@@ -14,6 +14,7 @@ from metasparse.space import (
     resolve_config,
     shipped_spaces,
 )
+from metasparse.space._definition import load_definition, restrict
 
 DESIGN_NAMES = {
     "model", "hidden_sizes", "channels", "activation", "normalization", "input_scaling",
@@ -98,3 +99,23 @@ def test_parse_assignment_types_values_like_the_space():
 def test_unknown_space_lists_the_shipped_ones():
     with pytest.raises(ConfigError, match="'meta'"):
         load_space("nonexistent")
+
+
+def test_a_parameter_budget_is_a_constant_set_within_its_bounds():
+    assert load_space("meta")["active_weights"].value == 0  # off: never searched
+    assert resolve_config({"active_weights": 372900})["active_weights"] == 372900
+    for bad in (-1, "many", float("inf")):
+        with pytest.raises(ConfigError, match=r"'active_weights' parameter must be a number in"):
+            resolve_config({"active_weights": bad})
+
+
+def test_restricting_an_open_categorical_takes_new_values_of_its_type():
+    widths = load_space("wide-sparse")["hidden_sizes"].choices
+    assert "9600,9600,9600" in widths and "256,256" not in widths
+    definition = load_definition("meta")
+    restrict(definition, "hidden_sizes", ["64,64", "4096"])
+    assert definition["parameters"]["hidden_sizes"]["choices"] == ["64,64", "4096"]
+    with pytest.raises(ConfigError, match="'hidden_sizes' parameter must be one of"):
+        restrict(definition, "hidden_sizes", ["64", 64])
+    with pytest.raises(ConfigError, match="'activation' parameter must be one of"):
+        restrict(load_definition("meta"), "activation", ["relu", "swish"])

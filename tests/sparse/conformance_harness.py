@@ -63,8 +63,8 @@ def _masked_state(layer: MaskedLayer, optimizer: torch.optim.Optimizer) -> dict:
 
 
 def _compressed_state(layer: CompressedLayer, optimizer: torch.optim.Optimizer) -> dict:
-    values = layer.module.values
-    return {key: layer.module.layout.to_dense(value.detach())
+    values = layer.linear.values
+    return {key: layer.linear.layout.to_dense(value.detach())
             for key, value in optimizer.state.get(values, {}).items()
             if isinstance(value, torch.Tensor) and value.shape == values.shape}
 
@@ -76,8 +76,8 @@ READERS: dict[str, Readers] = {
         state=_masked_state,
     ),
     "sparse": Readers(
-        mask=lambda layer: layer.module.layout.to_dense(torch.ones(layer.active)).bool(),
-        weight=lambda layer: layer.module.to_dense(),
+        mask=lambda layer: layer.linear.layout.to_dense(torch.ones(layer.active)).bool(),
+        weight=lambda layer: layer.linear.to_dense(),
         state=_compressed_state,
         # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
         # only active weights does not have
