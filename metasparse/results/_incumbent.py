@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from metasparse.optimize._table import cost_columns, timestamp
+from metasparse.results._codec import timestamp
+from metasparse.results._schema import cost_columns
 
 
 class _Group:
