@@ -42,7 +42,7 @@ from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
-from metasparse.results import REPORT
+from metasparse.results import CONFIG_PREFIX, REPORT
 from metasparse.results import format_number as _num
 from metasparse.results import markdown_table as _table
 
@@ -300,7 +300,7 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
         analysis.preset_runs.to_csv(out / "preset_runs.csv", index=False)
     if analysis.pareto is not None:
         columns = ["run", "trial_id", *main.cost_columns, "on_front",
-                   *[c for c in analysis.pareto.columns if c.startswith("config.")]]
+                   *[c for c in analysis.pareto.columns if c.startswith(CONFIG_PREFIX)]]
         analysis.pareto[columns].to_csv(out / "pareto.csv", index=False)
     if analysis.validation is not None:
         analysis.validation.to_csv(out / "validation_summary.csv", index=False)

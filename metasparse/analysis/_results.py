@@ -25,9 +25,11 @@ from metasparse.results import (
     TRAJECTORY,
     TRIALS,
     JobTable,
+    config_column,
     cost_columns,
     default_reference,
     find_runs,
+    kind_of,
     parse_cell,
     read_scenario,
     read_yaml,
@@ -217,6 +219,11 @@ def _read_trials(directory: Path, space: ConfigurationSpace) -> pd.DataFrame:
 
     raw = _read_table(directory / TRIALS)
     names = [c[len(CONFIG_PREFIX):] for c in raw.columns if c.startswith(CONFIG_PREFIX)]
+    for name in [n for n in space if n not in names and kind_of(space[n]) == "constant"]:
+        # A constant that the space gained after the run (execution, say): every trial of
+        # the run had its value, the only one the trainer knew then.
+        raw[config_column(name)] = str(space[name].value)
+        names.append(name)
     if set(names) != set(space.keys()):
         missing = sorted(set(space.keys()) - set(names)) or sorted(set(names) - set(space.keys()))
         raise MetasparseError(
