@@ -1,7 +1,10 @@
-"""A tiny string-keyed registry: every design axis of the trainer is one of these.
+"""A tiny string-keyed registry: most design axes of the trainer are one of these.
 
 The keys are the strings used in the search space, so a value sampled by SMAC or Optuna
-selects an implementation directly.
+selects an implementation directly. Not every axis is a registry: input scaling names its
+methods in a tuple (`metasparse.data.SCALING_METHODS`), and `update_every` and
+`sparsity_schedule` are compared as strings by the schedules (`metasparse.sparse.schedule`);
+tests/space/test_registry_agreement.py checks all of them against spaces/meta.yaml.
 """
 
 from __future__ import annotations

@@ -83,8 +83,10 @@ def sparse_tests(root: Path) -> list[str]:
 
 
 def store_tests(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in (root / "tests" / "optimize").glob("test_*.py")
-                  if "store" in p.stem or STORE_TEST.search(p.read_text()))
+    return sorted(str(p.relative_to(root)) for p in
+                  [*(root / "tests" / "optimize").glob("test_*.py"),
+                   *(root / "tests" / "results").glob("test_*_tables.py")]
+                  if "store" in p.stem or "tables" in p.stem or STORE_TEST.search(p.read_text()))
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,9 @@ class Group:
 
 GROUPS = {
     "sparse": Group("sparse", ("metasparse/sparse/*",), sparse_tests),
-    "store": Group("store", ("metasparse/optimize/_store.py",), store_tests),
+    # the store and the append-only tables it writes through (metasparse.results)
+    "store": Group("store", ("metasparse/optimize/_store.py", "metasparse/results/_files.py"),
+                   store_tests),
 }
 
 # mutmut's exit codes, as its stats module reads them, folded into the columns of the table.

@@ -1,4 +1,6 @@
-"""What the analysis needs to know about a ConfigSpace: kinds, cell parsing, activity, forbidden."""
+"""What the analysis needs to know about a ConfigSpace besides the cells of a results table
+(metasparse.results) and the activity of parameters (metasparse.space): defaults, equality of
+values, forbidden clauses."""
 
 from __future__ import annotations
 
@@ -6,63 +8,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
-)
-from ConfigSpace.hyperparameters import IntegerHyperparameter
+from ConfigSpace import ConfigurationSpace
 
-from metasparse.optimize._configs import plain
+from metasparse.results import choices_of, kind_of, parse_cell, plain
+from metasparse.space import active_parameters
 
 __all__ = ["active_parameters", "choices_of", "default_values", "is_forbidden", "kind_of",
            "parse_cell", "plain", "same_value", "with_activity"]
 
 
-def kind_of(hp: Any) -> str:
-    """'categorical', 'ordinal', 'float' (any number, integers too) or 'constant'."""
-    if isinstance(hp, Constant):
-        return "constant"
-    if isinstance(hp, CategoricalHyperparameter):
-        return "categorical"
-    if isinstance(hp, OrdinalHyperparameter):
-        return "ordinal"
-    return "float"
-
-
-def choices_of(hp: Any) -> list[Any]:
-    """The values of a categorical, ordinal or constant parameter."""
-    if isinstance(hp, Constant):
-        return [hp.value]
-    if isinstance(hp, CategoricalHyperparameter):
-        return list(hp.choices)
-    return list(hp.sequence)
-
-
 def default_values(space: ConfigurationSpace) -> dict[str, Any]:
     """The default of every parameter of the space (active or not)."""
     return {name: plain(space[name].default_value) for name in space}
-
-
-def parse_cell(hp: Any, text: str) -> Any:
-    """A `config.<name>` cell of trials.csv -> the typed value (None when empty: inactive)."""
-    if text == "":
-        return None
-    if kind_of(hp) == "float":
-        value = float(text)
-        return round(value) if isinstance(hp, IntegerHyperparameter) else value
-    for choice in choices_of(hp):
-        if str(choice) == text:
-            return choice
-    for choice in choices_of(hp):  # a number written as 1.0 for a choice 1, and so on
-        if isinstance(choice, int | float) and not isinstance(choice, bool):
-            try:
-                if float(text) == float(choice):
-                    return choice
-            except ValueError:
-                break
-    return text
 
 
 def same_value(a: Any, b: Any) -> bool:
@@ -73,24 +30,6 @@ def same_value(a: Any, b: Any) -> bool:
         return True
     return type(a) is type(b) and a == b if isinstance(a, bool) or isinstance(b, bool) \
         else a == b
-
-
-def active_parameters(space: ConfigurationSpace, values: Mapping[str, Any]) -> set[str]:
-    """The parameters of `space` that the conditions make active for these values.
-
-    `values` may hold values for inactive parameters too (a full configuration); parameters
-    missing from it are inactive.
-    """
-    active: set[str] = set()
-    for name in space:  # ConfigSpace keeps parents before their children
-        if name not in values or values[name] is None:
-            continue
-        parents = space.parents_of[name]
-        if all(p.name in active for p in parents) and all(
-                condition.satisfied_by_value(values)
-                for condition in space.parent_conditions_of[name]):
-            active.add(name)
-    return active
 
 
 def with_activity(space: ConfigurationSpace, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metasparse.analysis._results import OBJECTIVE_METRICS, Results
+from metasparse.analysis._results import Results
 from metasparse.analysis._surrogate import select_trials
 from metasparse.analysis._training import preset_config, train_runs
-from metasparse.optimize._table import cost_columns
+from metasparse.results import OBJECTIVES, cost_columns
 
 __all__ = ["dominated_by", "evaluate_presets", "pareto_front", "pareto_trials",
            "reference_point"]
@@ -91,7 +91,7 @@ def preset_costs(runs: pd.DataFrame, objectives: Sequence[str],
         costs = {}
         for k, (column, objective) in enumerate(zip(cost_columns(len(objectives)), objectives,
                                                     strict=True)):
-            metric = OBJECTIVE_METRICS[objective]
+            metric = OBJECTIVES[objective].metric
             costs[column] = crash_cost if failed and k == 0 else \
                 float(pd.to_numeric(group[metric]).mean())
         rows.append({**row, **costs})

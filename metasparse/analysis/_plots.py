@@ -11,12 +11,16 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from metasparse.results import OBJECTIVES
+
 __all__ = ["plot_ablation", "plot_convergence", "plot_importance", "plot_pareto",
            "plot_per_instance", "save_figure"]
 
-_OBJECTIVE_LABELS = {"val_error": "validation error", "density": "density",
-                     "inference_density": "density", "train_flops": "training FLOPs",
-                     "train_time": "training time (s)"}
+
+
+def _label(objective: str) -> str:
+    known = OBJECTIVES.get(objective)
+    return known.label if known is not None else objective
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -139,8 +143,8 @@ def plot_pareto(trials: pd.DataFrame, presets: pd.DataFrame | None = None, *,
                               strict=True):
             axis.annotate(str(name), (x, y), textcoords="offset points", xytext=(4, 4),
                           fontsize=8, color="tab:red")
-    axis.set_xlabel(_OBJECTIVE_LABELS.get(objectives[0], objectives[0]))
-    axis.set_ylabel(_OBJECTIVE_LABELS.get(objectives[1], objectives[1]))
+    axis.set_xlabel(_label(objectives[0]))
+    axis.set_ylabel(_label(objectives[1]))
     if objectives[1] == "train_flops":
         axis.set_yscale("log")
     axis.grid(alpha=0.3)

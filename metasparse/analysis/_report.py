@@ -42,6 +42,9 @@ from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
+from metasparse.results import CONFIG_PREFIX, REPORT
+from metasparse.results import format_number as _num
+from metasparse.results import markdown_table as _table
 
 __all__ = ["Analysis", "analyze", "top_parameters", "write_index", "write_report"]
 
@@ -279,7 +282,7 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
     """Write report.md with its tables (CSV) and plots (PNG) to `directory` (default: the
     run's report/); returns the path of report.md."""
     main = analysis.main
-    out = Path(directory) if directory is not None else main.directory / "report"
+    out = Path(directory) if directory is not None else main.directory / REPORT
     out.mkdir(parents=True, exist_ok=True)
     for name in _OUTPUTS:  # what an earlier report left and this one may not write again
         (out / name).unlink(missing_ok=True)
@@ -297,7 +300,7 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
         analysis.preset_runs.to_csv(out / "preset_runs.csv", index=False)
     if analysis.pareto is not None:
         columns = ["run", "trial_id", *main.cost_columns, "on_front",
-                   *[c for c in analysis.pareto.columns if c.startswith("config.")]]
+                   *[c for c in analysis.pareto.columns if c.startswith(CONFIG_PREFIX)]]
         analysis.pareto[columns].to_csv(out / "pareto.csv", index=False)
     if analysis.validation is not None:
         analysis.validation.to_csv(out / "validation_summary.csv", index=False)
@@ -593,30 +596,5 @@ def _validation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
 # ---------------------------------------------------------------------------------- tables
 
 
-def _num(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3e}"
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
-
-
-def _table(frame: pd.DataFrame) -> list[str]:
-    """A DataFrame as a Markdown table."""
-    columns = [str(c) for c in frame.columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for row in frame.itertuples(index=False, name=None):
-        cells = [_num(v).replace("|", "\\|") for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines

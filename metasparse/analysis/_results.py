@@ -1,4 +1,6 @@
-"""A results directory (docs/CONTRACTS.md) read into pandas."""
+"""A results directory (docs/CONTRACTS.md) read into pandas, through metasparse.results (its
+files, cells and torn-line-safe reading) and the Scenario model of metasparse.optimize (its
+scenario.yaml, with the defaults that `metasparse optimize` ran with)."""
 
 from __future__ import annotations
 
@@ -8,21 +10,34 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from ConfigSpace import ConfigurationSpace
+from pydantic import ValidationError
 
-from metasparse.analysis._configspace import parse_cell
 from metasparse.errors import MetasparseError
-from metasparse.optimize._table import INSTANCES, METRIC_COLUMNS, TRIALS, cost_columns
+from metasparse.optimize import Scenario
+from metasparse.results import (
+    CONFIG_PREFIX,
+    INCUMBENT,
+    INSTANCES,
+    METRIC_COLUMNS,
+    REFERENCE,
+    SCENARIO,
+    TRAJECTORY,
+    TRIALS,
+    JobTable,
+    config_column,
+    cost_columns,
+    default_reference,
+    find_runs,
+    kind_of,
+    parse_cell,
+    read_scenario,
+    read_yaml,
+)
 
 __all__ = ["Results", "find_runs", "load_results"]
 
-CONFIG_PREFIX = "config."
 _NUMERIC = ("budget", *METRIC_COLUMNS)
-# The metric of the results tables behind each objective name of a scenario.
-OBJECTIVE_METRICS = {"val_error": "val_error", "density": "density",
-                     "inference_density": "density", "train_flops": "train_flops",
-                     "train_time": "wall_time_s"}
 
 
 @dataclass
@@ -30,11 +45,13 @@ class Results:
     """One results directory: the scenario as run, its space and its tables.
 
     `trials` holds one row per trial with typed `config.<name>` columns (None where inactive)
-    and a `run` column naming the directory; `instances` is trial_instances.csv.
+    and a `run` column naming the directory; `instances` is trial_instances.csv. `scenario`
+    is scenario.yaml as written, `settings` the same validated by the Scenario model.
     """
 
     directory: Path
     scenario: dict[str, Any]
+    settings: Scenario
     space: ConfigurationSpace
     trials: pd.DataFrame
     instances: pd.DataFrame
@@ -48,7 +65,7 @@ class Results:
 
     @property
     def name(self) -> str:
-        return str(self.scenario.get("name", self.directory.name))
+        return self.settings.name
 
     @property
     def params(self) -> list[str]:
@@ -57,8 +74,7 @@ class Results:
 
     @property
     def objectives(self) -> list[str]:
-        objectives = self.scenario.get("objectives") or ["val_error"]
-        return [objectives] if isinstance(objectives, str) else list(objectives)
+        return list(self.settings.objectives)
 
     @property
     def cost_columns(self) -> list[str]:
@@ -70,37 +86,35 @@ class Results:
 
     @property
     def fixed(self) -> dict[str, Any]:
-        return dict(self.scenario.get("fixed") or {})
+        return dict(self.settings.fixed)
 
     @property
     def tuning_instances(self) -> list[str]:
-        return list(self.scenario.get("instances") or [])
+        return list(self.settings.instances)
 
     @property
     def heldout_instances(self) -> list[str]:
-        return list(self.scenario.get("heldout_instances") or [])
+        return list(self.settings.heldout_instances)
 
     @property
     def seeds(self) -> list[int]:
-        seeds = self.scenario.get("seeds", [0])
-        return [seeds] if isinstance(seeds, int) else list(seeds)
+        return list(self.settings.seeds)
 
     @property
     def epochs(self) -> int:
-        return int((self.scenario.get("budget") or {}).get("epochs", 10))
+        return self.settings.budget.epochs
 
     @property
     def data_dir(self) -> str | None:
-        return self.scenario.get("data_dir")
+        return self.settings.data_dir
 
     @property
     def crash_cost(self) -> float:
-        cost = self.scenario.get("crash_cost", 1.0)
-        return float(cost[0] if isinstance(cost, list) else cost)
+        return self.settings.crash_cost[0]
 
     @property
     def backend(self) -> dict[str, Any]:
-        return dict(self.scenario.get("backend") or {"name": "smac"})
+        return self.settings.as_dict()["backend"]
 
     @property
     def label(self) -> str:
@@ -116,18 +130,14 @@ class Results:
 
     @property
     def space_name(self) -> str:
-        return Path(str(self.scenario.get("space", "meta"))).stem
+        return Path(self.settings.space[0]).stem
 
     @property
     def reference_preset(self) -> str:
         """The preset the run compares with: the one it evaluated, else the scenario's choice."""
         if self.reference and self.reference.get("preset"):
             return str(self.reference["preset"])
-        if self.scenario.get("reference"):
-            return str(self.scenario["reference"])
-        from metasparse.space import preset_names
-
-        return self.space_name if self.space_name in preset_names() else "rigl"
+        return default_reference(self.settings.space[0], self.settings.reference)
 
     def configs(self, trials: pd.DataFrame | None = None) -> list[dict[str, Any]]:
         """The active configuration of every row of `trials` (default: all trials)."""
@@ -143,22 +153,6 @@ def configs_of(trials: pd.DataFrame, params: Sequence[str]) -> list[dict[str, An
             for row in trials[present].itertuples(index=False, name=None)]
 
 
-def find_runs(path: str | Path) -> list[Path]:
-    """The results directories at `path`: itself, or for a scenario with a list of spaces, the
-    directory of each space's run inside it."""
-    path = Path(path)
-    if (path / TRIALS).is_file():
-        return [path]
-    if path.is_dir():
-        runs = sorted(p for p in path.iterdir() if (p / TRIALS).is_file())
-        if runs:
-            return runs
-    if not path.exists():
-        raise MetasparseError(f"results directory {str(path)!r} does not exist")
-    raise MetasparseError(f"{str(path)!r} is not a results directory (no {TRIALS}); "
-                          "give the output directory of `metasparse optimize`")
-
-
 def load_results(path: str | Path) -> Results:
     """Read a results directory written by `metasparse optimize`."""
     directory = Path(path)
@@ -167,45 +161,43 @@ def load_results(path: str | Path) -> Results:
         raise MetasparseError(
             f"{str(directory)!r} holds the runs of several spaces; analyze one of them: "
             + ", ".join(str(p) for p in find_runs(directory)))
-    scenario = _read_yaml(directory / "scenario.yaml", required=True)
+    scenario = read_scenario(directory)
+    settings = _settings(directory, scenario)
     space = _space_of(directory, scenario)
     trials = _read_trials(directory, space)
-    instances = _read_csv(directory / INSTANCES)
+    instances = _read_table(directory / INSTANCES)
     for column in ("cost", *_NUMERIC):
         if column in instances.columns:
             instances[column] = pd.to_numeric(instances[column], errors="coerce")
-    trajectory = _read_csv(directory / "trajectory.csv")
+    trajectory = _read_table(directory / TRAJECTORY)
     for column in ("elapsed_s", "cost"):
         if column in trajectory.columns:
             trajectory[column] = pd.to_numeric(trajectory[column], errors="coerce")
     if "trial_id" in trajectory.columns:
         trajectory["trial_id"] = trajectory["trial_id"].astype(int)
     return Results(
-        directory=directory, scenario=scenario, space=space, trials=trials,
+        directory=directory, scenario=scenario, settings=settings, space=space, trials=trials,
         instances=instances, trajectory=trajectory,
-        incumbent=_read_yaml(directory / "incumbent.yaml") or None,
-        reference=_read_yaml(directory / "reference.yaml") or None,
+        incumbent=read_yaml(directory / INCUMBENT) or None,
+        reference=read_yaml(directory / REFERENCE) or None,
     )
 
 
-def _read_yaml(path: Path, required: bool = False) -> dict[str, Any]:
-    if not path.is_file():
-        if required:
-            raise MetasparseError(f"{str(path)!r} is missing: is {str(path.parent)!r} a "
-                                  "results directory of `metasparse optimize`?")
-        return {}
+def _settings(directory: Path, scenario: dict[str, Any]) -> Scenario:
+    """scenario.yaml validated by the model that wrote it (its defaults, not guesses)."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise MetasparseError(f"{str(path)!r} is not valid YAML: "
-                              f"{' '.join(str(exc).split())}") from None
-    return data if isinstance(data, dict) else {}
+        return Scenario.model_validate(scenario)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in error["loc"]) or "scenario"
+        raise MetasparseError(f"{str(directory / SCENARIO)!r} is not a scenario that "
+                              f"`metasparse optimize` wrote: {where}: {error['msg']}") from None
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file() or path.stat().st_size == 0:
-        return pd.DataFrame()
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+def _read_table(path: Path) -> pd.DataFrame:
+    """A table of the directory as strings, as `metasparse optimize` reads it back (a torn last
+    line, left by a killed run, is no row)."""
+    return JobTable(path).frame(dtype=str, keep_default_na=False)
 
 
 def _space_of(directory: Path, scenario: dict[str, Any]) -> ConfigurationSpace:
@@ -225,8 +217,13 @@ def _space_of(directory: Path, scenario: dict[str, Any]) -> ConfigurationSpace:
 def _read_trials(directory: Path, space: ConfigurationSpace) -> pd.DataFrame:
     from metasparse.space import coerce_value, parameter_names
 
-    raw = _read_csv(directory / TRIALS)
+    raw = _read_table(directory / TRIALS)
     names = [c[len(CONFIG_PREFIX):] for c in raw.columns if c.startswith(CONFIG_PREFIX)]
+    for name in [n for n in space if n not in names and kind_of(space[n]) == "constant"]:
+        # A constant that the space gained after the run (execution, say): every trial of
+        # the run had its value, the only one the trainer knew then.
+        raw[config_column(name)] = str(space[name].value)
+        names.append(name)
     if set(names) != set(space.keys()):
         missing = sorted(set(space.keys()) - set(names)) or sorted(set(names) - set(space.keys()))
         raise MetasparseError(

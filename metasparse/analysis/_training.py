@@ -12,28 +12,13 @@ import pandas as pd
 from tqdm import tqdm
 
 from metasparse.errors import ConfigError
+from metasparse.space import preset_config
 
 __all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "train_runs"]
 
 RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error", "test_error",
                "test_accuracy", "density", "train_flops", "inference_flops", "wall_time_s",
                "error"]
-
-
-# What makes the dense baseline dense: a scenario's fixed settings never override it.
-_DENSE_KEEPS = ("density",)
-
-
-def preset_config(name: str, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """A preset with a scenario's fixed settings applied (e.g. the small hidden sizes it was
-    tuned with), so that it is compared with the incumbent on equal terms; the `dense` preset
-    keeps its density of 1 whatever density the scenario fixes."""
-    from metasparse.space import get_preset, resolve_config
-
-    fixed = dict(fixed or {})
-    if name == "dense":
-        fixed = {k: v for k, v in fixed.items() if k not in _DENSE_KEEPS}
-    return resolve_config({**get_preset(name), **fixed})
 
 
 def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[str],

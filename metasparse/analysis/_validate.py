@@ -14,10 +14,11 @@ from tqdm import tqdm
 from metasparse.analysis._results import Results
 from metasparse.analysis._training import RUN_COLUMNS, _train_one, preset_config
 from metasparse.errors import MetasparseError
+from metasparse.results import VALIDATION
 
 __all__ = ["VALIDATION_COLUMNS", "validate", "validation_candidates", "validation_summary"]
 
-VALIDATION_FILE = "validation.csv"
+VALIDATION_FILE = VALIDATION
 VALIDATION_COLUMNS = ["candidate", "role", *RUN_COLUMNS[1:], "config"]
 # A run that fails (diverges) scores as if it got every test example wrong.
 FAILED_ERROR = 1.0

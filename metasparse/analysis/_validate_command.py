@@ -16,6 +16,7 @@ import pandas as pd
 from metasparse.analysis._results import find_runs, load_results
 from metasparse.analysis._validate import VALIDATION_FILE, validate, validation_summary
 from metasparse.errors import MetasparseError
+from metasparse.results import JobTable, write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
         previous = None if args.rerun else _previous(directories)
 
         def save(frame: pd.DataFrame, target: Path = target) -> None:
-            temporary = target.with_name(f".{target.name}.tmp")
-            frame.to_csv(temporary, index=False)
-            temporary.replace(target)
+            write_atomic(target, frame.to_csv(index=False))
 
         frame = validate(results, seeds=args.seeds, instances=args.instances,
                          presets=args.presets, data_dir=args.data_dir,
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _previous(directories: list[Path]) -> pd.DataFrame | None:
-    frames = [pd.read_csv(d / VALIDATION_FILE) for d in directories
+    frames = [JobTable(d / VALIDATION_FILE).frame() for d in directories
               if (d / VALIDATION_FILE).is_file()]
     return pd.concat(frames, ignore_index=True) if frames else None
 

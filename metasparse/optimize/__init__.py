@@ -1,12 +1,12 @@
 """Tuning the sparse trainer: scenarios, one trial runner, a results store, and thin backend
-adapters (SMAC, Optuna, random search).
+adapters (SMAC, Optuna, Ray Tune, random search).
 
     from metasparse.optimize import load_scenario, optimize
     summaries = optimize(load_scenario("scenarios/quickstart.yaml"))
     print(summaries[0].table())
 
-Results go to the scenario's output directory in the format of docs/CONTRACTS.md; running the
-same scenario again resumes it.
+Results go to the scenario's output directory in the format of docs/CONTRACTS.md, written
+through metasparse.results; running the same scenario again resumes it.
 """
 
 from metasparse.optimize._optimize import (

@@ -13,33 +13,13 @@ from ConfigSpace import (
     OrdinalHyperparameter,
 )
 
+from metasparse.results import plain
+
 
 def config_values(configuration: Mapping[str, Any]) -> dict[str, Any]:
     """The active values of a configuration as plain Python values, as the space holds them
     (the trainer rounds log-scaled integers such as delta_t itself)."""
     return {name: plain(value) for name, value in dict(configuration).items()}
-
-
-def plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
-
-
-def format_value(value: Any) -> str:
-    """A configuration value as a table cell (floats keep every digit)."""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def parse_value(text: str) -> Any:
-    """A table cell back to the plain value it was written from (a string stays one unless it
-    reads as a bool or a number; `configuration_from_values` matches choices by text)."""
-    if text in ("True", "False"):
-        return text == "True"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            continue
-    return text
 
 
 def configuration_from_values(space: ConfigurationSpace,

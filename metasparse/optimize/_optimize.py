@@ -15,13 +15,9 @@ from metasparse.optimize._runner import TrialRunner, abort_all, default_threads,
 from metasparse.optimize._scenario import RUN_CONTROL_KEYS, Scenario
 from metasparse.optimize._session import Session
 from metasparse.optimize._store import CrashCosts, ResultsStore
+from metasparse.results import crash_costs
 
 __all__ = ["OptimizationInterrupted", "RunSummary", "optimize"]
-
-# Crash cost of a second objective when the scenario gives one number: a failed trial is as
-# dense as a dense network; its training FLOPs are those of the worst trial so far (CrashCosts).
-_SECOND_CRASH_COST: dict[str, float | None] = {"density": 1.0, "inference_density": 1.0,
-                                               "train_flops": None, "train_time": None}
 
 
 class OptimizationInterrupted(KeyboardInterrupt):
@@ -69,7 +65,8 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
     store.open(scenario.as_dict(), RUN_CONTROL_KEYS)
     runner = TrialRunner(
         objectives=scenario.objectives,
-        crash_costs=CrashCosts(_crash_costs(scenario), str(store.directory)),
+        crash_costs=CrashCosts(crash_costs(scenario.objectives, scenario.crash_cost),
+                               str(store.directory)),
         # Absolute, and resolved now: trial processes come from a server started earlier,
         # with the environment and working directory of that time.
         data_dir=str(resolve_data_dir(scenario.data_dir)), timeout=scenario.trial_timeout,
@@ -96,20 +93,13 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
     return _summary(scenario, store, reference, time.time() - started)
 
 
-def _crash_costs(scenario: Scenario) -> tuple[float | None, ...]:
-    costs: list[float | None] = list(scenario.crash_cost)
-    for name in scenario.objectives[len(costs):]:
-        costs.append(_SECOND_CRASH_COST[name])
-    return tuple(costs)
-
-
 def _evaluate_reference(session: Session) -> dict[str, Any]:
     """The reference preset (with the scenario's fixed settings) on the tuning pairs."""
-    from metasparse.space import get_preset, resolve_config
+    from metasparse.space import preset_config
 
     scenario = session.scenario
     name = scenario.default_reference()
-    config = resolve_config({**get_preset(name), **scenario.fixed})
+    config = preset_config(name, scenario.fixed)
     outcome = session.runner.evaluate(config, scenario.budget.epochs, session.pairs)
     return session.store.write_reference(name, outcome)
 

@@ -37,6 +37,7 @@ from optuna.trial import Trial, TrialState
 from metasparse.optimize._configs import config_values
 from metasparse.optimize._runner import Report, TrialOutcome
 from metasparse.optimize._session import Proposal, Session
+from metasparse.space import is_active
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _MAX_FORBIDDEN_IN_A_ROW = 1000
@@ -70,7 +71,7 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
     """Values for the active parameters of `space`, suggested by `trial` one by one."""
     values: dict[str, Any] = {}
     for name in space:  # topological order: parents before children
-        if not _active(space, name, values):
+        if not is_active(space, name, values):
             continue
         hp = space[name]
         if isinstance(hp, Constant):
@@ -84,12 +85,6 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
         else:
             values[name] = trial.suggest_int(name, int(hp.lower), int(hp.upper), log=hp.log)
     return values
-
-
-def _active(space: ConfigurationSpace, name: str, values: dict[str, Any]) -> bool:
-    if any(parent.name not in values for parent in space.parents_of[name]):
-        return False
-    return all(c.satisfied_by_value(values) for c in space.parent_conditions_of[name])
 
 
 def _sampler(session: Session, offset: int) -> optuna.samplers.BaseSampler:

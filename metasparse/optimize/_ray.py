@@ -66,8 +66,8 @@ from metasparse.optimize._optuna import suggest
 from metasparse.optimize._random import sample
 from metasparse.optimize._runner import TrialOutcome, TrialRunner
 from metasparse.optimize._session import Session
-from metasparse.optimize._table import write_atomic
 from metasparse.optimize._worker import one_line
+from metasparse.results import write_atomic
 
 __all__ = ["RayClusterError", "run"]
 

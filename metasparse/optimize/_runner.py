@@ -22,6 +22,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from metasparse.optimize import _worker
+from metasparse.results import OBJECTIVES
 
 __all__ = ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner", "abort_all"]
 
@@ -29,9 +30,6 @@ __all__ = ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner", "abo
 # so far, with the current pair at its latest epoch; `step` counts epochs over all pairs.
 Report = Callable[[int, float], bool]
 
-_OBJECTIVE_METRIC = {"val_error": "val_error", "train_flops": "train_flops",
-                     "density": "density", "inference_density": "density",
-                     "train_time": "wall_time_s"}
 _LIVE: set[Any] = set()
 _LIVE_LOCK = threading.Lock()
 _ABORT = threading.Event()
@@ -184,7 +182,7 @@ class TrialRunner:
                                        f"{len(pairs)} runs"
         metrics: dict[str, float] = {}
         if status == "success":
-            costs = [_mean(results, _OBJECTIVE_METRIC[name]) for name in self.objectives]
+            costs = [_mean(results, OBJECTIVES[name].metric) for name in self.objectives]
             metrics = {key: _mean(results, key) for key in _worker.METRICS}
         elif status == "pruned":
             costs = [last_value]

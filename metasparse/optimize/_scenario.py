@@ -56,16 +56,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from metasparse._paths import shipped_dir
 from metasparse.errors import MetasparseError, ScenarioError
 from metasparse.optimize._describe import describe
+from metasparse.results import SECOND_OBJECTIVES, default_reference
 
 __all__ = ["BACKEND_NAMES", "Backend", "Budget", "Scenario", "load_scenario", "shipped_scenarios"]
 
 BACKEND_NAMES = ("optuna", "random", "ray", "smac")
-FACADES = ("ac", "bb", "hpo", "mf")
-SAMPLERS = ("gp", "nsga2", "tpe")
-PRUNERS = ("hyperband", "none")
 RAY_SETTINGS = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent", "search",
                 "scheduler", "max_failures")
-SECOND_OBJECTIVES = ("density", "inference_density", "train_flops", "train_time")
 # Keys that may change between a run and its resumption: they steer the run, not its results.
 RUN_CONTROL_KEYS = ("n_trials", "walltime", "n_workers", "trial_timeout", "output")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -230,7 +227,7 @@ class Scenario(BaseModel):
 
     def default_reference(self) -> str:
         """The preset to compare with: `reference`, else the space's own algorithm, else rigl."""
-        return self.reference or _reference_of(self.space[0])
+        return default_reference(self.space[0], self.reference)
 
     def runs(self) -> list[Scenario]:
         """One scenario per space: a list of spaces is that many runs of the same budget."""
@@ -242,7 +239,7 @@ class Scenario(BaseModel):
                 "name": f"{self.name}-{Path(space).stem}",
                 "space": [space],
                 "output": str(base / Path(space).stem),
-                "reference": self.reference or _reference_of(space),
+                "reference": default_reference(space, self.reference),
             })
             for space in self.space
         ]
@@ -256,13 +253,6 @@ class Scenario(BaseModel):
             if len(data[key]) == 1:
                 data[key] = data[key][0]
         return data
-
-
-def _reference_of(space: str) -> str:
-    from metasparse.space import preset_names
-
-    stem = Path(space).stem
-    return stem if stem in preset_names() else "rigl"
 
 
 def shipped_scenarios() -> list[str]:

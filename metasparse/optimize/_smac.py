@@ -41,7 +41,7 @@ from smac.runhistory import StatusType, TrialInfo, TrialValue
 from metasparse.optimize._configs import config_values, configuration_from_values
 from metasparse.optimize._runner import TrialOutcome, TrialRunner
 from metasparse.optimize._session import Session
-from metasparse.optimize._table import timestamp
+from metasparse.results import timestamp
 
 FACADES = {
     "ac": AlgorithmConfigurationFacade,

@@ -10,7 +10,6 @@ processes may write one directory (Optuna workers joining a study): a file lock 
 
 from __future__ import annotations
 
-import csv
 import fcntl
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,22 +21,29 @@ from typing import Any
 import yaml
 
 from metasparse.errors import ScenarioError
-from metasparse.optimize._configs import format_value, parse_value
-from metasparse.optimize._incumbent import incumbent_history
 from metasparse.optimize._runner import TrialOutcome
-from metasparse.optimize._table import (
+from metasparse.results import (
+    INCUMBENT,
     INSTANCE_COLUMNS,
     INSTANCES,
     METRIC_COLUMNS,
+    REFERENCE,
+    SCENARIO,
+    TRAJECTORY,
+    TRAJECTORY_COLUMNS,
     TRIALS,
-    append,
+    JobTable,
+    config_column,
     cost_columns,
     csv_text,
+    format_value,
+    incumbent_history,
     iso_time,
     number,
+    parse_value,
     read_rows,
+    read_yaml,
     trial_columns,
-    truncate_partial_line,
     write_atomic,
 )
 
@@ -78,6 +84,9 @@ class ResultsStore:
         self.objectives = list(objectives)
         self.instances = list(instances)
         self.columns = trial_columns(len(self.objectives), self.params)
+        self.trials = JobTable(self.directory / TRIALS, key="trial_id", columns=self.columns)
+        self.trial_instances = JobTable(self.directory / INSTANCES, key="trial_id",
+                                        columns=INSTANCE_COLUMNS)
         self._thread_lock = threading.Lock()
 
     # ---------------------------------------------------------------- opening
@@ -86,30 +95,25 @@ class ResultsStore:
         `may_change`); repair a killed run's half-written lines; write scenario.yaml as run."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with self.lock():
-            previous = self.directory / "scenario.yaml"
-            if previous.is_file() and (self.directory / TRIALS).is_file():
-                _check_same(self.directory, _load_yaml(previous), scenario, may_change)
+            previous = self.directory / SCENARIO
+            if previous.is_file() and self.trials.path.is_file():
+                _check_same(self.directory, read_yaml(previous), scenario, may_change)
             self._repair()
             write_atomic(previous, yaml.safe_dump(dict(scenario), sort_keys=False))
 
     def _repair(self) -> None:
-        trials = self.directory / TRIALS
-        if trials.is_file():
-            truncate_partial_line(trials)
-            with trials.open(newline="") as handle:
-                header = next(csv.reader(handle), None)
-            if header is not None and header != self.columns:
-                raise ScenarioError(
-                    f"{trials} has other columns than this scenario writes (was it made with "
-                    "another space or objectives?); pick another --output")
-        ids = {row["trial_id"] for row in read_rows(trials)}
-        instances = self.directory / INSTANCES
-        if instances.is_file():
-            truncate_partial_line(instances)
-            rows = read_rows(instances)
-            kept = [row for row in rows if row["trial_id"] in ids]
-            if len(kept) != len(rows):
-                write_atomic(instances, csv_text(INSTANCE_COLUMNS, kept))
+        self.trials.repair()
+        header = self.trials.header()
+        if header and header != self.columns:
+            raise ScenarioError(
+                f"{self.trials.path} has other columns than this scenario writes (was it made "
+                "with another space or objectives?); pick another --output")
+        ids = self.trials.keys()
+        self.trial_instances.repair()
+        rows = self.trial_instances.rows()
+        kept = [row for row in rows if row["trial_id"] in ids]
+        if len(kept) != len(rows):
+            write_atomic(self.trial_instances.path, csv_text(INSTANCE_COLUMNS, kept))
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -123,11 +127,11 @@ class ResultsStore:
 
     # ---------------------------------------------------------------- reading
     def rows(self) -> list[dict[str, str]]:
-        """The rows of trials.csv as strings."""
-        return read_rows(self.directory / TRIALS)
+        """The rows of trials.csv as strings (a torn last line is no trial)."""
+        return self.trials.rows()
 
     def instance_rows(self) -> list[dict[str, str]]:
-        return read_rows(self.directory / INSTANCES)
+        return self.trial_instances.rows()
 
     def count(self) -> int:
         """How many trials are finished (rows in trials.csv)."""
@@ -138,19 +142,17 @@ class ResultsStore:
 
     def config_of(self, row: Mapping[str, str]) -> dict[str, Any]:
         """The configuration of a trials.csv row (active parameters only)."""
-        return {p: parse_value(row[f"config.{p}"]) for p in self.params
-                if row.get(f"config.{p}", "") != ""}
+        return {p: parse_value(row[config_column(p)]) for p in self.params
+                if row.get(config_column(p), "") != ""}
 
     def costs_of(self, row: Mapping[str, str]) -> list[float]:
         return [float(row[c]) for c in cost_columns(len(self.objectives))]
 
     def incumbent(self) -> dict[str, Any] | None:
-        path = self.directory / "incumbent.yaml"
-        return _load_yaml(path) if path.is_file() else None
+        return read_yaml(self.directory / INCUMBENT) or None
 
     def reference(self) -> dict[str, Any] | None:
-        path = self.directory / "reference.yaml"
-        return _load_yaml(path) if path.is_file() else None
+        return read_yaml(self.directory / REFERENCE) or None
 
     # ---------------------------------------------------------------- writing
     def record(self, outcome: TrialOutcome, trial_id: int | None = None) -> int:
@@ -162,10 +164,10 @@ class ResultsStore:
                 trial_id = max((int(r["trial_id"]) for r in rows), default=-1) + 1
             elif any(int(r["trial_id"]) == trial_id for r in rows):
                 raise RuntimeError(f"trial {trial_id} is already recorded in {self.directory}")
-            append(self.directory / INSTANCES, INSTANCE_COLUMNS,
-                    [self._instance_row(trial_id, outcome, i) for i in range(len(outcome.pairs))])
+            self.trial_instances.append(
+                [self._instance_row(trial_id, outcome, i) for i in range(len(outcome.pairs))])
             row = self._trial_row(trial_id, outcome)
-            append(self.directory / TRIALS, self.columns, [row])
+            self.trials.append([row])
             rows.append(row)
             self._write_derived(rows)
         return trial_id
@@ -187,7 +189,7 @@ class ResultsStore:
             "start_time": iso_time(outcome.start_time), "end_time": iso_time(outcome.end_time),
         }
         with self.lock():
-            write_atomic(self.directory / "reference.yaml", yaml.safe_dump(data, sort_keys=False))
+            write_atomic(self.directory / REFERENCE, yaml.safe_dump(data, sort_keys=False))
         return data
 
     def _trial_row(self, trial_id: int, outcome: TrialOutcome) -> dict[str, str]:
@@ -200,7 +202,7 @@ class ResultsStore:
         row.update(zip(cost_columns(len(self.objectives)), map(repr, map(float, outcome.costs)),
                        strict=True))
         row.update({key: number(outcome.metrics.get(key)) for key in METRIC_COLUMNS})
-        row.update({f"config.{p}": format_value(outcome.config[p]) if p in outcome.config else ""
+        row.update({config_column(p): format_value(outcome.config[p]) if p in outcome.config else ""
                     for p in self.params})
         return row
 
@@ -217,8 +219,7 @@ class ResultsStore:
 
     def _write_derived(self, rows: list[dict[str, str]]) -> None:
         trajectory, best = incumbent_history(rows, len(self.objectives))
-        write_atomic(self.directory / "trajectory.csv",
-                      csv_text(("trial_id", "elapsed_s", "cost"), trajectory))
+        write_atomic(self.directory / TRAJECTORY, csv_text(TRAJECTORY_COLUMNS, trajectory))
         if best is None:
             return
         from metasparse.space import resolve_config
@@ -231,14 +232,14 @@ class ResultsStore:
             "costs": best["costs"],
             "config": config,
             "active_config": {p: config[p] for p in self.params
-                              if first.get(f"config.{p}", "") != ""},
+                              if first.get(config_column(p), "") != ""},
             "budget": best["budget"],
             "instances": self.instances,
             "trial_ids": [int(t) for t in best["trial_ids"]],
         }
         if len(self.objectives) > 1:
             data["pareto_front"] = best["pareto_front"]
-        write_atomic(self.directory / "incumbent.yaml", yaml.safe_dump(data, sort_keys=False))
+        write_atomic(self.directory / INCUMBENT, yaml.safe_dump(data, sort_keys=False))
 
 
 def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[str, Any],
@@ -264,8 +265,3 @@ def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any],
         elif a != b:
             return f"{prefix}{key}", a, b
     return None
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text())
-    return data if isinstance(data, dict) else {}

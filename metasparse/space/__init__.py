@@ -8,8 +8,8 @@ from typing import Any
 
 from ConfigSpace import ConfigurationSpace
 
+from metasparse.space._active import active_config, active_parameters, is_active
 from metasparse.space._config import (
-    active_config,
     coerce_value,
     default_config,
     parameter_names,
@@ -17,18 +17,21 @@ from metasparse.space._config import (
     resolve_config,
 )
 from metasparse.space._definition import build_space, fix, load_definition, shipped_spaces
-from metasparse.space._presets import get_preset, preset_info, preset_names
+from metasparse.space._presets import get_preset, preset_config, preset_info, preset_names
 
 __all__ = [
     "PRESETS",
     "active_config",
+    "active_parameters",
     "coerce_value",
     "default_config",
     "get_preset",
+    "is_active",
     "load_definition",
     "load_space",
     "parameter_names",
     "parse_assignment",
+    "preset_config",
     "preset_info",
     "preset_names",
     "resolve_config",

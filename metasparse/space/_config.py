@@ -68,19 +68,6 @@ def resolve_config(values: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return config
 
 
-def active_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The parameters of a full configuration that its meta-space conditions make active."""
-    conditions = load_definition("meta")["conditions"]
-
-    def active(name: str) -> bool:
-        return all(
-            active(parent) and (config[parent] in required if isinstance(required, list)
-                                else config[parent] == required)
-            for parent, required in conditions.get(name, {}).items())
-
-    return {name: value for name, value in config.items() if active(name)}
-
-
 def parse_assignment(text: str) -> tuple[str, Any]:
     """'key=value' (as given to --set) -> (key, typed value)."""
     key, sep, raw = text.partition("=")

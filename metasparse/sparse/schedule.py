@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from metasparse._registry import Registry
 
 DECAYS: Registry = Registry("zeta_decay")
-UPDATE_EVERY = ("steps", "epoch", "never")
 
 GRADUAL_END = 0.5  # a gradual schedule reaches the target density halfway through (GraNet)
 

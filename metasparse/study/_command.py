@@ -6,6 +6,7 @@ import argparse
 import json
 
 from metasparse.errors import ScenarioError
+from metasparse.results import write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +37,7 @@ def check_unchanged(study) -> None:
                     f"{settings[key]!r}: use another --output or restore the setting")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(settings, indent=2))
+        write_atomic(path, json.dumps(settings, indent=2))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,12 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from metasparse.results import markdown_table
 from metasparse.study import _importance, _randomness
 from metasparse.study._spec import ImportanceStudy, RandomnessStudy
 
 
 def _md(frame: pd.DataFrame, digits: int = 3) -> str:
-    return frame.to_markdown(index=False, floatfmt=f".{digits}f")
+    return "\n".join(markdown_table(frame, digits))
 
 
 def _errorbar(ax, x: pd.Series, mean: pd.Series, std: pd.Series, label: str) -> None:

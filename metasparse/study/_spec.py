@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from metasparse.errors import ConfigError, ScenarioError
-from metasparse.space import get_preset, resolve_config
+from metasparse.space import get_preset, preset_config, resolve_config
 
 
 class _Study(BaseModel):
@@ -36,7 +36,7 @@ class _Study(BaseModel):
         return value
 
     def base_config(self) -> dict[str, Any]:
-        return resolve_config({**get_preset(self.preset), **self.fixed})
+        return preset_config(self.preset, self.fixed)
 
     @property
     def output_dir(self) -> Path:

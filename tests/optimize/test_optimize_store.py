@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from optimize_helpers import read_csv
+import yaml
+from optimize_helpers import BASE, read_csv
 
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome, load_scenario, optimize
 
@@ -113,3 +114,19 @@ def test_a_torn_last_line_is_dropped_on_resume_and_its_trial_redone(scenario_fil
     pairs = [(r["trial_id"], r["instance"]) for r in read_csv(instances)]
     assert sorted(pairs) == [("0", "iris"), ("1", "iris"), ("2", "iris")]  # trial 2's once
     assert instances.read_bytes().endswith(b"\n")
+
+
+def test_a_dense_reference_stays_dense_when_the_scenario_fixes_a_density(scenario_file):
+    # The scenario's fixed settings apply to the reference (hidden sizes and the like), but
+    # the dense baseline keeps its density of 1: a dense reference at density 0.05 is no
+    # dense baseline at all.
+    path = scenario_file("dense-ref", reference="dense", backend={"name": "random"},
+                         n_trials=1, instances=["iris"], budget={"epochs": 1},
+                         fixed={**BASE["fixed"], "density": 0.05})
+    summary = optimize(load_scenario(path), progress=False)[0]
+    reference = yaml.safe_load((summary.directory / "reference.yaml").read_text())
+    assert reference["preset"] == "dense"
+    assert reference["config"]["density"] == 1.0
+    assert reference["config"]["hidden_sizes"] == "128"  # the other fixed settings apply
+    assert reference["metrics"]["density"] == pytest.approx(1.0)
+    assert summary.incumbent["config"]["density"] == 0.05

@@ -34,7 +34,7 @@ from metasparse.space import (
     preset_names,
     shipped_spaces,
 )
-from metasparse.sparse.schedule import UPDATE_EVERY
+from metasparse.sparse.schedule import UpdateSchedule
 
 # Every Registry the trainer's layers define, found by scanning their modules, so that a new
 # registry is checked without editing this file.
@@ -45,12 +45,12 @@ REGISTRIES: dict[str, Registry] = {
 }
 # Categorical parameters whose names the code keeps in a plain tuple instead of a Registry.
 NAME_TUPLES: dict[str, tuple[str, ...]] = {
-    "update_every": UPDATE_EVERY,
     "input_scaling": metasparse.data.SCALING_METHODS,
 }
-# The one closed parameter that no registry or tuple names: SparsitySchedule and
-# resolve_config compare `sparsity_schedule` with "constant" / "gradual" directly.
-UNBACKED = {"sparsity_schedule"}
+# The closed parameters that no registry or tuple names: SparsitySchedule and resolve_config
+# compare `sparsity_schedule` with "constant" / "gradual" directly, UpdateSchedule compares
+# `update_every` with "steps" / "never" (anything else is "epoch").
+UNBACKED = {"sparsity_schedule", "update_every"}
 
 META = load_definition("meta")["parameters"]
 
@@ -84,6 +84,18 @@ def test_registry_keys_are_exactly_the_choices_of_the_meta_space(axis: str):
     in_code, in_space = set(_names_in_code()[axis]), set(_names_in_space(spec))
     assert in_code - in_space == set(), f"{axis}: registered but not in spaces/meta.yaml"
     assert in_space - in_code == set(), f"{axis}: in spaces/meta.yaml but registered nowhere"
+
+
+def test_update_every_takes_the_values_that_the_update_schedule_tells_apart():
+    def updates(every: str) -> list[int]:
+        schedule = UpdateSchedule(every, delta_t=3, zeta=0.3, zeta_decay="constant", t_end=1.0,
+                                  steps_per_epoch=10, total_steps=40)
+        return [step for step in range(1, 41) if schedule.is_update(step)]
+
+    assert sorted(_names_in_space(META["update_every"])) == ["epoch", "never", "steps"]
+    assert updates("steps") == list(range(3, 40, 3))
+    assert updates("epoch") == [10, 20, 30]
+    assert updates("never") == []
 
 
 def test_every_closed_string_parameter_of_the_meta_space_is_backed_by_code():

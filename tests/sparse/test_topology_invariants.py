@@ -1,5 +1,6 @@
-"""The invariants of DESIGN.md, checked after every optimizer step and topology update of every
-preset and of random points of the meta-space, on a real dataset (digits)."""
+"""The invariants of the README ("The trainer's axes"), checked after every optimizer step and
+topology update of every preset and of random points of the meta-space, on a real dataset
+(digits)."""
 
 import itertools
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from metasparse.optimize._incumbent import incumbent_history
-from metasparse.optimize._table import iso_time
+from metasparse.results import incumbent_history, iso_time
 
 
 def row(trial_id: int, cost: float, config: str, end: float, instance: str = "all",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from metasparse.optimize._table import cost_columns, timestamp
+from metasparse.results._codec import timestamp
+from metasparse.results._schema import CONFIG_PREFIX, cost_columns
 
 
 class _Group:
@@ -48,7 +49,7 @@ def incumbent_history(rows: Sequence[Mapping[str, str]], n_objectives: int
     for row in ordered:
         if row["status"] != "success":
             continue
-        key = (row["budget"], tuple(v for k, v in row.items() if k.startswith("config.")))
+        key = (row["budget"], tuple(v for k, v in row.items() if k.startswith(CONFIG_PREFIX)))
         group = groups.setdefault(key, _Group(row["budget"], len(columns)))
         group.add(row, columns)
         if best is None or group.budget > best.budget or (

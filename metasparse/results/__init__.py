@@ -1,0 +1,94 @@
+"""The one owner of a results directory (docs/CONTRACTS.md): what its files are called and hold,
+how a configuration is written to and read from a table cell, the incumbent derived from the
+trials, the objectives a run may tune, and how files are written safely (atomic replacement, and
+append-only job tables that survive a killed process).
+
+`metasparse optimize` writes results directories through this package; `metasparse analyze`,
+`validate` and `study` read them through it.
+
+    from metasparse.results import TRIALS, read_rows
+    rows = read_rows("results/quickstart/" + TRIALS)   # a torn last line is no row
+"""
+
+from metasparse.results._codec import (
+    choices_of,
+    format_value,
+    iso_time,
+    kind_of,
+    number,
+    parse_cell,
+    parse_value,
+    plain,
+    timestamp,
+)
+from metasparse.results._directory import default_reference, find_runs, read_scenario
+from metasparse.results._files import JobTable, csv_text, read_rows, read_yaml, write_atomic
+from metasparse.results._incumbent import incumbent_history
+from metasparse.results._markdown import format_number, markdown_table
+from metasparse.results._objectives import (
+    OBJECTIVES,
+    SECOND_OBJECTIVES,
+    Objective,
+    crash_costs,
+    objective,
+)
+from metasparse.results._schema import (
+    CONFIG_PREFIX,
+    INCUMBENT,
+    INSTANCE_COLUMNS,
+    INSTANCES,
+    METRIC_COLUMNS,
+    REFERENCE,
+    REPORT,
+    SCENARIO,
+    TRAJECTORY,
+    TRAJECTORY_COLUMNS,
+    TRIALS,
+    VALIDATION,
+    config_column,
+    cost_columns,
+    trial_columns,
+)
+
+__all__ = [
+    "CONFIG_PREFIX",
+    "INCUMBENT",
+    "INSTANCES",
+    "INSTANCE_COLUMNS",
+    "METRIC_COLUMNS",
+    "OBJECTIVES",
+    "REFERENCE",
+    "REPORT",
+    "SCENARIO",
+    "SECOND_OBJECTIVES",
+    "TRAJECTORY",
+    "TRAJECTORY_COLUMNS",
+    "TRIALS",
+    "VALIDATION",
+    "JobTable",
+    "Objective",
+    "choices_of",
+    "config_column",
+    "cost_columns",
+    "crash_costs",
+    "csv_text",
+    "default_reference",
+    "find_runs",
+    "format_number",
+    "format_value",
+    "incumbent_history",
+    "iso_time",
+    "kind_of",
+    "markdown_table",
+    "number",
+    "objective",
+    "parse_cell",
+    "parse_value",
+    "plain",
+    "read_rows",
+    "read_scenario",
+    "read_yaml",
+    "timestamp",
+    "trial_columns",
+    "write_atomic",
+]
