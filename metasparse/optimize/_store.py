@@ -244,6 +244,7 @@ class ResultsStore:
 
 def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[str, Any],
                 may_change: Sequence[str]) -> None:
+    previous = _with_new_constants(previous, scenario)
     difference = _first_difference(
         {k: v for k, v in previous.items() if k not in may_change},
         {k: v for k, v in scenario.items() if k not in may_change})
@@ -252,6 +253,21 @@ def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[
         raise ScenarioError(
             f"{directory} holds results of a different scenario ({key}: {old!r} there, {new!r} "
             "now); rerun with the same scenario to resume, or pick another --output")
+
+
+def _with_new_constants(previous: Mapping[str, Any],
+                        scenario: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`previous` with the fixed values that a parameter added to the space since then takes by
+    default (a run from before it existed trained with that default)."""
+    from metasparse.space import resolve_config
+
+    old, new = previous.get("fixed"), scenario.get("fixed")
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return previous
+    defaults = resolve_config({})
+    added = {k: v for k, v in new.items()
+             if k not in old and k in defaults and v == defaults[k]}
+    return {**previous, "fixed": {**old, **added}} if added else previous
 
 
 def _first_difference(old: Mapping[str, Any], new: Mapping[str, Any],

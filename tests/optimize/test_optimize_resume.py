@@ -118,3 +118,21 @@ def test_walltime_stops_starting_trials(scenario_file):
     rows = read_csv(summary.directory / "trials.csv")
     assert 1 <= len(rows) == summary.n_trials
     assert summary.wall_time_s < 30
+
+
+def test_a_run_from_before_a_parameter_existed_resumes_with_its_default(scenario_file):
+    """A scenario.yaml written before `active_weights` existed fixes nothing for it: the run
+    trained with its default, so fixing the default now is the same scenario; another value
+    is not."""
+    old = {"model": "mlp", "hidden_sizes": "16"}
+    for name in ("default", "other"):
+        optimize(load_scenario(scenario_file(name, backend={"name": "random"}, n_trials=2,
+                                             fixed=old)), progress=False)
+    path = scenario_file("default", backend={"name": "random"}, n_trials=3,
+                         fixed={**old, "active_weights": 0})
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    assert len(read_csv(directory / "trials.csv")) == 3  # resumed, not refused
+    path = scenario_file("other", backend={"name": "random"}, n_trials=3,
+                         fixed={**old, "active_weights": 900})
+    with pytest.raises(ScenarioError, match=r"fixed.active_weights: None there, 900 now"):
+        optimize(load_scenario(path), progress=False)

@@ -6,6 +6,7 @@ from ConfigSpace import ConfigurationSpace
 
 from metasparse.errors import ConfigError
 from metasparse.space import (
+    load_definition,
     load_space,
     parameter_names,
     parse_assignment,
@@ -14,7 +15,7 @@ from metasparse.space import (
     resolve_config,
     shipped_spaces,
 )
-from metasparse.space._definition import load_definition, restrict
+from metasparse.space._definition import restrict
 
 DESIGN_NAMES = {
     "model", "hidden_sizes", "channels", "activation", "normalization", "input_scaling",
