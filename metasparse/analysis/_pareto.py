@@ -76,6 +76,7 @@ def evaluate_presets(results: Results, presets: Sequence[str] | None = None, *,
     candidates = {name: preset_config(name, results.fixed) for name in names}
     runs = train_runs(candidates, results.tuning_instances, results.seeds, results.epochs,
                       data_dir=data_dir or results.data_dir, evaluate_test=False,
+                      timeout=results.settings.trial_timeout,
                       progress=progress, description="presets")
     return preset_costs(runs, results.objectives, results.crash_cost), runs
 

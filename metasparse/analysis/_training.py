@@ -1,5 +1,6 @@
-"""Real evaluations: configurations trained with `metasparse.train.run_config` on (instance, seed)
-pairs, for the ablation's real mode, the presets of the Pareto plot and the validation."""
+"""Real evaluations: configurations trained on (instance, seed) pairs through the trial runner
+(`metasparse.optimize.evaluate_run`), for the ablation's real mode, the presets of the Pareto
+plot and the validation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from metasparse.errors import ConfigError
 from metasparse.space import preset_config
 
 __all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "train_runs"]
@@ -23,8 +23,8 @@ RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error",
 
 def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[str],
                seeds: Sequence[int], epochs: int, *, data_dir: str | None = None,
-               evaluate_test: bool = True, progress: bool = True,
-               description: str = "training") -> pd.DataFrame:
+               evaluate_test: bool = True, timeout: float | None = None,
+               progress: bool = True, description: str = "training") -> pd.DataFrame:
     """Train every candidate (name -> configuration) on every (instance, seed) pair.
 
     One row per run (columns RUN_COLUMNS); `test_error` is empty unless `evaluate_test`, and for
@@ -37,31 +37,30 @@ def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[
         for name, instance, seed in jobs:
             bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
             rows.append(_train_one(name, candidates[name], instance, seed, epochs, data_dir,
-                                   evaluate_test))
+                                   evaluate_test, timeout))
             bar.update(1)
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, epochs: int,
-               data_dir: str | None, evaluate_test: bool) -> dict[str, Any]:
-    """One run as a row. A configuration the trainer rejects (a ConfigError, e.g. a density too
-    low for dense first and last layers) is a crashed run with its message, as in tuning."""
-    from metasparse.train import run_config
+               data_dir: str | None, evaluate_test: bool,
+               timeout: float | None = None) -> dict[str, Any]:
+    """One run as a row, trained through the trial runner (`metasparse.optimize.evaluate_run`):
+    every failure (a configuration the trainer rejects, divergence, a timeout, a dead process)
+    is a row with its status and one-line error, as in tuning."""
+    from metasparse.optimize import evaluate_run
 
     row: dict[str, Any] = {"candidate": name, "instance": instance, "seed": seed,
                            "epochs": epochs}
-    try:
-        result = run_config(config, instance, epochs, seed, data_dir=data_dir,
-                            evaluate_test=evaluate_test)
-    except ConfigError as exc:
-        return {**row, "status": "crashed", "error": " ".join(str(exc).split())}
-    accuracy = result.test_accuracy
+    run = evaluate_run(config, instance, seed, epochs, data_dir=data_dir, timeout=timeout)
+    m = run.metrics
+    accuracy = m.get("test_accuracy") if evaluate_test else None
     return {
-        **row, "status": result.status, "val_error": result.val_error,
+        **row, "status": run.status, "val_error": m.get("val_error"),
         "test_error": None if accuracy is None else 1.0 - accuracy,
-        "test_accuracy": accuracy, "density": result.density,
-        "train_flops": result.train_flops, "inference_flops": result.inference_flops,
-        "wall_time_s": result.wall_time_s, "error": result.error,
+        "test_accuracy": accuracy, "density": m.get("density"),
+        "train_flops": m.get("train_flops"), "inference_flops": m.get("inference_flops"),
+        "wall_time_s": m.get("wall_time_s"), "error": run.error,
     }
 
 
@@ -79,6 +78,7 @@ class TrainingCost:
     epochs: int
     data_dir: str | None = None
     crash_cost: float = 1.0
+    timeout: float | None = None  # seconds per run, as the scenario's trial_timeout
     progress: bool = True
     runs: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[str, float] = field(default_factory=dict)
@@ -100,7 +100,7 @@ class TrainingCost:
             for instance, seed in pairs:
                 self._bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
                 row = _train_one(name, config, instance, seed, self.epochs, self.data_dir,
-                                 False)
+                                 False, self.timeout)
                 self.runs.append(row)
                 errors.append(row["val_error"] if row["status"] == "success"
                               else self.crash_cost)

@@ -76,7 +76,8 @@ def validate(results: Results, *, seeds: int | Sequence[int] = 3,
             bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
             row = done.get((key, instance, int(seed), int(epochs)))
             if row is None:
-                row = _train_one(name, config, instance, seed, epochs, data_dir, True)
+                row = _train_one(name, config, instance, seed, epochs, data_dir, True,
+                                 results.settings.trial_timeout)
             rows.append({**row, "candidate": name, "role": role, "config": key})
             bar.update(1)
             if on_run is not None:

@@ -9,6 +9,7 @@ Results go to the scenario's output directory in the format of docs/CONTRACTS.md
 through metasparse.results; running the same scenario again resumes it.
 """
 
+from metasparse.optimize._evaluate import evaluate_run
 from metasparse.optimize._optimize import (
     OptimizationInterrupted,
     RunSummary,
@@ -43,6 +44,7 @@ __all__ = [
     "TrialInterrupted",
     "TrialOutcome",
     "TrialRunner",
+    "evaluate_run",
     "load_scenario",
     "optimize",
     "shipped_scenarios",

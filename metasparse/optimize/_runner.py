@@ -88,6 +88,8 @@ class TrialRunner:
     timeout: float | None = None
     threads: int = 1
     preload: Sequence[str] = ()  # datasets the trial server reads once for every trial
+    # an evaluation outside tuning: pairs also get their test scores and validation curve
+    evaluation: bool = False
 
     def start(self) -> None:
         """Start the trial server now (it imports PyTorch and reads the datasets, about 2 s),
@@ -103,7 +105,8 @@ class TrialRunner:
         if _ABORT.is_set():
             raise TrialInterrupted("the run is being interrupted")
         job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
-               "data_dir": self.data_dir, "threads": self.threads}
+               "data_dir": self.data_dir, "threads": self.threads,
+               "evaluation": self.evaluation}
         start = time.time()
         context = self._context()
         receive, send = context.Pipe(duplex=False)

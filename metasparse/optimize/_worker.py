@@ -22,6 +22,9 @@ PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
 # Metrics of a TrialResult that the results store keeps (test metrics never leave the child).
 METRICS = ("val_error", "val_accuracy", "val_loss", "density", "train_flops", "inference_flops",
            "topology_updates", "wall_time_s", "epochs")
+# What an evaluation outside tuning (a job with "evaluation": true) gets back besides: the test
+# split's scores and the validation curve.
+EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")
 
 
 def one_line(exc: BaseException) -> str:
@@ -47,6 +50,8 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
     from metasparse.train import run_config
 
     torch.set_num_threads(job["threads"])
+    evaluation = job.get("evaluation", False)
+    keys = EVALUATION_METRICS if evaluation else METRICS
     for index, (instance, seed) in enumerate(job["pairs"]):
         start = time.time()
 
@@ -55,14 +60,14 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
 
         try:
             result = run_config(job["config"], instance, job["budget"], seed, report=report,
-                                data_dir=job["data_dir"], evaluate_test=False)
+                                data_dir=job["data_dir"], evaluate_test=evaluation)
         except (BrokenPipeError, EOFError):
             os._exit(1)
         except Exception as exc:
             conn.send(("error", index, one_line(exc), start, time.time()))
             break
         values = result.to_dict()
-        metrics = {key: values[key] for key in METRICS}
+        metrics = {key: values[key] for key in keys}
         conn.send(("result", index, result.status, metrics, result.error, start, time.time()))
         if result.status != "success":
             break

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metasparse.optimize import evaluate_run
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import RandomnessStudy
-from metasparse.train import TrialResult, run_config
 
 METRICS = ("test_accuracy", "auc", "epochs_to_95")
 
@@ -48,21 +48,24 @@ def learning_speed(val_curve: list[float]) -> tuple[float, float]:
 
 
 def train(study: RandomnessStudy, point: Mapping[str, Any],
-          ratios: Mapping[str, float]) -> TrialResult:
+          ratios: Mapping[str, float]) -> dict[str, Any]:
     """The base configuration at the point's grow score and density with the given randomness
-    ratios, trained on the point's dataset and seed."""
+    ratios, trained on the point's dataset and seed through the evaluation path: its metrics
+    (none for a failed run) and its `status`."""
     config = {**study.base_config(), "grow_score": point["grow_score"],
               "density": point["density"], **ratios}
-    return run_config(config, point["dataset"], study.epochs, point["seed"],
-                      data_dir=study.data_dir)
+    run = evaluate_run(config, point["dataset"], point["seed"], study.epochs,
+                       data_dir=study.data_dir)
+    return {**run.metrics, "status": run.status}
 
 
 def run_point(study: RandomnessStudy, point: Mapping[str, Any]) -> list[dict[str, Any]]:
     result = train(study, point, ratio_config(point["phase"], point["ratio"]))
-    auc, epochs_to_95 = learning_speed(result.val_curve)
-    return [{"status": result.status, "test_accuracy": result.test_accuracy,
-             "val_accuracy": result.val_accuracy, "auc": auc, "epochs_to_95": epochs_to_95,
-             "actual_density": result.density, "wall_time_s": result.wall_time_s}]
+    auc, epochs_to_95 = learning_speed(result.get("val_curve", []))
+    return [{"status": result["status"], "test_accuracy": result.get("test_accuracy"),
+             "val_accuracy": result.get("val_accuracy"), "auc": auc,
+             "epochs_to_95": epochs_to_95, "actual_density": result.get("density"),
+             "wall_time_s": result.get("wall_time_s")}]
 
 
 def run(study: RandomnessStudy, progress: bool = True) -> pd.DataFrame:

@@ -56,7 +56,8 @@ def compare(study: RandomnessStudy, runs: pd.DataFrame, progress: bool = True) -
 
     def run(point):
         result = train(study, point, {k: point[k] for k in RATIOS})
-        return [{"test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy}]
+        return [{"test_accuracy": result.get("test_accuracy"),
+                 "val_accuracy": result.get("val_accuracy")}]
 
     return run_grid(study.output_dir / "tuned.csv", points, run,
                     description="tuned vs fixed ratio", progress=progress)
