@@ -1,5 +1,5 @@
 """Tuning the sparse trainer: scenarios, one trial runner, a results store, and thin backend
-adapters (SMAC, Optuna, random search).
+adapters (SMAC, Optuna, Ray Tune, random search) in a registry (BACKENDS).
 
     from metasparse.optimize import load_scenario, optimize
     summaries = optimize(load_scenario("scenarios/quickstart.yaml"))
@@ -9,6 +9,7 @@ Results go to the scenario's output directory in the format of docs/CONTRACTS.md
 same scenario again resumes it.
 """
 
+from metasparse.optimize._backends import BACKENDS, Backend, backend_names, register_backend
 from metasparse.optimize._optimize import (
     OptimizationInterrupted,
     RunSummary,
@@ -22,8 +23,6 @@ from metasparse.optimize._runner import (
     TrialRunner,
 )
 from metasparse.optimize._scenario import (
-    BACKEND_NAMES,
-    Backend,
     Budget,
     Scenario,
     load_scenario,
@@ -32,7 +31,7 @@ from metasparse.optimize._scenario import (
 from metasparse.optimize._store import ResultsStore
 
 __all__ = [
-    "BACKEND_NAMES",
+    "BACKENDS",
     "Backend",
     "Budget",
     "OptimizationInterrupted",
@@ -43,8 +42,10 @@ __all__ = [
     "TrialInterrupted",
     "TrialOutcome",
     "TrialRunner",
+    "backend_names",
     "load_scenario",
     "optimize",
+    "register_backend",
     "shipped_scenarios",
     "summary_table",
 ]
