@@ -93,13 +93,16 @@ def backend_settings(raw: Any) -> Any:
     if not isinstance(name, str) or name not in BACKENDS:
         raise ValueError(f"backend.name must be one of {sorted(BACKENDS)}; got {name!r}")
     model = BACKENDS[name]
-    for key in raw:
+    settings = {"name": name}
+    for key, value in raw.items():
         owners = [other for other in BACKENDS if key in BACKENDS[other].model_fields]
-        if key not in model.model_fields and owners:
+        if key in model.model_fields or not owners:
+            settings[key] = value  # an unknown key is pydantic's to refuse
+        elif value is not None:  # null: not given (as before the registry)
             raise ValueError(f"backend.{key} applies to backend.name "
                              f"{' or '.join(map(repr, owners))} only; got it with {name!r}")
     try:
-        return model.model_validate({**raw, "name": name})
+        return model.model_validate(settings)
     except ValidationError as exc:
         raise ValueError(describe(exc, model, at=("backend",))) from None
 
