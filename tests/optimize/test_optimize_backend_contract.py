@@ -33,13 +33,29 @@ from optimize_helpers import (
 )
 
 from metasparse.errors import ScenarioError
-from metasparse.optimize import BACKENDS, Backend, backend_names, load_scenario, optimize
+from metasparse.optimize import (
+    BACKENDS,
+    Backend,
+    OptimizationInterrupted,
+    RunSummary,
+    backend_names,
+    load_scenario,
+    optimize,
+)
+from metasparse.optimize._backends import DEFAULT_BACKEND
 from metasparse.optimize._command import add_arguments
 
 OPTIMIZE = Path(__file__).resolve().parents[2] / "metasparse" / "optimize"
 # Backends whose runs are too slow for `make test` run here with `make test-all` (-m slow).
 SLOW = {"ray": "starts a local Ray instance for every run; test_optimize_ray.py runs it on a "
                "cluster in every `make test`"}
+# What a backend does not do yet: (backend, test) -> why. Strict: a fix makes the test fail
+# until its entry goes.
+KNOWN_FAILURES = {
+    ("ray", "test_more_trials_extend_a_finished_run"):
+        "Tuner.restore brings back the finished experiment with its num_samples, so fit() "
+        "adds no trial and the run stops short of the larger n_trials",
+}
 # Trials slow enough (a few tenths of a second) that a kill lands in the middle of a run.
 SLOWER = {"instances": ["digits", "wine"], "budget": {"epochs": 3},
           "fixed": {"model": "mlp", "hidden_sizes": "256,256", "dense_first_layer": False,
@@ -71,7 +87,20 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture(params=_backends(runs=True))
 def running(request: pytest.FixtureRequest) -> Iterator[str]:
     """The name of a backend under test that a test runs, registered for the test."""
+    known = KNOWN_FAILURES.get((request.param, request.node.originalname))
+    if known is not None:
+        request.applymarker(pytest.mark.xfail(reason=known, strict=True))
     yield from _registered(request.param)
+
+
+def _optimize(path: Path, **overrides: object) -> RunSummary:
+    """The run of one scenario; a run that stops short fails the test (not the session, as
+    the KeyboardInterrupt that OptimizationInterrupted is would)."""
+    try:
+        (summary,) = optimize(load_scenario(path, **overrides), progress=False)
+    except OptimizationInterrupted as stop:
+        pytest.fail(f"the run stopped short: {stop}")
+    return summary
 
 
 def _entry(backend: str) -> tuple[str, ...]:
@@ -106,6 +135,9 @@ def test_settings_load_belong_to_the_backend_and_are_written_as_run(tmp_path, sc
         load_scenario(scenario_file("unknown", backend={"name": backend, "nope": 1}))
     assert f"unknown key 'backend.nope'; allowed keys: {sorted(model.model_fields)}" \
         in str(caught.value)
+    nulls = {key: None for key in _own_settings(backend)}  # null stands for the default
+    assert load_scenario(scenario_file("nulls", backend={"name": backend, **nulls})).as_dict() \
+        == load_scenario(scenario_file("nulls", backend={"name": backend})).as_dict()
     other = next(name for name in backend_names() if name != backend)
     for key in _own_settings(backend):
         if key in BACKENDS[other].model_fields:
@@ -116,6 +148,12 @@ def test_settings_load_belong_to_the_backend_and_are_written_as_run(tmp_path, sc
         assert f"backend.{key} applies to backend.name " in str(caught.value)
         assert f"{backend!r}" in str(caught.value).split(" only;")[0]
         assert str(caught.value).endswith(f"got it with {other!r}")
+
+
+def test_a_backend_section_without_a_name_is_the_default_backend(scenario_file):
+    scenario = load_scenario(scenario_file("unnamed", backend={"seed": 3}))
+    assert scenario.backend.name == DEFAULT_BACKEND == "smac" and scenario.backend.seed == 3
+    assert load_scenario(scenario_file("absent")).backend.name == DEFAULT_BACKEND
 
 
 def test_the_command_line_and_the_errors_list_the_backend(scenario_file, backend):
@@ -140,7 +178,7 @@ def test_a_run_writes_the_results_directory(scenario_file, running):
 
 def test_two_workers_record_exactly_n_trials(scenario_file, running):
     path = scenario_file(f"par-{running}", backend={"name": running}, n_trials=8, n_workers=2)
-    summary = optimize(load_scenario(path), progress=False)[0]
+    summary = _optimize(path)
     rows = read_csv(summary.directory / "trials.csv")
     assert len(rows) == 8
     assert len({r["trial_id"] for r in rows}) == 8
@@ -153,7 +191,7 @@ def test_two_workers_record_exactly_n_trials(scenario_file, running):
 def test_a_trial_that_raises_is_recorded_and_the_run_completes(scenario_file, running):
     path = scenario_file(f"cnn-{running}", backend={"name": running}, n_trials=3,
                          fixed={"model": "cnn"}, instances=["wine"], crash_cost=0.9)
-    summary = optimize(load_scenario(path), progress=False)[0]
+    summary = _optimize(path)
     rows = read_csv(summary.directory / "trials.csv")
     assert len(rows) == 3
     for row in rows:
@@ -195,11 +233,11 @@ def test_sigkill_then_rerun_keeps_every_trial_and_repeats_none(tmp_path, scenari
 
 def test_more_trials_extend_a_finished_run(scenario_file, running):
     path = scenario_file(f"extend-{running}", backend={"name": running}, n_trials=3)
-    first = optimize(load_scenario(path), progress=False)[0]
+    first = _optimize(path)
     before = (first.directory / "trials.csv").read_text()
-    again = optimize(load_scenario(path), progress=False)[0]  # finished: nothing to do
+    again = _optimize(path)  # finished: nothing to do
     assert (again.directory / "trials.csv").read_text() == before
-    extended = optimize(load_scenario(path, n_trials=6), progress=False)[0]
+    extended = _optimize(path, n_trials=6)
     rows = read_csv(extended.directory / "trials.csv")
     assert (extended.directory / "trials.csv").read_text().startswith(before)
     assert len(rows) == 6 and len({config_key(r) for r in rows}) == 6
