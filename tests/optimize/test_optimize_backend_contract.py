@@ -17,6 +17,7 @@ import importlib
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import toy_backend
@@ -41,6 +42,7 @@ from metasparse.optimize import (
     backend_names,
     load_scenario,
     optimize,
+    register_backend,
 )
 from metasparse.optimize._backends import DEFAULT_BACKEND
 from metasparse.optimize._command import add_arguments
@@ -276,3 +278,20 @@ def test_a_backend_registered_by_a_test_joins_the_scenario_union_and_leaves_it(t
     assert "toy" in " ".join(result.stdout.split()).rsplit("--backend NAME", 1)[1]
     plain = cli("optimize", "--help", cwd=tmp_path, timeout=60)
     assert "toy" not in plain.stdout
+
+
+def test_a_setting_of_several_other_backends_names_them_all(scenario_file):
+    class Twin(Backend):  # a second backend with the toy's setting
+        adapter = toy_backend.__name__
+        name: Literal["twin"] = "twin"
+        stride: int = 1
+
+    with toy_backend.registered():
+        register_backend(Twin)
+        try:
+            with pytest.raises(ScenarioError) as caught:
+                load_scenario(scenario_file("twins", backend={"name": "smac", "stride": 2}))
+        finally:
+            BACKENDS.unregister("twin")
+    assert str(caught.value).endswith(
+        "backend.stride applies to backend.name 'toy' or 'twin' only; got it with 'smac'")
