@@ -33,6 +33,10 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove `name` (a test's temporary entry)."""
+        del self._items[name]
+
     def __getitem__(self, name: str) -> T:
         try:
             return self._items[name]

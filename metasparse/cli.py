@@ -156,8 +156,8 @@ def _optional_commands(sub) -> None:
     import importlib
 
     for name, module, help_text in (
-        ("optimize", "metasparse.optimize._command", "tune a scenario with SMAC, Optuna, Ray or "
-                                                     "random search"),
+        ("optimize", "metasparse.optimize._command",
+         "tune a scenario with one of the search backends (see --backend)"),
         ("analyze", "metasparse.analysis._command", "write the report of a results directory"),
         ("validate", "metasparse.analysis._validate_command",
          "evaluate the incumbent and the presets on held-out datasets"),

@@ -1,5 +1,5 @@
 """Tuning the sparse trainer: scenarios, one trial runner, a results store, and thin backend
-adapters (SMAC, Optuna, Ray Tune, random search).
+adapters (SMAC, Optuna, Ray Tune, random search) in a registry (BACKENDS).
 
     from metasparse.optimize import load_scenario, optimize
     summaries = optimize(load_scenario("scenarios/quickstart.yaml"))
@@ -9,6 +9,7 @@ Results go to the scenario's output directory in the format of docs/CONTRACTS.md
 through metasparse.results; running the same scenario again resumes it.
 """
 
+from metasparse.optimize._backends import BACKENDS, Backend, backend_names, register_backend
 from metasparse.optimize._evaluate import evaluate_run
 from metasparse.optimize._optimize import (
     OptimizationInterrupted,
@@ -23,8 +24,6 @@ from metasparse.optimize._runner import (
     TrialRunner,
 )
 from metasparse.optimize._scenario import (
-    BACKEND_NAMES,
-    Backend,
     Budget,
     Scenario,
     load_scenario,
@@ -33,7 +32,7 @@ from metasparse.optimize._scenario import (
 from metasparse.optimize._store import ResultsStore
 
 __all__ = [
-    "BACKEND_NAMES",
+    "BACKENDS",
     "Backend",
     "Budget",
     "OptimizationInterrupted",
@@ -44,9 +43,11 @@ __all__ = [
     "TrialInterrupted",
     "TrialOutcome",
     "TrialRunner",
+    "backend_names",
     "evaluate_run",
     "load_scenario",
     "optimize",
+    "register_backend",
     "shipped_scenarios",
     "summary_table",
 ]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from metasparse.optimize._backends import backend_names
 from metasparse.optimize._optimize import OptimizationInterrupted, RunSummary, optimize
-from metasparse.optimize._scenario import BACKEND_NAMES, load_scenario
+from metasparse.optimize._scenario import load_scenario
 
 EXIT_INTERRUPTED = 130
 
@@ -23,10 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", metavar="DIR",
                         help="results directory (default: results/<name>)")
     parser.add_argument("--n-workers", type=int, metavar="K", help="trials run at a time")
-    parser.add_argument("--backend", choices=BACKEND_NAMES, metavar="NAME",
-                        help="another backend than the scenario's: smac, optuna, ray or random "
-                             "(results then go to results/<name>-<backend> unless --output "
-                             "is given)")
+    names = backend_names()
+    parser.add_argument("--backend", choices=names, metavar="NAME",
+                        help="another backend than the scenario's: "
+                             f"{', '.join(names[:-1])} or {names[-1]} (results then go to "
+                             "results/<name>-<backend> unless --output is given)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -9,11 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 
-def describe(exc: ValidationError, root: type[BaseModel]) -> str:
-    """The first error of validating `root` as 'key must be ...; got value'."""
+def describe(exc: ValidationError, root: type[BaseModel], at: tuple[str, ...] = ()) -> str:
+    """The first error of validating `root` as 'key must be ...; got value'; `at`: where `root`
+    sits in the scenario (keys named as `at.key`)."""
     error = exc.errors(include_url=False)[0]
     loc = tuple(error["loc"])
-    path = _dotted(loc)
+    path = _dotted(at + loc)
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}

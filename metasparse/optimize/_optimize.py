@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metasparse.optimize._backends import get_backend
 from metasparse.optimize._progress import Progress, describe_choices
 from metasparse.optimize._runner import TrialRunner, abort_all, default_threads, reset_abort
 from metasparse.optimize._scenario import RUN_CONTROL_KEYS, Scenario
@@ -82,7 +81,7 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
     )
     try:
         if not session.done():
-            get_backend(scenario.backend.name)(session)
+            scenario.backend.run(session)
         progress.close()
         reference = store.reference() or _evaluate_reference(session)
     except KeyboardInterrupt:

@@ -17,7 +17,9 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     seeds: [0]                    # [[0]] a trial's cost is the mean over instances and seeds
     budget: {epochs: 10, min_epochs: 2}   # [10, epochs // 9] min_epochs: lowest fidelity
     backend:
-      name: smac                  # [smac] smac | optuna | random | ray
+      name: smac                  # [smac] a registered backend: smac | optuna | random | ray
+                                  #   (metasparse.optimize.BACKENDS; each backend's own
+                                  #   settings are a model beside its adapter, _<name>_settings)
       seed: 0                     # [0]
       facade: hpo                 # smac only [hpo]: hpo | mf | ac | bb
       sampler: tpe                # optuna only [tpe]: tpe | gp | nsga2
@@ -48,21 +50,27 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from metasparse._paths import shipped_dir
 from metasparse.errors import MetasparseError, ScenarioError
+from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
 from metasparse.results import SECOND_OBJECTIVES, default_reference
 
-__all__ = ["BACKEND_NAMES", "Backend", "Budget", "Scenario", "load_scenario", "shipped_scenarios"]
+__all__ = ["Budget", "Scenario", "load_scenario", "shipped_scenarios"]
 
-BACKEND_NAMES = ("optuna", "random", "ray", "smac")
-RAY_SETTINGS = ("address", "cpus_per_trial", "gpus_per_trial", "max_concurrent", "search",
-                "scheduler", "max_failures")
 # Keys that may change between a run and its resumption: they steer the run, not its results.
 RUN_CONTROL_KEYS = ("n_trials", "walltime", "n_workers", "trial_timeout", "output")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -86,44 +94,6 @@ class Budget(BaseModel):
         return self
 
 
-class Backend(BaseModel):
-    """The optimizer and its own settings (facade for smac, sampler and pruner for optuna)."""
-
-    model_config = _FORBID
-    name: Literal["optuna", "random", "ray", "smac"] = "smac"
-    seed: int = 0
-    facade: Literal["ac", "bb", "hpo", "mf"] | None = None
-    sampler: Literal["gp", "nsga2", "tpe"] | None = None
-    pruner: Literal["hyperband", "none"] | None = None
-    # ray only (see metasparse/optimize/_ray.py)
-    address: str | None = None
-    cpus_per_trial: float | None = Field(default=None, gt=0)
-    gpus_per_trial: float | None = Field(default=None, ge=0)
-    max_concurrent: int | None = Field(default=None, ge=1)
-    search: Literal["optuna", "random"] | None = None
-    scheduler: Literal["asha", "none"] | None = None
-    max_failures: int | None = Field(default=None, ge=0)
-
-    @model_validator(mode="after")
-    def _settings_of_this_backend(self) -> Backend:
-        owners = {"facade": "smac", "sampler": "optuna", "pruner": "optuna",
-                  **{key: "ray" for key in RAY_SETTINGS}}
-        for key, owner in owners.items():
-            if getattr(self, key) is not None and self.name != owner:
-                raise ValueError(f"backend.{key} applies to backend.name {owner!r} only; "
-                                 f"got it with {self.name!r}")
-        if self.name == "smac" and self.facade is None:
-            self.facade = "hpo"
-        if self.name == "optuna":
-            self.sampler = self.sampler or "tpe"
-        if self.name == "ray":
-            self.cpus_per_trial = self.cpus_per_trial or 1.0
-            self.gpus_per_trial = self.gpus_per_trial or 0.0
-            self.search = self.search or "optuna"
-            self.max_failures = 2 if self.max_failures is None else self.max_failures
-        return self
-
-
 class Scenario(BaseModel):
     """One tuning run (or, with a list of spaces, several runs of the same budget)."""
 
@@ -137,7 +107,8 @@ class Scenario(BaseModel):
                                   max_length=2)
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     budget: Budget = Field(default_factory=Budget)
-    backend: Backend = Field(default_factory=Backend)
+    # the settings model of the registered backend that `name` selects (see _backends.py)
+    backend: SerializeAsAny[Backend] = Field(default_factory=lambda: BACKENDS[DEFAULT_BACKEND]())
     n_trials: int | None = Field(default=None, ge=1)
     walltime: float | None = Field(default=None, gt=0)
     n_workers: int = Field(default=1, ge=1)
@@ -146,6 +117,11 @@ class Scenario(BaseModel):
     output: str | None = None
     reference: str | None = None
     data_dir: str | None = None
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _backend_of_its_name(cls, value: Any) -> Any:
+        return backend_settings(value)
 
     @field_validator("space", "objectives", "crash_cost", mode="before")
     @classmethod
@@ -194,28 +170,8 @@ class Scenario(BaseModel):
         if len(self.crash_cost) > len(self.objectives):
             raise ValueError(f"crash_cost has one entry per objective ({len(self.objectives)}); "
                              f"got {len(self.crash_cost)}")
-        self._check_backend()
+        self.backend.settle(self.multi_objective)
         return self
-
-    def _check_backend(self) -> None:
-        multi = len(self.objectives) > 1
-        if multi and self.backend.facade in ("mf", "bb"):
-            raise ValueError("backend.facade must be one of ['ac', 'hpo'] with two objectives "
-                             "(SMAC's multi-objective support; mf fails, SMAC3 #1050); "
-                             f"got {self.backend.facade!r}")
-        if self.backend.name == "optuna":
-            if self.backend.pruner is None:
-                self.backend.pruner = "none" if multi else "hyperband"
-            elif multi and self.backend.pruner != "none":
-                raise ValueError("backend.pruner must be 'none' with two objectives (Optuna "
-                                 "cannot prune multi-objective trials); "
-                                 f"got {self.backend.pruner!r}")
-        if self.backend.name == "ray":
-            if self.backend.scheduler is None:
-                self.backend.scheduler = "none" if multi else "asha"
-            elif multi and self.backend.scheduler != "none":
-                raise ValueError("backend.scheduler must be 'none' with two objectives (ASHA "
-                                 f"stops trials on one metric); got {self.backend.scheduler!r}")
 
     @property
     def multi_objective(self) -> bool:

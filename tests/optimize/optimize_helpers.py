@@ -8,11 +8,15 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from metasparse.optimize import load_scenario, optimize
+from metasparse.space import load_space
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("METASPARSE_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -36,6 +40,63 @@ LR_DECIDES = {"model": "mlp", "hidden_sizes": "32", "dense_first_layer": False,
               "lr_schedule": "constant", "dropout": 0.0, "label_smoothing": 0.0,
               "weight_decay": 1e-6, "normalization": "none", "activation": "relu",
               "input_scaling": "standard", "weight_init": "kaiming_normal", "density": 0.5}
+
+
+STATUSES = {"success", "crashed", "timeout", "diverged", "pruned"}
+LEADING = ["trial_id", "status", "cost"]
+AFTER_COSTS = ["budget", "seed", "instance", "val_error", "val_accuracy", "density",
+               "train_flops", "inference_flops", "topology_updates", "wall_time_s",
+               "start_time", "end_time", "error"]
+
+
+def check_results(directory: Path, n_trials: int, n_objectives: int = 1,
+                  state: str | None = None) -> list[dict[str, str]]:
+    """The results-directory contract (docs/CONTRACTS.md) of a finished run of n_trials."""
+    for name in ("scenario.yaml", "trials.csv", "trial_instances.csv", "incumbent.yaml",
+                 "trajectory.csv", "reference.yaml"):
+        assert (directory / name).is_file(), name
+    if state is not None:
+        assert (directory / state).exists()
+    rows = read_csv(directory / "trials.csv")
+    assert len(rows) == n_trials
+    columns = list(rows[0])
+    costs = [f"cost_{k}" for k in range(2, n_objectives + 1)]
+    assert columns[:3 + len(costs) + len(AFTER_COSTS)] == LEADING + costs + AFTER_COSTS
+    assert not any("test" in c for c in columns)
+    space = load_space(yaml.safe_load((directory / "scenario.yaml").read_text())["space"],
+                       fixed=yaml.safe_load((directory / "scenario.yaml").read_text())["fixed"])
+    assert [c[len("config."):] for c in columns if c.startswith("config.")] == list(space.keys())
+    ids = [int(r["trial_id"]) for r in rows]
+    assert len(set(ids)) == len(ids)
+    assert {r["status"] for r in rows} <= STATUSES
+    instance_rows = read_csv(directory / "trial_instances.csv")
+    assert {int(r["trial_id"]) for r in instance_rows} <= set(ids)
+    incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())
+    assert {"trial_id", "cost", "config", "budget", "instances"} <= set(incumbent)
+    assert incumbent["trial_id"] in ids
+    best = min(float(r["cost"]) for r in rows if r["status"] == "success"
+               and r["budget"] == str(incumbent["budget"]))
+    # A mean over several rows of one configuration (mf, ac) may exceed the best single row.
+    repeated = len({(r["budget"], config_key(r)) for r in rows}) < len(rows)
+    assert incumbent["cost"] <= best + 1e-12 or repeated
+    trajectory = read_csv(directory / "trajectory.csv")
+    assert trajectory and float(trajectory[-1]["cost"]) == pytest.approx(incumbent["cost"])
+    # Across budgets or instances (mf, ac) an incumbent's cost may rise; otherwise it only falls.
+    if len({r["budget"] for r in rows}) == 1 and {r["instance"] for r in rows} == {"all"}:
+        costs = [float(t["cost"]) for t in trajectory]
+        assert costs == sorted(costs, reverse=True)
+    reference = yaml.safe_load((directory / "reference.yaml").read_text())
+    assert reference["status"] == "success" and reference["preset"] == "rigl"
+    return rows
+
+
+def run(path: Path, **overrides: Any) -> Path:
+    """Optimize the scenario at `path`; its results directory."""
+    scenario = load_scenario(path, **overrides)
+    summaries = optimize(scenario, progress=False)
+    assert len(summaries) == 1
+    assert "reference (rigl)" in summaries[0].table()
+    return summaries[0].directory
 
 
 def merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -67,9 +128,14 @@ def config_key(row: dict[str, str]) -> tuple[str, ...]:
     return tuple(v for k, v in row.items() if k.startswith("config."))
 
 
-def cli(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "metasparse.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=cli_env())
+# How a subprocess starts the command line (a test that registers a backend starts it otherwise).
+CLI = ("-m", "metasparse.cli")
+
+
+def cli(*args: str, cwd: Path, timeout: float = 240,
+        entry: Sequence[str] = CLI) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *entry, *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout, env=cli_env())
 
 
 def cli_env() -> dict[str, str]:
@@ -78,10 +144,9 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def popen(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "metasparse.cli", *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env())
+def popen(*args: str, cwd: Path, entry: Sequence[str] = CLI) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, *entry, *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env())
 
 
 def wait_for_rows(path: Path, count: int, process, timeout: float = 120) -> None:

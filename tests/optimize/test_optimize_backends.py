@@ -1,70 +1,13 @@
-"""Real runs of every backend and SMAC facade with the real trainer on small budgets, checked
-against the results-directory contract (docs/CONTRACTS.md)."""
+"""Real runs of each backend's own features (random search's draws, every SMAC facade, Optuna's
+pruning and samplers) with the real trainer on small budgets, checked against the
+results-directory contract (docs/CONTRACTS.md). What every backend must do is
+test_optimize_backend_contract.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
-from optimize_helpers import LR_DECIDES, config_key, read_csv
-
-from metasparse.optimize import load_scenario, optimize
-from metasparse.space import load_space
-
-STATUSES = {"success", "crashed", "timeout", "diverged", "pruned"}
-LEADING = ["trial_id", "status", "cost"]
-AFTER_COSTS = ["budget", "seed", "instance", "val_error", "val_accuracy", "density",
-               "train_flops", "inference_flops", "topology_updates", "wall_time_s",
-               "start_time", "end_time", "error"]
-
-
-def check_results(directory: Path, n_trials: int, n_objectives: int = 1,
-                  state: str | None = None) -> list[dict[str, str]]:
-    for name in ("scenario.yaml", "trials.csv", "trial_instances.csv", "incumbent.yaml",
-                 "trajectory.csv", "reference.yaml"):
-        assert (directory / name).is_file(), name
-    if state is not None:
-        assert (directory / state).exists()
-    rows = read_csv(directory / "trials.csv")
-    assert len(rows) == n_trials
-    columns = list(rows[0])
-    costs = [f"cost_{k}" for k in range(2, n_objectives + 1)]
-    assert columns[:3 + len(costs) + len(AFTER_COSTS)] == LEADING + costs + AFTER_COSTS
-    assert not any("test" in c for c in columns)
-    space = load_space(yaml.safe_load((directory / "scenario.yaml").read_text())["space"],
-                       fixed=yaml.safe_load((directory / "scenario.yaml").read_text())["fixed"])
-    assert [c[len("config."):] for c in columns if c.startswith("config.")] == list(space.keys())
-    ids = [int(r["trial_id"]) for r in rows]
-    assert len(set(ids)) == len(ids)
-    assert {r["status"] for r in rows} <= STATUSES
-    instance_rows = read_csv(directory / "trial_instances.csv")
-    assert {int(r["trial_id"]) for r in instance_rows} <= set(ids)
-    incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())
-    assert {"trial_id", "cost", "config", "budget", "instances"} <= set(incumbent)
-    assert incumbent["trial_id"] in ids
-    best = min(float(r["cost"]) for r in rows if r["status"] == "success"
-               and r["budget"] == str(incumbent["budget"]))
-    # A mean over several rows of one configuration (mf, ac) may exceed the best single row.
-    repeated = len({(r["budget"], config_key(r)) for r in rows}) < len(rows)
-    assert incumbent["cost"] <= best + 1e-12 or repeated
-    trajectory = read_csv(directory / "trajectory.csv")
-    assert trajectory and float(trajectory[-1]["cost"]) == pytest.approx(incumbent["cost"])
-    # Across budgets or instances (mf, ac) an incumbent's cost may rise; otherwise it only falls.
-    if len({r["budget"] for r in rows}) == 1 and {r["instance"] for r in rows} == {"all"}:
-        costs = [float(t["cost"]) for t in trajectory]
-        assert costs == sorted(costs, reverse=True)
-    reference = yaml.safe_load((directory / "reference.yaml").read_text())
-    assert reference["status"] == "success" and reference["preset"] == "rigl"
-    return rows
-
-
-def run(path: Path, **overrides) -> Path:
-    scenario = load_scenario(path, **overrides)
-    summaries = optimize(scenario, progress=False)
-    assert len(summaries) == 1
-    assert "reference (rigl)" in summaries[0].table()
-    return summaries[0].directory
+from optimize_helpers import LR_DECIDES, check_results, config_key, read_csv, run
 
 
 def test_random_search(scenario_file):

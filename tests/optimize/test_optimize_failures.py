@@ -1,5 +1,6 @@
-"""Failed trials (an exception, NaN divergence, a timeout) are recorded with the crash cost and
-a one-line error, and the run goes on to n_trials; the trial runner really stops what it ends."""
+"""Failed trials (NaN divergence, a timeout) are recorded with the crash cost and a one-line
+error, and the run goes on to n_trials; the trial runner really stops what it ends. A trial that
+raises, under every backend: test_optimize_backend_contract.py."""
 
 from __future__ import annotations
 
@@ -16,22 +17,6 @@ DIVERGING = {"model": "mlp", "hidden_sizes": "128", "activation": "srelu", "opti
              "weight_init": "normal", "lr_schedule": "constant", "batch_size": 32,
              "normalization": "none", "dropout": 0.0, "dense_first_layer": False,
              "dense_last_layer": False}
-
-
-@pytest.mark.parametrize("backend", ["random", "smac", "optuna"])
-def test_a_trial_that_raises_is_recorded_and_the_run_completes(scenario_file, backend):
-    path = scenario_file(f"cnn-{backend}", backend={"name": backend}, n_trials=3,
-                         fixed={"model": "cnn"}, instances=["wine"], crash_cost=0.9)
-    summary = optimize(load_scenario(path), progress=False)[0]
-    rows = read_csv(summary.directory / "trials.csv")
-    assert len(rows) == 3
-    for row in rows:
-        assert row["status"] == "crashed"
-        assert row["cost"] == "0.9"
-        assert "needs image-shaped data" in row["error"] and "\n" not in row["error"]
-        assert row["val_error"] == ""
-    assert summary.incumbent is None
-    assert "no successful trial yet" in summary.table()
 
 
 def test_a_diverging_trial_is_recorded_as_diverged(scenario_file):

@@ -1,28 +1,13 @@
-"""Parallel workers end with exactly n_trials recorded trials: SMAC through Dask, Optuna with
-threads in one process and with two processes sharing one study."""
+"""Two processes sharing one Optuna study end with exactly n_trials recorded trials. That every
+backend's parallel workers do (SMAC through Dask, the others with threads) is
+test_optimize_backend_contract.py."""
 
 from __future__ import annotations
 
 import socket
 
 import optuna
-import pytest
 from optimize_helpers import config_key, popen, read_csv, wait_for_rows
-
-from metasparse.optimize import load_scenario, optimize
-
-
-@pytest.mark.parametrize("backend", ["smac", "optuna", "random"])
-def test_two_workers_record_exactly_n_trials(scenario_file, backend):
-    path = scenario_file(f"par-{backend}", backend={"name": backend}, n_trials=8, n_workers=2)
-    summary = optimize(load_scenario(path), progress=False)[0]
-    rows = read_csv(summary.directory / "trials.csv")
-    assert len(rows) == 8
-    assert len({r["trial_id"] for r in rows}) == 8
-    assert len({config_key(r) for r in rows}) == 8
-    starts = sorted(r["start_time"] for r in rows)
-    ends = sorted(r["end_time"] for r in rows)
-    assert any(s < e for s, e in zip(starts[1:], ends[:-1], strict=True))  # trials overlapped
 
 
 def test_a_second_process_joins_the_optuna_study(tmp_path, scenario_file):
