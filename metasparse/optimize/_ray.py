@@ -14,9 +14,10 @@ trial runner and results store.
   so `metasparse analyze` reads a Ray run like any other. A trial whose worker dies is retried
   (`backend.max_failures`); one that fails every retry is recorded as crashed.
 - Ray's experiment directory is results/<name>/ray. Rerunning the command restores it
-  (Tuner.restore, unfinished and errored trials resumed); ray/recorded.json maps Ray trial ids to
-  their rows, written just before each row, so no trial is recorded twice, also when a run is
-  killed between the two writes.
+  (Tuner.restore, unfinished and errored trials resumed); a finished one that a larger
+  n_trials extends is kept as ray-finished-<k> beside a new experiment for the rest;
+  ray/recorded.json maps Ray trial ids to their rows, written just before each row, so no
+  trial is recorded twice, also when a run is killed between the two writes.
 """
 
 # ruff: noqa: E402  (Ray is imported after RAY_AUTH_MODE is settled: _token_auth_from_token)
@@ -242,10 +243,15 @@ def _define_by_run(trial: optuna.Trial, space: ConfigurationSpace) -> dict[str, 
     return suggest(trial, space)
 
 
-def _searcher(session: Session, metric: str | list[str],
-              mode: str | list[str]) -> tuple[Searcher, dict[str, Any], dict[int, dict[str, Any]]]:
-    """The search algorithm, Ray's param_space and (random search) the configurations."""
+def _searcher(session: Session, metric: str | list[str], mode: str | list[str],
+              extension: int = 0) -> tuple[Searcher, dict[str, Any], dict[int, dict[str, Any]]]:
+    """The search algorithm, Ray's param_space and (random search) the configurations.
+
+    The `extension`-th experiment that extends a finished run samples from seed + extension:
+    it starts without the earlier trials' results, and must not propose their configurations
+    again."""
     backend = session.scenario.backend
+    seed = None if backend.seed is None else backend.seed + extension
     if backend.search == "random":
         n = session.n_trials if session.n_trials is not None else _RANDOM_DRAWS
         configs = {k: sample(session, k) for k in range(n)}
@@ -253,11 +259,11 @@ def _searcher(session: Session, metric: str | list[str],
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=backend.seed, multivariate=True, group=True,
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                              constant_liar=True) \
-            if isinstance(metric, str) else optuna.samplers.NSGAIISampler(seed=backend.seed)
+            if isinstance(metric, str) else optuna.samplers.NSGAIISampler(seed=seed)
     searcher = OptunaSearch(space=partial(_define_by_run, space=session.space), metric=metric,
-                            mode=mode, sampler=sampler, seed=backend.seed)
+                            mode=mode, sampler=sampler, seed=seed)
     return searcher, {}, {}
 
 
@@ -300,18 +306,38 @@ def _tune(session: Session, directory: Path, experiment: Path) -> None:
     _ACTIVE.append(recorder)
     try:
         if tune.Tuner.can_restore(str(experiment)):
-            tuner = tune.Tuner.restore(str(experiment), trainable=fn, resume_unfinished=True,
-                                       resume_errored=True)
+            before = session.store.count()
+            tune.Tuner.restore(str(experiment), trainable=fn, resume_unfinished=True,
+                               resume_errored=True).fit()
+            if session.store.count() == before and _short(session):
+                # the restored experiment had nothing left to run: a larger n_trials extends
+                # the run with a new experiment, the finished one kept beside it
+                finished = _unused(directory, f"{EXPERIMENT}-finished")
+                experiment.rename(finished)
+                extension = int(finished.name.rsplit("-", 1)[1])
+                searcher, param_space, configs = _searcher(session, metric, mode, extension)
+                job = dataclasses.replace(job, configs=configs)
+                fn = tune.with_resources(tune.with_parameters(trainable, job=job), resources)
+                _new_tuner(session, fn, param_space, searcher, metric, mode, directory).fit()
         else:
-            tuner = _new_tuner(session, fn, param_space, searcher, metric, mode, directory)
-        tuner.fit()
+            _new_tuner(session, fn, param_space, searcher, metric, mode, directory).fit()
     finally:
         _ACTIVE.remove(recorder)
-    if session.n_trials is not None and session.store.count() < session.n_trials \
-            and not session.out_of_time():
+    if _short(session):
         # Tune ends fit() quietly on Ctrl-C (its state saved): the run is interrupted, and
         # the same command resumes it.
         raise KeyboardInterrupt
+
+
+def _short(session: Session) -> bool:
+    """Whether the run has fewer trials than asked for and time to run more."""
+    return session.n_trials is not None and session.store.count() < session.n_trials \
+        and not session.out_of_time()
+
+
+def _unused(directory: Path, stem: str) -> Path:
+    return next(directory / f"{stem}-{k}" for k in range(1, 10_000)
+                if not (directory / f"{stem}-{k}").exists())
 
 
 def _new_tuner(session: Session, fn: Any, param_space: dict[str, Any], searcher: Searcher,

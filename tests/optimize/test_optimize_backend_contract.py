@@ -53,11 +53,7 @@ SLOW = {"ray": "starts a local Ray instance for every run; test_optimize_ray.py 
                "cluster in every `make test`"}
 # What a backend does not do yet: (backend, test) -> why. Strict: a fix makes the test fail
 # until its entry goes.
-KNOWN_FAILURES = {
-    ("ray", "test_more_trials_extend_a_finished_run"):
-        "Tuner.restore brings back the finished experiment with its num_samples, so fit() "
-        "adds no trial and the run stops short of the larger n_trials",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 # Trials slow enough (a few tenths of a second) that a kill lands in the middle of a run.
 SLOWER = {"instances": ["digits", "wine"], "budget": {"epochs": 3},
           "fixed": {"model": "mlp", "hidden_sizes": "256,256", "dense_first_layer": False,
