@@ -13,7 +13,7 @@ from metasparse.data._load import dataset_from_arrays, load_dataset
 from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
 from metasparse.data._paths import resolve_data_dir
 from metasparse.data._read import clear_cache
-from metasparse.data._registry import available_datasets
+from metasparse.data._registry import available_datasets, check_available
 from metasparse.data._scale import SCALING_METHODS, scale_inputs
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "SCALING_METHODS",
     "Dataset",
     "available_datasets",
+    "check_available",
     "clear_cache",
     "dataset_from_arrays",
     "load_dataset",

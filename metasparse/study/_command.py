@@ -43,9 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from metasparse.study import _importance, _randomness, _report, _tuned
     from metasparse.study._spec import load_study
 
-    study = load_study(args.study, args.kind)
-    updates = {k: v for k, v in (("output", args.output), ("data_dir", args.data_dir)) if v}
-    study = study.model_copy(update=updates)
+    study = load_study(args.study, args.kind, output=args.output, data_dir=args.data_dir)
     progress = not args.no_progress
     check_unchanged(study)
     try:
