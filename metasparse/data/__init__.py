@@ -9,11 +9,11 @@ files and CIFAR-10 batches there, OpenML (`openml:<id>`), or a path to a CSV/Par
 """
 
 from metasparse.data._dataset import Dataset
-from metasparse.data._load import dataset_from_arrays, load_dataset
+from metasparse.data._load import check_datasets, dataset_from_arrays, load_dataset
 from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
 from metasparse.data._paths import resolve_data_dir
 from metasparse.data._read import clear_cache
-from metasparse.data._registry import available_datasets, check_available
+from metasparse.data._registry import available_datasets
 from metasparse.data._scale import SCALING_METHODS, scale_inputs
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "SCALING_METHODS",
     "Dataset",
     "available_datasets",
-    "check_available",
+    "check_datasets",
     "clear_cache",
     "dataset_from_arrays",
     "load_dataset",

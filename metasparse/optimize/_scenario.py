@@ -341,7 +341,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
 
 def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
-    from metasparse.data import available_datasets, check_available
+    from metasparse.data import available_datasets, check_datasets
     from metasparse.space import load_space, preset_names, resolve_config
 
     try:
@@ -370,7 +370,7 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
         raise ScenarioError(f"{label}: data_dir: {exc}") from None
     for key in ("instances", "heldout_instances"):
         try:
-            check_available(getattr(scenario, key), scenario.data_dir, key)
+            check_datasets(getattr(scenario, key), scenario.data_dir, key)
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: {exc}") from None
 

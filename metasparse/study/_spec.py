@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metasparse.data import check_available
+from metasparse.data import check_datasets
 from metasparse.errors import ConfigError, DataError, ScenarioError
 from metasparse.space import get_preset, resolve_config
 
@@ -95,7 +95,7 @@ def load_study(path: str | Path, kind: str,
         base = study.base_config()
         for values in _axis_values(study):
             resolve_config({**base, **values})
-        check_available(study.datasets, study.data_dir, "datasets")
+        check_datasets(study.datasets, study.data_dir, "datasets")
     except (ConfigError, DataError) as exc:
         raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
     return study

@@ -148,6 +148,22 @@ def test_a_mapping_for_hidden_sizes_is_refused_before_any_trial(tmp_path, backen
     assert not (tmp_path / "results").exists()  # nothing ran
 
 
+@pytest.mark.parametrize("key", ["instances", "heldout_instances"])
+def test_a_dataset_that_cannot_be_learned_is_refused_before_any_trial(tmp_path, key):
+    # once: every trial of a single-class dataset crashed (or scored 1.0) and the run exited 0
+    data = tmp_path / "one.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 7},x\n" for i in range(50)))
+    path = _write(tmp_path, merge({"name": "bad", **BASE, "output": str(tmp_path / "results")},
+                                  {key: [str(data)]}))
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].endswith(f"scenario 'bad.yaml': {key}: {data}: every one of the 50 samples "
+                             "has the label 'x'; classification needs at least 2 classes")
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
 def test_defaults_overrides_and_the_scenario_as_run(tmp_path):
     path = _write(tmp_path, {"name": "ok", **BASE})
     scenario = load_scenario(path)
