@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from metasparse.optimize._backends import get_backend
+from metasparse.optimize._lock import hold_directory, output_error
 from metasparse.optimize._progress import Progress, describe_choices
+from metasparse.optimize._resumable import check_resumable
 from metasparse.optimize._runner import TrialRunner, abort_all, default_threads, reset_abort
 from metasparse.optimize._scenario import RUN_CONTROL_KEYS, Scenario
 from metasparse.optimize._session import Session
@@ -58,6 +60,21 @@ def optimize(scenario: Scenario, *, progress: bool = True) -> list[RunSummary]:
 
 
 def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
+    """One run, holding its output directory: a second run on it is refused, and a directory
+    that cannot be written (or fills up) is one OutputError line."""
+    with hold_directory(scenario.output_dir):
+        check_resumable(scenario.output_dir)
+        try:
+            return _run_held(scenario, show_progress)
+        except OSError as exc:
+            error = output_error(exc, scenario.output_dir)
+            if error is None:
+                raise
+            abort_all()
+            raise error from None
+
+
+def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
     from metasparse.data import resolve_data_dir
     from metasparse.space import load_space
 

@@ -1,5 +1,6 @@
-"""Parallel workers end with exactly n_trials recorded trials: SMAC through Dask, Optuna with
-threads in one process and with two processes sharing one study."""
+"""Parallel workers end with exactly n_trials recorded trials: SMAC through Dask, Optuna and
+random search with threads in one process; a second process on the same results directory is
+refused while the first one runs."""
 
 from __future__ import annotations
 
@@ -25,26 +26,37 @@ def test_two_workers_record_exactly_n_trials(scenario_file, backend):
     assert any(s < e for s, e in zip(starts[1:], ends[:-1], strict=True))  # trials overlapped
 
 
-def test_a_second_process_joins_the_optuna_study(tmp_path, scenario_file):
-    # trials long enough (about 0.5 s) that the first process cannot finish all 16 before the
-    # second one has started
-    path = scenario_file("joined", backend={"name": "optuna", "pruner": "none"}, n_trials=16,
+@pytest.mark.parametrize("backend", ["optuna", "smac", "random"])
+def test_a_second_process_on_the_same_directory_is_refused_and_the_first_ends_intact(
+        tmp_path, scenario_file, backend):
+    # Once: Optuna's second process joined the study, SMAC's two processes evaluated the same
+    # configurations (16 rows for 15 trials), random search's second died with a traceback.
+    # Trials long enough (about 0.5 s) that the first process is still running when the
+    # second one starts.
+    n_trials = 16 if backend == "optuna" else 8
+    path = scenario_file("held", backend={"name": backend}, n_trials=n_trials,
                          instances=["digits", "wine"], budget={"epochs": 30},
                          fixed={"model": "mlp", "hidden_sizes": "256,256",
                                 "dense_first_layer": False, "dense_last_layer": False})
-    trials = tmp_path / "results" / "joined" / "trials.csv"
+    trials = tmp_path / "results" / "held" / "trials.csv"
     first = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
     wait_for_rows(trials, 2, first)
     second = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
-    for process in (first, second):
-        _, stderr = process.communicate(timeout=240)
-        assert process.returncode == 0, stderr
+    _, stderr = second.communicate(timeout=120)
+    assert first.poll() is None, "the first run ended before the second was refused"
+    assert second.returncode == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert f"is in use by pid {first.pid} on {socket.gethostname()}" in lines[0]
+    _, stderr = first.communicate(timeout=240)
+    assert first.returncode == 0, stderr
     rows = read_csv(trials)
-    assert len(rows) == 16
-    assert len({r["trial_id"] for r in rows}) == 16
-    assert len({config_key(r) for r in rows}) == 16
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(trials.parent / "optuna.journal")))
-    study = optuna.load_study(study_name="joined", storage=storage)
-    workers = {t.user_attrs["worker"] for t in study.trials if "status" in t.user_attrs}
-    assert workers == {f"{socket.gethostname()}:{p.pid}" for p in (first, second)}
+    assert len(rows) == n_trials
+    assert len({r["trial_id"] for r in rows}) == n_trials
+    assert len({config_key(r) for r in rows}) == n_trials
+    if backend == "optuna":
+        storage = optuna.storages.JournalStorage(
+            optuna.storages.journal.JournalFileBackend(str(trials.parent / "optuna.journal")))
+        study = optuna.load_study(study_name="held", storage=storage)
+        workers = {t.user_attrs["worker"] for t in study.trials if "status" in t.user_attrs}
+        assert workers == {f"{socket.gethostname()}:{first.pid}"}
