@@ -80,8 +80,7 @@ def output_error(exc: OSError, directory: str | Path, what: str = "results") -> 
 
 def _cannot_write(directory: Path, what: str, exc: OSError) -> str:
     reason = exc.strerror or str(exc)
-    if isinstance(exc, FileExistsError | NotADirectoryError) or (
-            directory.exists() and not directory.is_dir()):
+    if directory.exists() and not directory.is_dir():
         reason = "it is a file, not a directory"
     elif exc.errno == errno.EFBIG:
         reason = "file too large (disk quota or file size limit reached)"
