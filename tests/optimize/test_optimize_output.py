@@ -5,6 +5,7 @@ code 2, before any trial where it can be known then, and the recorded trials are
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -39,10 +40,10 @@ def test_a_held_directory_is_refused_naming_the_holder(tmp_path):
     with hold_directory(tmp_path / "run") as directory:
         assert f"pid {os.getpid()} on {socket.gethostname()}" in \
             (directory / LOCK_FILE).read_text()
-        with pytest.raises(OutputError, match=rf"is in use by pid {os.getpid()} on "
-                                              rf"{socket.gethostname()} \(metasparse optimize"):
-            with hold_directory(tmp_path / "run"):
-                pass
+        refused = pytest.raises(OutputError, match=rf"is in use by pid {os.getpid()} on "
+                                                   rf"{socket.gethostname()} \(metasparse optimize")
+        with refused, hold_directory(tmp_path / "run"):
+            pass
     with hold_directory(tmp_path / "run"):  # released at the end of the block
         pass
 
@@ -64,10 +65,8 @@ def test_a_sigkilled_holder_leaves_no_lock_and_a_later_run_resumes(tmp_path, sce
         result = cli("optimize", str(path), "--no-progress", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(first.pid, signal.SIGKILL)  # what the killed run left, if anything
-        except ProcessLookupError:
-            pass
     rows = read_csv(trials)
     assert len(rows) == 8 and [r["trial_id"] for r in rows] == [str(i) for i in range(8)]
     assert rows[:len(before)] == before  # the trials of the killed run are kept as they were
