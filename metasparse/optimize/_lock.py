@@ -9,7 +9,8 @@ server is started by exec), so a leftover trial process never keeps a directory 
 `hold_directory` is also where a directory that cannot be written is refused: a path under /proc,
 an existing file, a read-only or full file system are one `OutputError` line (exit code 2), not a
 traceback. `output_error` turns the OSError of a later write (the disk filling up in the middle
-of a run) into the same line; what was recorded before it stays recorded.
+of a run) into the same line (`hold_directory` does so for its block); what was recorded before
+it stays recorded.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import errno
 import fcntl
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
 from metasparse.errors import OutputError
 
-__all__ = ["LOCK_FILE", "hold_directory", "output_error"]
+__all__ = ["LOCK_FILE", "hold_directories", "hold_directory", "output_error"]
 
 LOCK_FILE = "run.lock"
 # Errors of the storage itself, whichever file they hit: no space, file too large (a disk quota
@@ -38,7 +39,7 @@ def hold_directory(directory: str | Path, what: str = "results",
                    command: str = "metasparse optimize") -> Iterator[Path]:
     """Create `directory` if needed and hold it for this process (running `command`) until the
     block ends; refuse (OutputError) when another live process holds it or when it cannot be
-    written."""
+    written. A write of the block that fails for want of storage ends it with OutputError."""
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -62,9 +63,25 @@ def hold_directory(directory: str | Path, what: str = "results",
             handle.flush()
         except OSError as exc:
             raise OutputError(_cannot_write(directory, what, exc)) from None
-        yield directory
+        try:
+            yield directory
+        except OSError as exc:  # a write of the block that failed for want of storage
+            error = output_error(exc, directory, what)
+            if error is None:
+                raise
+            raise error from None
     finally:
         handle.close()  # releases the lock
+
+
+@contextmanager
+def hold_directories(directories: Iterable[str | Path], command: str) -> Iterator[None]:
+    """`hold_directory` for each of several results directories (a command that writes into
+    each, such as `metasparse validate`), all held until the block ends."""
+    with ExitStack() as held:
+        for directory in dict.fromkeys(Path(d) for d in directories):
+            held.enter_context(hold_directory(directory, command=command))
+        yield
 
 
 def output_error(exc: OSError, directory: str | Path, what: str = "results") -> OutputError | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from metasparse.optimize._backends import get_backend
-from metasparse.optimize._lock import hold_directory, output_error
+from metasparse.optimize._lock import hold_directory
 from metasparse.optimize._progress import Progress, describe_choices
 from metasparse.optimize._resumable import check_resumable
 from metasparse.optimize._runner import TrialRunner, abort_all, default_threads, reset_abort
@@ -66,12 +66,9 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
         check_resumable(scenario.output_dir)
         try:
             return _run_held(scenario, show_progress)
-        except OSError as exc:
-            error = output_error(exc, scenario.output_dir)
-            if error is None:
-                raise
-            abort_all()
-            raise error from None
+        except OSError:
+            abort_all()  # no trial outlives a run that cannot record it
+            raise
 
 
 def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:

@@ -209,3 +209,43 @@ def test_the_lock_file_is_not_inherited_by_the_trial_processes(tmp_path):
                    env={**os.environ, "PYTHONPATH": str(REPO)})
     assert LOCK_FILE in (tmp_path / "parent").read_text()
     assert LOCK_FILE not in (tmp_path / "child").read_text()
+
+
+@pytest.mark.parametrize("command", [["validate", "--seeds", "1"], ["analyze", "--evaluate"]])
+def test_commands_that_train_into_a_results_directory_wait_for_its_run(tmp_path, finished_run,
+                                                                      command):
+    directory = finished_run.parent / "results" / "done"
+    with hold_directory(directory):  # a run of this test's process is going on in it
+        result = subprocess.run([sys.executable, "-m", "metasparse.cli", command[0],
+                                 str(directory), *command[1:], "--no-progress"], cwd=tmp_path,
+                                env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"metasparse {command[0]}: error: results directory "
+                               f"'{directory}' is in use by pid {os.getpid()} on ")
+    assert not (directory / "report").exists() and not (directory / "validation.csv").exists()
+
+
+def test_a_study_directory_belongs_to_one_study(tmp_path):
+    study = tmp_path / "s.yaml"
+    study.write_text("name: s\ndatasets: [iris]\nepochs: 1\nseeds: [0]\n")
+    output = tmp_path / "out"
+    command = [sys.executable, "-m", "metasparse.cli", "study", "importance", str(study),
+               "--output", str(output), "--no-progress"]
+    with hold_directory(output, "study", "metasparse study importance"):
+        result = subprocess.run(command, cwd=tmp_path, env=cli_env(), capture_output=True,
+                                text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (
+        f"metasparse study: error: study directory '{output}' is in use by pid {os.getpid()} "
+        f"on {socket.gethostname()} (metasparse study importance, since "
+        + (output / LOCK_FILE).read_text().split("since ")[1].strip()
+        + "; wait for that run to end (or stop it), or pick another --output")
+    assert sorted(p.name for p in output.iterdir()) == [LOCK_FILE]  # nothing ran
+    result = subprocess.run([*command[:-2], str(study / "x"), "--no-progress"],
+                            cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        f"cannot write the study directory '{study / 'x'}': Not a directory")
