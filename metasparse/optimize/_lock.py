@@ -36,7 +36,8 @@ _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT}
 
 @contextmanager
 def hold_directory(directory: str | Path, what: str = "results",
-                   command: str = "metasparse optimize") -> Iterator[Path]:
+                   command: str = "metasparse optimize",
+                   hint: str = ", or pick another --output") -> Iterator[Path]:
     """Create `directory` if needed and hold it for this process (running `command`) until the
     block ends; refuse (OutputError) when another live process holds it or when it cannot be
     written. A write of the block that fails for want of storage ends it with OutputError."""
@@ -54,7 +55,7 @@ def hold_directory(directory: str | Path, what: str = "results",
             holder = handle.read().strip() or "another process"
             raise OutputError(
                 f"{what} directory {str(directory)!r} is in use by {holder}; wait for that run "
-                "to end (or stop it), or pick another --output") from None
+                f"to end (or stop it){hint}") from None
         try:
             handle.seek(0)
             handle.truncate()
@@ -80,7 +81,7 @@ def hold_directories(directories: Iterable[str | Path], command: str) -> Iterato
     each, such as `metasparse validate`), all held until the block ends."""
     with ExitStack() as held:
         for directory in dict.fromkeys(Path(d) for d in directories):
-            held.enter_context(hold_directory(directory, command=command))
+            held.enter_context(hold_directory(directory, command=command, hint=""))
         yield
 
 

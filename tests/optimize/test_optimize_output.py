@@ -224,6 +224,7 @@ def test_commands_that_train_into_a_results_directory_wait_for_its_run(tmp_path,
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"metasparse {command[0]}: error: results directory "
                                f"'{directory}' is in use by pid {os.getpid()} on ")
+    assert lines[0].endswith("); wait for that run to end (or stop it)")
     assert not (directory / "report").exists() and not (directory / "validation.csv").exists()
 
 
