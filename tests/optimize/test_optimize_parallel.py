@@ -4,6 +4,8 @@ refused while the first one runs."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 
 import optuna
@@ -31,19 +33,21 @@ def test_a_second_process_on_the_same_directory_is_refused_and_the_first_ends_in
         tmp_path, scenario_file, backend):
     # Once: Optuna's second process joined the study, SMAC's two processes evaluated the same
     # configurations (16 rows for 15 trials), random search's second died with a traceback.
-    # Trials long enough (about 0.5 s) that the first process is still running when the
-    # second one starts.
-    n_trials = 16 if backend == "optuna" else 8
-    path = scenario_file("held", backend={"name": backend}, n_trials=n_trials,
-                         instances=["digits", "wine"], budget={"epochs": 30},
+    # The first process is stopped (SIGSTOP) while the second starts, so that it is certainly
+    # still running then, however slow the machine; a stopped process keeps its lock.
+    path = scenario_file("held", backend={"name": backend}, n_trials=6,
+                         instances=["digits", "wine"], budget={"epochs": 5},
                          fixed={"model": "mlp", "hidden_sizes": "256,256",
                                 "dense_first_layer": False, "dense_last_layer": False})
     trials = tmp_path / "results" / "held" / "trials.csv"
     first = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
     wait_for_rows(trials, 2, first)
-    second = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
-    _, stderr = second.communicate(timeout=120)
-    assert first.poll() is None, "the first run ended before the second was refused"
+    os.kill(first.pid, signal.SIGSTOP)
+    try:
+        second = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
+        _, stderr = second.communicate(timeout=120)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
@@ -51,9 +55,9 @@ def test_a_second_process_on_the_same_directory_is_refused_and_the_first_ends_in
     _, stderr = first.communicate(timeout=240)
     assert first.returncode == 0, stderr
     rows = read_csv(trials)
-    assert len(rows) == n_trials
-    assert len({r["trial_id"] for r in rows}) == n_trials
-    assert len({config_key(r) for r in rows}) == n_trials
+    assert len(rows) == 6
+    assert len({r["trial_id"] for r in rows}) == 6
+    assert len({config_key(r) for r in rows}) == 6
     if backend == "optuna":
         storage = optuna.storages.JournalStorage(
             optuna.storages.journal.JournalFileBackend(str(trials.parent / "optuna.journal")))

@@ -88,7 +88,7 @@ def test_an_unknown_dataset_is_refused_at_load_with_the_valid_names(tmp_path, ki
     path.write_text("name: x\ndatasets: [digits, nosuchset]\nepochs: 1\n")
     result = subprocess.run([sys.executable, "-m", "metasparse.cli", "study", kind, str(path),
                              "--output", str(tmp_path / "out"), "--no-progress"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -96,7 +96,7 @@ def test_an_unknown_dataset_is_refused_at_load_with_the_valid_names(tmp_path, ki
     assert lines[0].endswith("got 'nosuchset'")
     assert not (tmp_path / "out").exists()  # nothing ran
     data = tmp_path / "mine.csv"  # a dataset file, and a data directory given on the command
-    data.write_text("a,label\n1,0\n2,1\n")
+    data.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
     path.write_text(f"name: x\ndatasets: [{data}, wine]\n")
     assert load_study(path, kind, data_dir=str(tmp_path)).datasets == [str(data), "wine"]
 
