@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "DataError", "MetasparseError", "ScenarioError", "invalid_choice"]
+__all__ = ["ConfigError", "DataError", "MetasparseError", "OutputError", "ScenarioError",
+           "invalid_choice"]
 
 
 class MetasparseError(Exception):
@@ -19,6 +20,10 @@ class DataError(MetasparseError, ValueError):
 
 class ScenarioError(MetasparseError, ValueError):
     """A scenario file is not valid."""
+
+
+class OutputError(MetasparseError):
+    """An output directory cannot be used: held by another run, not writable, or full."""
 
 
 def invalid_choice(what: str, allowed, got) -> str:

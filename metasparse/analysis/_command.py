@@ -19,6 +19,7 @@ from metasparse.analysis._report import (
 )
 from metasparse.analysis._results import find_runs, load_results
 from metasparse.errors import MetasparseError
+from metasparse.results import hold_directories
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,15 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise MetasparseError(f"--seeds must be a positive integer; got {args.seeds}")
     groups = [find_runs(path) for path in args.results]
+    if not args.evaluate:
+        return _run(args, groups)
+    # --evaluate trains for a while and writes into the results directories: not beside a run
+    with hold_directories([d for group in groups for d in group],
+                          "metasparse analyze --evaluate"):
+        return _run(args, groups)
+
+
+def _run(args: argparse.Namespace, groups: list[list[Path]]) -> int:
     if len(groups) == 1 and len(groups[0]) > 1:
         return _per_space(args, args.results[0], groups[0])
     if any(len(group) > 1 for group in groups):

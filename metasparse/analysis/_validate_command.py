@@ -16,7 +16,7 @@ import pandas as pd
 from metasparse.analysis._results import find_runs, load_results
 from metasparse.analysis._validate import VALIDATION_FILE, validate, validation_summary
 from metasparse.errors import MetasparseError
-from metasparse.results import JobTable, write_atomic
+from metasparse.results import JobTable, hold_directories, write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +44,12 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise MetasparseError(f"--presets must be among {preset_names()}; got {unknown[0]!r}")
     directories = find_runs(args.results)
+    # it trains for a while and writes validation.csv into each directory: not beside a run
+    with hold_directories(directories, "metasparse validate"):
+        return _validate(args, directories)
+
+
+def _validate(args: argparse.Namespace, directories: list[Path]) -> int:
     runs = [load_results(d) for d in directories]
     for results in runs:
         target = results.directory / VALIDATION_FILE

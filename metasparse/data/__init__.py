@@ -9,7 +9,7 @@ files and CIFAR-10 batches there, OpenML (`openml:<id>`), or a path to a CSV/Par
 """
 
 from metasparse.data._dataset import Dataset
-from metasparse.data._load import dataset_from_arrays, load_dataset
+from metasparse.data._load import check_datasets, dataset_from_arrays, load_dataset
 from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
 from metasparse.data._paths import resolve_data_dir
 from metasparse.data._read import clear_cache
@@ -21,6 +21,7 @@ __all__ = [
     "SCALING_METHODS",
     "Dataset",
     "available_datasets",
+    "check_datasets",
     "clear_cache",
     "dataset_from_arrays",
     "load_dataset",

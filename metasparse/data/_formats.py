@@ -49,12 +49,32 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-def encode_labels(*labels: np.ndarray) -> list[np.ndarray]:
-    """Map the sorted unique values of all `labels` together to 0..C-1 (int64)."""
+def encode_labels(*labels: np.ndarray, where: str = "dataset") -> list[np.ndarray]:
+    """Map the sorted unique values of all `labels` together to 0..C-1 (int64).
+
+    Fractional numbers are refused (a regression target would become as many classes as
+    values), and so are missing ones; `where` names the data in the message.
+    """
     values = [np.asarray(y) for y in labels]
+    for y in values:
+        if y.dtype.kind == "f" and len(y):
+            if np.isnan(y).any():
+                raise DataError(f"{where}: {int(np.isnan(y).sum())} labels are missing (NaN); "
+                                "every sample needs a class label")
+            fractional = y[y != np.round(y)]
+            if len(fractional):
+                shown = ", ".join(f"{v:g}" for v in np.unique(fractional)[:3])
+                raise DataError(
+                    f"{where}: the labels are continuous numbers ({len(np.unique(y))} distinct "
+                    f"values among {len(y)} samples, e.g. {shown}); metasparse trains "
+                    "classifiers and needs class labels (integers or strings)"
+                )
     if any(y.dtype.kind == "O" for y in values):
         values = [y.astype(str) for y in values]
-    _, codes = np.unique(np.concatenate(values), return_inverse=True)
+    classes, codes = np.unique(np.concatenate(values), return_inverse=True)
+    if len(classes) == 1:
+        raise DataError(f"{where}: every one of the {len(codes)} samples has the label "
+                        f"{classes[0].item()!r}; classification needs at least 2 classes")
     codes = codes.astype(np.int64).reshape(-1)
     bounds = np.cumsum([0] + [len(y) for y in values])
     return [codes[start:stop] for start, stop in itertools.pairwise(bounds)]
@@ -92,7 +112,8 @@ def read_npz(path: Path) -> RawArrays:
         image_shape = (1, *X.shape[1:])
     elif X.ndim == 4:
         image_shape = tuple(X.shape[1:])
-    return RawArrays(X.reshape(len(X), -1), encode_labels(y)[0], image_shape=image_shape)
+    return RawArrays(X.reshape(len(X), -1), encode_labels(y, where=str(path))[0],
+                     image_shape=image_shape)
 
 
 def read_table(path: Path, label_column: str | None) -> RawArrays:
@@ -122,7 +143,7 @@ def read_table(path: Path, label_column: str | None) -> RawArrays:
     if labels.isna().any():
         raise DataError(f"{path}: the label column {label_column!r} has missing values")
     X = features.to_numpy(dtype=np.float32)
-    return RawArrays(X, encode_labels(labels.to_numpy())[0])
+    return RawArrays(X, encode_labels(labels.to_numpy(), where=str(path))[0])
 
 
 def _read_frame(path: Path) -> pd.DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -11,7 +12,7 @@ from metasparse.data._dataset import Dataset
 from metasparse.data._formats import encode_labels
 from metasparse.data._meta import meta_features
 from metasparse.data._read import read_source
-from metasparse.data._registry import known_image_shape, resolve
+from metasparse.data._registry import check_available, known_image_shape, resolve
 from metasparse.data._split import check_fractions, split_off_validation, split_three_ways
 from metasparse.errors import DataError
 
@@ -54,6 +55,20 @@ def load_dataset(
     )
 
 
+def check_datasets(
+    names: Sequence[str], data_dir: str | os.PathLike[str] | None, key: str
+) -> None:
+    """Raise DataError unless every name is an available dataset (or dataset file) that can be
+    learned: read and split here, so that a run is refused before its first training, not at
+    every trial (a single class, continuous labels, too few samples). `key` names the list."""
+    check_available(names, data_dir, key)
+    for name in names:
+        try:
+            load_dataset(name, data_dir=data_dir)
+        except DataError as exc:
+            raise DataError(f"{key}: {exc}") from None
+
+
 def dataset_from_arrays(
     name: str,
     X: np.ndarray,
@@ -76,8 +91,9 @@ def dataset_from_arrays(
     X, y = _check_arrays(name, X, y)
     if (X_test is None) != (y_test is None):
         raise DataError(f"Dataset {name!r}: give both X_test and y_test, or neither")
+    where = f"Dataset {name!r}"
     if X_test is None:
-        (y,) = encode_labels(y)
+        (y,) = encode_labels(y, where=where)
         train, val, test = split_three_ways(
             y, seed=split_seed, val_fraction=val_fraction, test_fraction=test_fraction, name=name
         )
@@ -89,7 +105,7 @@ def dataset_from_arrays(
                 f"Dataset {name!r}: test samples have {X_test.shape[1]} features, "
                 f"training samples {X.shape[1]}"
             )
-        y, y_test = encode_labels(y, y_test)
+        y, y_test = encode_labels(y, y_test, where=where)
         train, val = split_off_validation(y, seed=split_seed, val_fraction=val_fraction, name=name)
         everything = np.arange(len(y_test))
         parts = {"train": (X, y, train), "val": (X, y, val), "test": (X_test, y_test, everything)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,25 @@ def available_datasets(data_dir: str | os.PathLike[str] | None = None) -> list[s
         f"openml:{path.stem}" for path in _npz_files(root / "openml") if path.stem.isdigit()
     )
     return sorted(names)
+
+
+def check_available(
+    names: Iterable[str], data_dir: str | os.PathLike[str] | None, key: str
+) -> None:
+    """Raise DataError unless every name is an available dataset or an existing dataset file
+    (so that a run is refused before its first training, not at it)."""
+    known = available_datasets(data_dir)
+    root = resolve_data_dir(data_dir)
+    for name in names:
+        if name in known or (
+            isinstance(name, str)
+            and name.lower().endswith(_FILE_SUFFIXES)
+            and any((base / Path(name).expanduser()).is_file() for base in (Path.cwd(), root))
+        ):
+            continue
+        raise DataError(
+            f"{key} must name available datasets {known} (or dataset files); got {name!r}"
+        )
 
 
 def resolve(

@@ -14,7 +14,7 @@ from metasparse.optimize._runner import TrialRunner, abort_all, default_threads,
 from metasparse.optimize._scenario import RUN_CONTROL_KEYS, Scenario
 from metasparse.optimize._session import Session
 from metasparse.optimize._store import CrashCosts, ResultsStore
-from metasparse.results import crash_costs
+from metasparse.results import check_resumable, crash_costs, hold_directory
 
 __all__ = ["OptimizationInterrupted", "RunSummary", "optimize"]
 
@@ -53,6 +53,18 @@ def optimize(scenario: Scenario, *, progress: bool = True) -> list[RunSummary]:
 
 
 def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
+    """One run, holding its output directory: a second run on it is refused, and a directory
+    that cannot be written (or fills up) is one OutputError line."""
+    with hold_directory(scenario.output_dir):
+        check_resumable(scenario.output_dir)
+        try:
+            return _run_held(scenario, show_progress)
+        except OSError:
+            abort_all()  # no trial outlives a run that cannot record it
+            raise
+
+
+def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
     from metasparse.data import resolve_data_dir
     from metasparse.space import load_space
 

@@ -5,13 +5,14 @@ topological order, a conditional one suggested only when its parents' conditions
 values suggested so far, constants copied. A forbidden combination is told to Optuna as a trial
 with the crash costs (so the sampler learns to avoid it) and is not a trial of the results table.
 
-The study lives in `optuna.journal` in the output directory, so several processes can share it:
-`--n-workers K` runs K trials at a time, and a second `metasparse optimize` on the same scenario
-joins the study. Every worker counts the trials of the results table plus the ones running in
-live workers, so the study ends with exactly n_trials recorded trials. A trial is asked and
-marked with its worker (host:pid) under the results directory's lock, so a RUNNING trial without
-a mark, or marked by a dead process of this host, belongs to a killed run: it is failed on the
-next start (or taken from the results table when it was recorded there).
+The study lives in `optuna.journal` in the output directory; `--n-workers K` runs K trials at a
+time (a second `metasparse optimize` on the same directory is refused: a results directory
+belongs to one run, _lock.py). Every worker counts the trials of the results table plus the
+ones running in live workers, so the study ends with exactly n_trials recorded trials. A trial
+is asked and marked with its worker (host:pid) under the results directory's lock, so a
+RUNNING trial without a mark, or marked by a dead process of this host, belongs to a killed
+run: it is failed on the next start (or taken from the results table when it was recorded
+there).
 """
 
 from __future__ import annotations

@@ -287,7 +287,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
 
 def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
-    from metasparse.data import available_datasets
+    from metasparse.data import available_datasets, check_datasets
     from metasparse.space import load_space, preset_names, resolve_config
 
     try:
@@ -311,14 +311,14 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
         raise ScenarioError(f"{label}: reference must be one of {presets}; "
                             f"got {scenario.reference!r}")
     try:
-        known = available_datasets(scenario.data_dir)
+        available_datasets(scenario.data_dir)
     except MetasparseError as exc:
         raise ScenarioError(f"{label}: data_dir: {exc}") from None
     for key in ("instances", "heldout_instances"):
-        for name in getattr(scenario, key):
-            if name not in known and not _is_dataset_file(name, scenario.data_dir):
-                raise ScenarioError(f"{label}: {key} must name available datasets {known} "
-                                    f"(or dataset files); got {name!r}")
+        try:
+            check_datasets(getattr(scenario, key), scenario.data_dir, key)
+        except MetasparseError as exc:
+            raise ScenarioError(f"{label}: {exc}") from None
 
 
 def resolve_space(spec: str, scenario_file: Path) -> str:
@@ -330,11 +330,3 @@ def resolve_space(spec: str, scenario_file: Path) -> str:
         if beside.is_file():
             return str(beside.resolve())
     return spec
-
-
-def _is_dataset_file(name: str, data_dir: str | None) -> bool:
-    path = Path(name).expanduser()
-    suffixes = (".csv", ".csv.gz", ".parquet", ".pq", ".npz")
-    if not name.lower().endswith(suffixes):
-        return False
-    return path.is_file() or (data_dir is not None and (Path(data_dir) / path).is_file())

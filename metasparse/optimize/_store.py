@@ -4,8 +4,8 @@
 fsynced as the trial ends). Everything else is derived from it or is the backends' own state:
 `trial_instances.csv` (written just before the trial's row; rows of a trial that never reached
 trials.csv are dropped when the directory is opened again), `incumbent.yaml` and `trajectory.csv`
-(rewritten after every trial), `reference.yaml` (the reference preset, evaluated once). Several
-processes may write one directory (Optuna workers joining a study): a file lock serialises them.
+(rewritten after every trial), `reference.yaml` (the reference preset, evaluated once). One run
+holds the directory (`run.lock`, _lock.py); within it, a file lock serialises the writers.
 """
 
 from __future__ import annotations

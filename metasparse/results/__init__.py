@@ -24,6 +24,8 @@ from metasparse.results._codec import (
 from metasparse.results._directory import default_reference, find_runs, read_scenario
 from metasparse.results._files import JobTable, csv_text, read_rows, read_yaml, write_atomic
 from metasparse.results._incumbent import incumbent_history
+from metasparse.results._lock import LOCK_FILE, hold_directories, hold_directory, output_error
+from metasparse.results._resumable import check_resumable
 from metasparse.results._markdown import format_number, markdown_table
 from metasparse.results._objectives import (
     OBJECTIVES,
@@ -51,6 +53,7 @@ from metasparse.results._schema import (
 )
 
 __all__ = [
+    "LOCK_FILE",
     "CONFIG_PREFIX",
     "INCUMBENT",
     "INSTANCES",
@@ -67,6 +70,7 @@ __all__ = [
     "VALIDATION",
     "JobTable",
     "Objective",
+    "check_resumable",
     "choices_of",
     "config_column",
     "cost_columns",
@@ -76,12 +80,15 @@ __all__ = [
     "find_runs",
     "format_number",
     "format_value",
+    "hold_directories",
+    "hold_directory",
     "incumbent_history",
     "iso_time",
     "kind_of",
     "markdown_table",
     "number",
     "objective",
+    "output_error",
     "parse_cell",
     "parse_value",
     "plain",

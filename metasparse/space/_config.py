@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -39,11 +40,13 @@ def coerce_value(name: str, value: Any) -> Any:
     kind = spec["kind"]
     if kind == "categorical":
         choices = spec["choices"]
-        if not isinstance(value, str) and all(isinstance(c, str) for c in choices):
-            value = str(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and all(isinstance(c, str) for c in choices):
+            value = str(value)  # YAML reads hidden_sizes "128" as an int; a mapping stays one
         elif isinstance(value, str) and all(isinstance(c, bool) for c in choices):
             value = {"true": True, "false": False}.get(value.lower(), value)
-    elif kind == "int_log" and isinstance(value, int | float) and not isinstance(value, bool):
+    elif kind == "int_log" and isinstance(value, int | float) and not isinstance(value, bool) \
+            and math.isfinite(value):
         value = round(value)
     elif kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

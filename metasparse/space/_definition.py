@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -210,8 +211,8 @@ def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
     The trainer accepts more than the search samples: `bounds` widens a numeric range (or makes
     a numeric constant, never searched, settable within it),
     `accepts` lists further values (e.g. the `sparse` execution path, never searched), and an
-    `open` categorical or ordinal takes any value of its type (e.g. any `hidden_sizes` string,
-    whose format the model layer checks).
+    `open` categorical or ordinal takes any value of its type that matches its `pattern`, if it
+    has one (e.g. any `hidden_sizes` string of comma-separated positive integers).
     """
     kind = spec["kind"]
     if kind in ("float", "int_log") or (kind == "constant" and "bounds" in spec):
@@ -228,9 +229,17 @@ def check_value(name: str, spec: Mapping[str, Any], value: Any) -> None:
     allowed = [*allowed, *spec.get("accepts", [])]
     if any(value == a and type(value) is type(a) for a in allowed):
         return
-    if spec.get("open") and all(type(value) is type(a) for a in allowed):
+    if not spec.get("open"):
+        raise ConfigError(invalid_choice(name, allowed, value))
+    pattern = spec.get("pattern")
+    if all(type(value) is type(a) for a in allowed) \
+            and (pattern is None or re.fullmatch(pattern, str(value))):
         return
-    raise ConfigError(invalid_choice(name, allowed, value))
+    if pattern is None:
+        raise ConfigError(f"The {name!r} parameter must be a {type(allowed[0]).__name__} "
+                          f"such as {allowed[-1]!r}; got {value!r}")
+    raise ConfigError(f"The {name!r} parameter must be {spec.get('format', pattern)} "
+                      f"such as {allowed[-1]!r}; got {value!r}")
 
 
 def build_space(definition: Mapping[str, Any], seed: int | None = None) -> ConfigurationSpace:

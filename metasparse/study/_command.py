@@ -41,21 +41,22 @@ def check_unchanged(study) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasparse.results import hold_directory
     from metasparse.study import _importance, _randomness, _report, _tuned
     from metasparse.study._spec import load_study
 
-    study = load_study(args.study, args.kind)
-    updates = {k: v for k, v in (("output", args.output), ("data_dir", args.data_dir)) if v}
-    study = study.model_copy(update=updates)
+    study = load_study(args.study, args.kind, output=args.output, data_dir=args.data_dir)
     progress = not args.no_progress
-    check_unchanged(study)
     try:
-        if args.kind == "randomness":
-            runs = _randomness.run(study, progress)
-            tuned = _tuned.compare(study, runs, progress) if study.tuned_trials else None
-            path = _report.randomness_report(study, runs, tuned)
-        else:
-            path = _report.importance_report(study, _importance.run(study, progress))
+        # one study at a time in a directory (a second one would run the same grid points)
+        with hold_directory(study.output_dir, "study", f"metasparse study {args.kind}"):
+            check_unchanged(study)
+            if args.kind == "randomness":
+                runs = _randomness.run(study, progress)
+                tuned = _tuned.compare(study, runs, progress) if study.tuned_trials else None
+                path = _report.randomness_report(study, runs, tuned)
+            else:
+                path = _report.importance_report(study, _importance.run(study, progress))
     except KeyboardInterrupt:
         raise ScenarioError(f"interrupted: finished runs are kept in {study.output_dir}; rerun "
                             "the same command to resume") from None

@@ -10,7 +10,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metasparse.errors import ConfigError, ScenarioError
+from metasparse.data import check_datasets
+from metasparse.errors import ConfigError, DataError, ScenarioError
 from metasparse.space import get_preset, preset_config, resolve_config
 
 
@@ -66,8 +67,10 @@ class ImportanceStudy(_Study):
     fractions: list[float] = Field(default=[0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95])
 
 
-def load_study(path: str | Path, kind: str) -> RandomnessStudy | ImportanceStudy:
-    """Read and validate a study file of the given kind."""
+def load_study(path: str | Path, kind: str,
+               **overrides: Any) -> RandomnessStudy | ImportanceStudy:
+    """Read and validate a study file of the given kind; `overrides` (output, data_dir) replace
+    the file's values as the command line does. Every dataset must be available."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text())
@@ -80,6 +83,7 @@ def load_study(path: str | Path, kind: str) -> RandomnessStudy | ImportanceStudy
         raise ScenarioError(f"study file {str(path)!r} must hold a mapping")
     model = {"randomness": RandomnessStudy, "importance": ImportanceStudy}[kind]
     raw.setdefault("kind", kind)
+    raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
         study = model.model_validate(raw)
     except ValidationError as exc:
@@ -91,7 +95,8 @@ def load_study(path: str | Path, kind: str) -> RandomnessStudy | ImportanceStudy
         base = study.base_config()
         for values in _axis_values(study):
             resolve_config({**base, **values})
-    except ConfigError as exc:
+        check_datasets(study.datasets, study.data_dir, "datasets")
+    except (ConfigError, DataError) as exc:
         raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
     return study
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from metasparse.data import available_datasets, load_dataset
+from metasparse.data import available_datasets, dataset_from_arrays, load_dataset
 from metasparse.data._formats import read_idx
 from metasparse.data._read import read_source
 from metasparse.errors import DataError
@@ -307,3 +310,67 @@ def test_real_isolet_and_the_shared_listing(shared_data):
     assert (dataset.n_features, dataset.n_classes, dataset.image_shape) == (617, 26, None)
     assert len(dataset.y_train) + len(dataset.y_val) + len(dataset.y_test) == 1560
     assert {"coil20", "isolet", "madelon", "digits"} <= set(available_datasets(shared_data))
+
+
+# --- data that cannot be learned --------------------------------------------------------
+
+
+def _unlearnable(tmp_path, kind: str):
+    """A user file whose labels cannot be learned, and the message that refuses it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    if kind == "single class csv":
+        frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "label": "dog"})
+        path, found = tmp_path / "one.csv", "every one of the 100 samples has the label 'dog'"
+    elif kind == "single class npz":
+        path, found = tmp_path / "one.npz", "every one of the 100 samples has the label 3"
+        np.savez(path, X=X, y=np.full(100, 3))
+        return path, found
+    elif kind == "continuous csv":
+        frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "price": rng.uniform(0, 5, 100)})
+        path, found = tmp_path / "reg.csv", "the labels are continuous numbers (100 distinct"
+    else:  # continuous npz with a missing label
+        y = np.arange(100) % 4 + 0.0
+        y[7] = np.nan
+        path, found = tmp_path / "nan.npz", "1 labels are missing (NaN)"
+        np.savez(path, X=X, y=y)
+        return path, found
+    frame.to_csv(path, index=False)
+    return path, found
+
+
+UNLEARNABLE = ["single class csv", "single class npz", "continuous csv", "missing npz"]
+
+
+@pytest.mark.parametrize("kind", UNLEARNABLE)
+def test_labels_that_cannot_be_learned_are_refused_naming_what_was_found(tmp_path, kind):
+    # once: one class trained to accuracy 1.0, continuous labels became ~100 classes
+    path, found = _unlearnable(tmp_path, kind)
+    with pytest.raises(DataError) as caught:
+        load_dataset(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: ") and found in message and "\n" not in message
+    assert "at least 2 classes" in message or "class label" in message
+
+
+def test_arrays_with_one_class_or_fractional_labels_are_refused():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(DataError, match=r"^Dataset 'a': every one of the 30 samples has the "
+                                        r"label 'x'; classification needs at least 2 classes"):
+        dataset_from_arrays("a", X, np.full(30, "x", dtype=object))
+    with pytest.raises(DataError, match=r"^Dataset 'b': the labels are continuous numbers"):
+        dataset_from_arrays("b", X, np.linspace(0, 1, 30))
+    # whole-valued floats are class labels (a CSV column read as float)
+    assert dataset_from_arrays("c", X, np.arange(30) % 3 + 0.0).n_classes == 3
+
+
+@pytest.mark.parametrize("kind", UNLEARNABLE)
+def test_the_cli_refuses_an_unlearnable_user_file_before_training(tmp_path, kind):
+    path, found = _unlearnable(tmp_path, kind)
+    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "train", "--dataset",
+                             str(path), "--epochs", "1", "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no training result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and found in lines[0], result.stderr

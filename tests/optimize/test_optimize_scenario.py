@@ -98,6 +98,72 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, change, message):
     assert not (tmp_path / "results").exists()  # nothing ran
 
 
+# Fixed values of every kind that the trainer cannot use: each is refused when the scenario is
+# loaded (before any trial), naming the parameter, what it must be and the value found.
+BAD_FIXED = [
+    ({"hidden_sizes": {"a": 1}}, "The 'hidden_sizes' parameter must be comma-separated positive "
+                                 "integers such as '1000,1000,1000'; got {'a': 1}"),
+    ({"hidden_sizes": [256, 256]}, "'hidden_sizes' parameter must be comma-separated"),
+    ({"hidden_sizes": True}, "got True"),
+    ({"hidden_sizes": "0,5"}, "got '0,5'"),
+    ({"hidden_sizes": "256,,256"}, "got '256,,256'"),
+    ({"hidden_sizes": None}, "'hidden_sizes' parameter must be comma-separated"),
+    ({"channels": "a,b"}, "The 'channels' parameter must be comma-separated positive integers"),
+    ({"batch_size": -5}, "The 'batch_size' parameter must be a positive integer such as 256; "
+                         "got -5"),
+    ({"batch_size": "big"}, "'batch_size' parameter must be a positive integer"),
+    ({"delta_t": float("inf")}, "The 'delta_t' parameter must be a number in [1, 1000000000]; "
+                                "got inf"),
+    ({"density": float("nan")}, "The 'density' parameter must be a number in"),
+    ({"lr": "abc"}, "The 'lr' parameter must be a number in [0.0, 10.0]; got 'abc'"),
+    ({"dropout": True}, "The 'dropout' parameter must be a number in"),
+    ({"execution": "dense"}, "The 'execution' parameter must be one of ['masked', 'sparse']; "
+                             "got 'dense'"),
+    ({"nesterov": "maybe"}, "The 'nesterov' parameter must be one of [False, True]; got 'maybe'"),
+    ({"activation": ["relu"]}, "The 'activation' parameter must be one of ["),
+]
+
+
+@pytest.mark.parametrize(("fixed", "message"), BAD_FIXED,
+                         ids=[str(i) for i in range(len(BAD_FIXED))])
+def test_every_fixed_value_is_checked_against_the_space_at_load(tmp_path, fixed, message):
+    path = _write(tmp_path, merge({"name": "bad", **BASE}, {"fixed": {**BASE["fixed"], **fixed}}))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "\n" not in str(caught.value)
+    assert str(caught.value).startswith("scenario 'bad.yaml': fixed: ")
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["smac", "random", "ray"])
+def test_a_mapping_for_hidden_sizes_is_refused_before_any_trial(tmp_path, backend):
+    # once accepted: every trial crashed in the trainer and the run exited 0 (Ray kept running)
+    path = _write(tmp_path, merge({"name": "bad", **BASE, "backend": {"name": backend},
+                                   "output": str(tmp_path / "results")},
+                                  {"fixed": {**BASE["fixed"], "hidden_sizes": {"a": 1}}}))
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "The 'hidden_sizes' parameter must be" in lines[0], result.stderr
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("key", ["instances", "heldout_instances"])
+def test_a_dataset_that_cannot_be_learned_is_refused_before_any_trial(tmp_path, key):
+    # once: every trial of a single-class dataset crashed (or scored 1.0) and the run exited 0
+    data = tmp_path / "one.csv"
+    data.write_text("a,b,label\n" + "".join(f"{i},{i % 7},x\n" for i in range(50)))
+    path = _write(tmp_path, merge({"name": "bad", **BASE, "output": str(tmp_path / "results")},
+                                  {key: [str(data)]}))
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].endswith(f"scenario 'bad.yaml': {key}: {data}: every one of the 50 samples "
+                             "has the label 'x'; classification needs at least 2 classes")
+    assert not (tmp_path / "results").exists()  # nothing ran
+
+
 def test_defaults_overrides_and_the_scenario_as_run(tmp_path):
     path = _write(tmp_path, {"name": "ok", **BASE})
     scenario = load_scenario(path)

@@ -116,7 +116,7 @@ def test_restricting_an_open_categorical_takes_new_values_of_its_type():
     definition = load_definition("meta")
     restrict(definition, "hidden_sizes", ["64,64", "4096"])
     assert definition["parameters"]["hidden_sizes"]["choices"] == ["64,64", "4096"]
-    with pytest.raises(ConfigError, match="'hidden_sizes' parameter must be one of"):
-        restrict(definition, "hidden_sizes", ["64", 64])
+    with pytest.raises(ConfigError, match="'hidden_sizes' parameter must be comma-separated"):
+        restrict(definition, "hidden_sizes", ["64", "64,wide"])
     with pytest.raises(ConfigError, match="'activation' parameter must be one of"):
         restrict(load_definition("meta"), "activation", ["relu", "swish"])

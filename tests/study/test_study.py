@@ -81,6 +81,26 @@ def test_bad_study_file_is_one_line(tmp_path):
         load_study(path, "randomness")
 
 
+@pytest.mark.parametrize("kind", ["randomness", "importance"])
+def test_an_unknown_dataset_is_refused_at_load_with_the_valid_names(tmp_path, kind):
+    # once: the study trained the known datasets for minutes before reaching the unknown one
+    path = tmp_path / "s.yaml"
+    path.write_text("name: x\ndatasets: [digits, nosuchset]\nepochs: 1\n")
+    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "study", kind, str(path),
+                             "--output", str(tmp_path / "out"), "--no-progress"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "datasets must name available datasets [" in lines[0] and "'digits'" in lines[0]
+    assert lines[0].endswith("got 'nosuchset'")
+    assert not (tmp_path / "out").exists()  # nothing ran
+    data = tmp_path / "mine.csv"  # a dataset file, and a data directory given on the command
+    data.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(30)))
+    path.write_text(f"name: x\ndatasets: [{data}, wine]\n")
+    assert load_study(path, kind, data_dir=str(tmp_path)).datasets == [str(data), "wine"]
+
+
 def test_randomness_study_end_to_end(tmp_path):
     study = tmp_path / "r.yaml"
     study.write_text(
