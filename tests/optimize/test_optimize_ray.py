@@ -122,6 +122,7 @@ def _overlap(rows: list[dict[str, str]]) -> bool:
     return any(b[0] < a[1] for a, b in itertools.pairwise(spans))
 
 
+@pytest.mark.slow  # 40-90 s; CI keeps Ray's worker-retry and cluster tests
 def test_two_trials_at_once_with_asha_land_in_the_results_files(tmp_path, cluster):
     from metasparse.analysis import load_results
 
@@ -216,6 +217,7 @@ def test_ray_settings_belong_to_the_ray_backend(tmp_path):
     assert (backend.cpus_per_trial, backend.gpus_per_trial, backend.address) == (1.0, 0.0, None)
 
 
+@pytest.mark.slow  # about 60 s with teardown; the backend contract's SIGKILL test covers Ray too
 def test_a_killed_run_resumes_without_repeating_recorded_trials(tmp_path, cluster):
     address, _ = cluster
     path = write_scenario(tmp_path, "ray-resume", **SMALL, n_trials=6, backend={
