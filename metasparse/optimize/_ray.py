@@ -24,6 +24,7 @@ trial runner and results store.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -312,12 +313,10 @@ def _tune(session: Session, directory: Path, experiment: Path) -> None:
             if session.store.count() == before and _short(session):
                 # the restored experiment had nothing left to run: a larger n_trials extends
                 # the run with a new experiment, the finished one kept beside it
-                finished = _unused(directory, f"{EXPERIMENT}-finished")
-                experiment.rename(finished)
-                extension = int(finished.name.rsplit("-", 1)[1])
-                searcher, param_space, configs = _searcher(session, metric, mode, extension)
-                job = dataclasses.replace(job, configs=configs)
-                fn = tune.with_resources(tune.with_parameters(trainable, job=job), resources)
+                extension = next(k for k in itertools.count(1)
+                                 if not (directory / f"{EXPERIMENT}-finished-{k}").exists())
+                experiment.rename(directory / f"{EXPERIMENT}-finished-{extension}")
+                searcher, param_space, _ = _searcher(session, metric, mode, extension)
                 _new_tuner(session, fn, param_space, searcher, metric, mode, directory).fit()
         else:
             _new_tuner(session, fn, param_space, searcher, metric, mode, directory).fit()
@@ -333,11 +332,6 @@ def _short(session: Session) -> bool:
     """Whether the run has fewer trials than asked for and time to run more."""
     return session.n_trials is not None and session.store.count() < session.n_trials \
         and not session.out_of_time()
-
-
-def _unused(directory: Path, stem: str) -> Path:
-    return next(directory / f"{stem}-{k}" for k in range(1, 10_000)
-                if not (directory / f"{stem}-{k}").exists())
 
 
 def _new_tuner(session: Session, fn: Any, param_space: dict[str, Any], searcher: Searcher,

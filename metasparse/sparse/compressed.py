@@ -108,9 +108,9 @@ class CompressedTopology(Topology):
                 "which only the 'masked' execution keeps; use execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
-        owners = [_owner(model, name) for name, _ in named_weights]
-        fans = [bias_fan_in(owner, name.rpartition(".")[2], weight.shape)
-                for (name, weight), owner in zip(named_weights, owners, strict=True)]
+        # read before any layer is replaced: an LSTM's second gate matrix finds a SparseLSTM
+        fans = [bias_fan_in(_owner(model, name), name.rpartition(".")[2], weight.shape)
+                for name, weight in named_weights]
         with torch.no_grad():
             for (name, weight), target, fan in zip(named_weights, targets, fans, strict=True):
                 linear, owner = _install(model, name, device, weight.dtype)
