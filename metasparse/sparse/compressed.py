@@ -54,7 +54,6 @@ from metasparse.sparse.topology import (
     TopologyConfig,
     bias_fan_in,
     initial_entries,
-    sample_positions,
     select,
 )
 
@@ -186,17 +185,11 @@ class CompressedTopology(Topology):
     def _grow(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
               values: torch.Tensor, k: int) -> torch.Tensor:
         """Sorted flat positions of k connections to grow, none of them active (kept)."""
-        c = self.config
         kept = rows * layer.shape[1] + cols  # ascending: entries stay in CSR order
         if k <= 0:
             return kept.new_empty(0)
-        k_random = round(c.grow_random_ratio * k)
-        chosen = self._top_by_blocks(layer, rows, cols, values, kept, k - k_random)
-        if chosen is None:  # a score without preference: every pick uniform
-            chosen, k_random = kept.new_empty(0), k
-        excluded = torch.cat([kept, chosen]).sort().values
-        extra = sample_positions(layer.size, k_random, self.generator, excluded)
-        return torch.cat([chosen, extra]).sort().values
+        return self._grow_positions(
+            layer.size, kept, k, lambda n: self._top_by_blocks(layer, rows, cols, values, kept, n))
 
     def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
                        values: torch.Tensor, kept: torch.Tensor, k: int) -> torch.Tensor | None:

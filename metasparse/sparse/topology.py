@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -385,6 +385,20 @@ class Topology:
     def _update_layer(self, layer, target: int, fraction: float) -> int:
         raise NotImplementedError
 
+    def _grow_positions(self, size: int, kept: torch.Tensor, k: int,
+                        by_score: Callable[[int], torch.Tensor | None]) -> torch.Tensor:
+        """Ascending flat positions of k connections to grow among the `size` positions not in
+        `kept` (sorted): k - round(r k) from `by_score(n)`, the n best by the grow score (None
+        for a score without preference: then every pick is uniform), the rest uniformly among
+        the other inactive positions. Both paths grow through it, so they draw alike."""
+        k_random = round(self.config.grow_random_ratio * k)
+        chosen = by_score(k - k_random)
+        if chosen is None:
+            chosen, k_random = kept.new_empty(0), k
+        excluded = torch.cat([kept, chosen]).sort().values
+        extra = sample_positions(size, k_random, self.generator, excluded)
+        return torch.cat([chosen, extra]).sort().values
+
     def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
         """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
         if self.optimizer is None:
@@ -508,22 +522,13 @@ class SparseTopology(Topology):
         return max(n_grow, 0)
 
     def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
-        """Ascending flat positions of k inactive connections: k - round(r k) by grow score,
-        the rest uniformly among the other inactive ones (drawn as on the sparse path)."""
-        c = self.config
-        k_random = round(c.grow_random_ratio * k)
-        score = GROW_SCORES[c.grow_score](state)
-        if score is None:  # a score without preference: every pick uniform
-            chosen, k_random = torch.empty(0, dtype=torch.long, device=state.mask.device), k
-        else:
-            chosen = select(score, ~state.mask, k - k_random, 0.0, self.generator,
-                            n_candidates=n_candidates)
-        if k_random:
-            kept = state.mask.view(-1).nonzero().squeeze(1)
-            excluded = torch.cat([kept, chosen]).sort().values
-            chosen = torch.cat([chosen, sample_positions(state.mask.numel(), k_random,
-                                                         self.generator, excluded)])
-        return chosen.sort().values
+        """Ascending flat positions of k inactive connections (see `_grow_positions`)."""
+        score = GROW_SCORES[self.config.grow_score](state)
+        kept = state.mask.view(-1).nonzero().squeeze(1)
+        return self._grow_positions(
+            state.mask.numel(), kept, k,
+            lambda n: None if score is None else select(score, ~state.mask, n, 0.0,
+                                                        self.generator, n_candidates=n_candidates))
 
     def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
         return LayerState(
