@@ -258,8 +258,7 @@ class CompressedTopology(Topology):
 
 
 def _owner(model: nn.Module, name: str) -> nn.Module:
-    owner_name = name.rpartition(".")[0]
-    return model.get_submodule(owner_name) if owner_name else model
+    return model.get_submodule(name.rpartition(".")[0])  # "" is the model itself
 
 
 def _install(model: nn.Module, name: str, device: torch.device,
@@ -285,7 +284,7 @@ def _install(model: nn.Module, name: str, device: torch.device,
 
 def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
     parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, child, module)
+    setattr(model.get_submodule(parent), child, module)
 
 
 def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,

@@ -277,7 +277,7 @@ def bias_fan_in(module: nn.Module, weight_name: str,
     Every execution path draws these biases from the topology's stream with `draw_bias`, so
     that the paths start from the same network."""
     if isinstance(module, nn.LSTM):
-        return weight_name.replace("weight", "bias", 1), module.hidden_size
+        return weight_name.replace("weight", "bias"), module.hidden_size
     if isinstance(module, nn.Linear | nn.Conv2d) and weight_name == "weight":
         return "bias", math.prod(shape[1:])
     return None

@@ -105,3 +105,19 @@ def test_convolutions_are_refused_with_the_way_out():
     with pytest.raises(ConfigError, match=r"Conv2d.*execution=masked"):
         run_config({"model": "cnn", "channels": "4,8", "execution": "sparse"}, "digits",
                    epochs=1, seed=0)
+
+
+def test_gate_matrices_of_the_wrong_height_are_refused():
+    with pytest.raises(ValueError, match="gate matrices must have 4 x 7 rows; got 27 and 28"):
+        SparseLSTM(SparseLinear(5, 27), SparseLinear(7, 28))
+    with pytest.raises(ValueError, match="got 28 and 27"):
+        SparseLSTM(SparseLinear(5, 28), SparseLinear(7, 27))
+
+
+@pytest.mark.parametrize("options", [{"num_layers": 2}, {"bidirectional": True},
+                                     {"proj_size": 2}, {"batch_first": False}, {"bias": False}])
+def test_an_lstm_it_cannot_run_is_refused_with_the_way_out(options):
+    lstm = nn.LSTM(5, 4, **{"batch_first": True, **options})
+    with pytest.raises(ConfigError, match=r"single-layer.*use execution=masked"):
+        SparseLSTM.like(lstm, torch.device("cpu"), torch.float32)
+    SparseLSTM.like(nn.LSTM(5, 4, batch_first=True), torch.device("cpu"), torch.float32)
