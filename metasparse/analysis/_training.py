@@ -52,9 +52,10 @@ def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, e
 
     row: dict[str, Any] = {"candidate": name, "instance": instance, "seed": seed,
                            "epochs": epochs}
-    run = evaluate_run(config, instance, seed, epochs, data_dir=data_dir, timeout=timeout)
+    run = evaluate_run(config, instance, seed, epochs, data_dir=data_dir, timeout=timeout,
+                       evaluate_test=evaluate_test)
     m = run.metrics
-    accuracy = m.get("test_accuracy") if evaluate_test else None
+    accuracy = m.get("test_accuracy")
     return {
         **row, "status": run.status, "val_error": m.get("val_error"),
         "test_error": None if accuracy is None else 1.0 - accuracy,

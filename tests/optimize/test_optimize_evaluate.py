@@ -28,3 +28,11 @@ def test_every_failure_is_a_row_with_its_status_and_one_line():
     assert "hidden_sizes" in errors["rejected"] and "\n" not in errors["rejected"]
     assert "trial_timeout of 3 s" in errors["slow"]
     assert runs["test_error"].isna().all()  # no test score for a failed run
+
+
+def test_a_run_for_tuning_purposes_never_sees_the_test_split():
+    runs = train_runs({"small": SMALL}, ["iris"], [0], epochs=2, evaluate_test=False,
+                      progress=False)
+    assert list(runs["status"]) == ["success"]
+    assert runs["test_error"].isna().all() and runs["test_accuracy"].isna().all()
+    assert runs["val_error"].notna().all()
