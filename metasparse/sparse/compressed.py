@@ -186,8 +186,6 @@ class CompressedTopology(Topology):
               values: torch.Tensor, k: int) -> torch.Tensor:
         """Sorted flat positions of k connections to grow, none of them active (kept)."""
         kept = rows * layer.shape[1] + cols  # ascending: entries stay in CSR order
-        if k <= 0:
-            return kept.new_empty(0)
         return self._grow_positions(
             layer.size, kept, k, lambda n: self._top_by_blocks(layer, rows, cols, values, kept, n))
 

@@ -391,6 +391,8 @@ class Topology:
         `kept` (sorted): k - round(r k) from `by_score(n)`, the n best by the grow score (None
         for a score without preference: then every pick is uniform), the rest uniformly among
         the other inactive positions. Both paths grow through it, so they draw alike."""
+        if k <= 0:  # nothing to score: a block-wise score would still compute its blocks
+            return kept.new_empty(0)
         k_random = round(self.config.grow_random_ratio * k)
         chosen = by_score(k - k_random)
         if chosen is None:
