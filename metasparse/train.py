@@ -9,6 +9,7 @@ when the coming update needs them) and `topology.after_step(step)` after the opt
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ from metasparse.sparse import (
     SparsitySchedule,
     TopologyConfig,
     UpdateSchedule,
+    fitting_dense_layers,
 )
 
 __all__ = [
@@ -125,6 +127,7 @@ def fit(
     data_dir: str | None = None,
     evaluate_test: bool = True,
     on_step: StepHook | None = None,
+    fit_dense_layers: bool = False,
 ) -> Trained:
     """Train one configuration; errors in the configuration raise, divergence is a result.
 
@@ -132,6 +135,9 @@ def fit(
     `report(epoch, metrics)` gets the validation metrics after every epoch (what it raises, such
     as a pruner's stop signal, propagates). `on_step(step, topology, optimizer)` runs after
     every optimizer step and topology update, for tests and studies that inspect the masks.
+    `fit_dense_layers` keeps a dense first or last layer only where it fits the density's
+    budget on this dataset (`fitting_dense_layers`), as searches do; otherwise one that does
+    not fit is a ConfigError.
     """
     c = resolve_config(config)
     if not isinstance(epochs, int) or epochs < 1:
@@ -155,7 +161,8 @@ def fit(
     batch_size = min(int(c["batch_size"]), len(x_train))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     total_steps = epochs * steps_per_epoch
-    topology = build_topology(c, model, steps_per_epoch, total_steps, topology_generator)
+    topology = build_topology(c, model, steps_per_epoch, total_steps, topology_generator,
+                              fit_dense_layers=fit_dense_layers)
     if sparse:
         materialize(model, device)
     torch.manual_seed(seed)  # dropout's stream, whatever building the model drew
@@ -209,13 +216,20 @@ def fit(
 
 
 def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
-                   total_steps: int, generator: torch.Generator) -> SparseTopology:
+                   total_steps: int, generator: torch.Generator, *,
+                   fit_dense_layers: bool = False) -> SparseTopology:
     """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights,
     on the configuration's execution path (the `sparse` one replaces the model's sparsified
     Linear layers in place). What `fit` trains with; the conformance tests drive the same."""
     weights = sparsifiable_parameters(model)
+    config = TopologyConfig.from_config(c)
+    if fit_dense_layers:
+        first, last = fitting_dense_layers([tuple(w.shape) for _, w in weights],
+                                           target_density(c, weights), config.dense_first_layer,
+                                           config.dense_last_layer)
+        config = dataclasses.replace(config, dense_first_layer=first, dense_last_layer=last)
     return EXECUTIONS[c["execution"]](
-        weights, model, TopologyConfig.from_config(c),
+        weights, model, config,
         UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
                        c["t_end"], steps_per_epoch, total_steps),
         SparsitySchedule(c["sparsity_schedule"], target_density(c, weights),

@@ -2,7 +2,9 @@
 
 It talks to the parent through a one-way pipe: ("epoch", pair, epoch, metrics) after every
 epoch, ("result", pair, metrics) after every finished pair, ("error", pair, message) when a pair
-raises. It stops at the first failed pair. A killed `metasparse optimize` leaves no training
+raises. It stops at the first failed pair. A dense first or last layer that does not fit the
+density's budget on a dataset is trained sparse like the others (`fit_dense_layers`): a search
+spends no trial on a point that cannot be built. A killed `metasparse optimize` leaves no training
 behind: the forkserver, the child's parent, exits with it, and on Linux the kernel then kills the
 child (PR_SET_PDEATHSIG); elsewhere the child's next send fails and it ends.
 """
@@ -60,7 +62,8 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
 
         try:
             result = run_config(job["config"], instance, job["budget"], seed, report=report,
-                                data_dir=job["data_dir"], evaluate_test=evaluation)
+                                data_dir=job["data_dir"], evaluate_test=evaluation,
+                                fit_dense_layers=True)
         except (BrokenPipeError, EOFError):
             os._exit(1)
         except Exception as exc:

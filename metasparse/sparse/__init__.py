@@ -6,7 +6,12 @@ paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active w
 """
 
 from metasparse.sparse.compressed import CompressedTopology  # registers the 'sparse' path
-from metasparse.sparse.distribution import DISTRIBUTIONS, active_counts, layer_densities
+from metasparse.sparse.distribution import (
+    DISTRIBUTIONS,
+    active_counts,
+    fitting_dense_layers,
+    layer_densities,
+)
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
@@ -30,6 +35,7 @@ __all__ = [
     "TopologyConfig",
     "UpdateSchedule",
     "active_counts",
+    "fitting_dense_layers",
     "layer_densities",
     "select",
 ]

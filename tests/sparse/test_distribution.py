@@ -3,7 +3,7 @@ import math
 import pytest
 
 from metasparse.errors import ConfigError
-from metasparse.sparse import DISTRIBUTIONS, active_counts, layer_densities
+from metasparse.sparse import DISTRIBUTIONS, active_counts, fitting_dense_layers, layer_densities
 
 MLP = [(1000, 1024), (1000, 1000), (1000, 1000), (20, 1000)]
 
@@ -58,3 +58,27 @@ def test_power_scale_zero_is_uniform():
 def test_unknown_distribution_lists_the_valid_ones():
     with pytest.raises(ConfigError, match=r"must be one of \['er', 'erk', 'uniform'\]"):
         layer_densities(MLP, 0.1, "nope")
+
+
+@pytest.mark.parametrize(("density", "first", "last", "expected"), [
+    (0.4, True, True, (True, True)),     # both fit: kept as asked
+    (0.05, True, True, (False, True)),   # the input layer does not fit, the classifier does
+    (0.05, True, False, (False, False)),
+    (0.05, False, True, (False, True)),
+    (0.0005, True, True, (False, False)),  # not even the classifier (20,000 weights) fits
+])
+def test_the_dense_layers_that_fit_are_the_nearest_to_those_asked(density, first, last, expected):
+    assert fitting_dense_layers(MLP, density, first, last) == expected
+    layer_densities(MLP, density, "uniform", dense_first_layer=expected[0],
+                    dense_last_layer=expected[1])  # accepted, where the asked flags are not
+    if expected != (first, last):
+        with pytest.raises(ConfigError, match="too low to keep the first/last layer dense"):
+            layer_densities(MLP, density, "uniform", dense_first_layer=first,
+                            dense_last_layer=last)
+
+
+def test_of_two_dense_layers_that_fit_only_alone_the_larger_is_turned_off():
+    shapes = [(100, 100), (100, 100), (50, 100)]  # 10,000 + 10,000 + 5,000 weights
+    # budget 0.5 x 25,000 = 12,500: either dense layer alone fits, both together do not
+    assert fitting_dense_layers(shapes, 0.5, True, True) == (False, True)
+    assert fitting_dense_layers(shapes[::-1], 0.5, True, True) == (True, False)
