@@ -9,12 +9,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from metasparse.optimize._progress import Progress, describe_choices
 from metasparse.optimize._runner import TrialRunner, abort_all, default_threads, reset_abort
 from metasparse.optimize._scenario import RUN_CONTROL_KEYS, Scenario
 from metasparse.optimize._session import Session
 from metasparse.optimize._store import CrashCosts, ResultsStore
-from metasparse.results import check_resumable, crash_costs, hold_directory
+from metasparse.optimize._warm_start import warm_start
+from metasparse.results import (
+    WARM_START,
+    check_resumable,
+    crash_costs,
+    hold_directory,
+    write_atomic,
+)
 
 __all__ = ["OptimizationInterrupted", "RunSummary", "optimize"]
 
@@ -90,6 +99,7 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
         scenario=scenario, space=space, store=store, runner=runner, progress=progress,
         deadline=started + scenario.walltime if scenario.walltime else math.inf,
         pairs=[(instance, seed) for instance in scenario.instances for seed in scenario.seeds],
+        warm=_warm_start(scenario, space, store),
     )
     try:
         if not session.done():
@@ -102,6 +112,16 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
     finally:
         progress.close()
     return _summary(scenario, store, reference, time.time() - started)
+
+
+def _warm_start(scenario: Scenario, space: Any, store: ResultsStore) -> list[dict[str, Any]]:
+    """The scenario's warm-start configurations, written to warm_start.yaml."""
+    if scenario.warm_start is None:
+        return []
+    warm = warm_start(scenario.warm_start, space, scenario.fixed)
+    write_atomic(store.directory / WARM_START, yaml.safe_dump(
+        {"source": scenario.warm_start, **warm.as_dict()}, sort_keys=False))
+    return list(warm.configs.values())
 
 
 def _evaluate_reference(session: Session) -> dict[str, Any]:

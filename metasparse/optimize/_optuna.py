@@ -5,6 +5,8 @@ topological order, a conditional one suggested only when its parents' conditions
 values suggested so far, constants copied. A forbidden combination is told to Optuna as a trial
 with the crash costs (so the sampler learns to avoid it) and is not a trial of the results table.
 
+The warm start's configurations are enqueued (`study.enqueue_trial`): they are the first trials.
+
 The study lives in `optuna.journal` in the output directory; `--n-workers K` runs K trials at a
 time (a second `metasparse optimize` on the same directory is refused: a results directory
 belongs to one run, _lock.py). Every worker counts the trials of the results table plus the
@@ -86,6 +88,12 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
         else:
             values[name] = trial.suggest_int(name, int(hp.lower), int(hp.upper), log=hp.log)
     return values
+
+
+def searched(values: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
+    """The values that `suggest` asks a trial for (constants are not suggested): what an
+    enqueued trial fixes."""
+    return {k: v for k, v in values.items() if not isinstance(space[k], Constant)}
 
 
 def _sampler(session: Session, offset: int) -> optuna.samplers.BaseSampler:
@@ -182,6 +190,8 @@ def run(session: Session) -> None:
     )
     with session.store.lock():
         _settle(study, session)
+        for values in session.warm:  # the warm start: the first trials asked
+            study.enqueue_trial(searched(values, session.space), skip_if_exists=True)
     budget = scenario.budget.epochs
     prune = scenario.backend.pruner == "hyperband"
 

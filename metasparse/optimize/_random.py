@@ -1,7 +1,8 @@
 """Random search: the baseline every other backend must beat.
 
-Trial k evaluates the k-th configuration drawn with seed (backend.seed, k), so a resumed run
-draws exactly the configurations of the trials it has not finished yet.
+Trial k evaluates the k-th warm-start configuration, past them the k-th configuration drawn
+with seed (backend.seed, k), so a resumed run draws exactly the configurations of the trials it
+has not finished yet.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from metasparse.optimize._session import Proposal, Session
 
 
 def sample(session: Session, index: int) -> dict[str, object]:
-    """The configuration of trial `index`."""
+    """The `index`-th random draw."""
     session.space.seed(session.scenario.backend.seed * 1_000_003 + index)
     return config_values(session.space.sample_configuration())
 
@@ -26,7 +27,8 @@ def run(session: Session) -> None:
 
     def propose() -> Proposal | None:
         index = next(todo)
-        return Proposal(sample(session, index), budget, trial_id=index)
+        config = session.warm_config(index) or sample(session, index)
+        return Proposal(config, budget, trial_id=index)
 
     def finish(proposal: Proposal, outcome: TrialOutcome) -> None:
         session.record(outcome, proposal.trial_id)

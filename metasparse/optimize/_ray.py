@@ -9,7 +9,8 @@ trial runner and results store.
   after every epoch the runner's running mean validation error, at step = epochs done over all
   pairs (the same signal as Optuna's Hyperband pruner). ASHA stops trials on it; OptunaSearch
   walks the ConfigSpace define-by-run with `_optuna.suggest`; random search evaluates the
-  configurations of the random backend (trial k: the k-th draw).
+  configurations of the random backend (trial k: the k-th draw). The warm start's
+  configurations come first (OptunaSearch's points_to_evaluate, random search's first trials).
 - The driver writes trials.csv / incumbent.yaml / trajectory.csv as trials end (a Tune callback),
   so `metasparse analyze` reads a Ray run like any other. A trial whose worker dies is retried
   (`backend.max_failures`); one that fails every retry is recorded as crashed.
@@ -64,7 +65,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from metasparse.errors import MetasparseError
 from metasparse.optimize._configs import config_values
-from metasparse.optimize._optuna import suggest
+from metasparse.optimize._optuna import searched, suggest
 from metasparse.optimize._random import sample
 from metasparse.optimize._runner import TrialOutcome, TrialRunner
 from metasparse.optimize._session import Session
@@ -255,7 +256,7 @@ def _searcher(session: Session, metric: str | list[str], mode: str | list[str],
     seed = None if backend.seed is None else backend.seed + extension
     if backend.search == "random":
         n = session.n_trials if session.n_trials is not None else _RANDOM_DRAWS
-        configs = {k: sample(session, k) for k in range(n)}
+        configs = {k: session.warm_config(k) or sample(session, k) for k in range(n)}
         return BasicVariantGenerator(), {"index": tune.grid_search(list(configs))}, configs
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with warnings.catch_warnings():
@@ -263,8 +264,10 @@ def _searcher(session: Session, metric: str | list[str], mode: str | list[str],
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
                                              constant_liar=True) \
             if isinstance(metric, str) else optuna.samplers.NSGAIISampler(seed=seed)
+    # the warm start's configurations are Optuna's first trials (not again when extending)
+    warm = [searched(c, session.space) for c in session.warm] if not extension else None
     searcher = OptunaSearch(space=partial(_define_by_run, space=session.space), metric=metric,
-                            mode=mode, sampler=sampler, seed=seed)
+                            mode=mode, sampler=sampler, seed=seed, points_to_evaluate=warm)
     return searcher, {}, {}
 
 

@@ -39,6 +39,10 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     output: results/quickstart    # [results/<name>]
     reference: rigl               # [the space's own preset, else rigl] compared in the summary
     data_dir: ../shared/data      # [$METASPARSE_DATA_DIR, else ~/.cache/metasparse/data]
+    warm_start: presets           # [none] evaluate first the published presets (with `fixed`,
+                                  #   those that are points of the space), or give a results
+                                  #   directory: its best configurations (warm_start.yaml says
+                                  #   which were taken and why others were dropped)
 
 Keys that steer a run rather than define it (n_trials, walltime, n_workers, trial_timeout,
 output) may change when a run is resumed; any other change is refused.
@@ -67,6 +71,7 @@ from metasparse._paths import shipped_dir
 from metasparse.errors import MetasparseError, ScenarioError
 from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
+from metasparse.optimize._warm_start import check_warm_start
 from metasparse.results import SECOND_OBJECTIVES, default_reference
 
 __all__ = ["Budget", "Scenario", "load_scenario", "shipped_scenarios"]
@@ -117,6 +122,7 @@ class Scenario(BaseModel):
     output: str | None = None
     reference: str | None = None
     data_dir: str | None = None
+    warm_start: str | None = None
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -170,6 +176,7 @@ class Scenario(BaseModel):
         if len(self.crash_cost) > len(self.objectives):
             raise ValueError(f"crash_cost has one entry per objective ({len(self.objectives)}); "
                              f"got {len(self.crash_cost)}")
+        check_warm_start(self.warm_start)
         self.backend.settle(self.multi_objective)
         return self
 

@@ -38,10 +38,16 @@ class Session:
     progress: Progress
     deadline: float
     pairs: list[tuple[str, int]] = field(default_factory=list)
+    # what the backend evaluates first (the scenario's warm_start), in order
+    warm: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def n_trials(self) -> int | None:
         return self.scenario.n_trials
+
+    def warm_config(self, index: int) -> dict[str, Any] | None:
+        """The `index`-th warm-start configuration, None past the last."""
+        return self.warm[index] if index < len(self.warm) else None
 
     def out_of_time(self) -> bool:
         return time.time() >= self.deadline

@@ -10,6 +10,9 @@
 n_trials counts SMAC's trials: with mf each (configuration, budget) evaluation, with ac each
 (configuration, instance, seed) evaluation, otherwise each configuration.
 
+The warm start's configurations are the first of SMAC's initial design (its additional
+configurations, moved before its own).
+
 The results table is the truth: SMAC's own state (smac/) is rebuilt every start with
 `overwrite=True` and told the finished trials, so SMAC never asks on stdin and a longer
 --n-trials just extends the run. Failed trials come back as costs (the crash costs), never as
@@ -126,6 +129,8 @@ def run(session: Session) -> None:
         # more features and more trials than components) but predicts with the raw ones, which
         # fails an assertion; the few meta-features here need no reduction.
         kwargs["model"] = facade_class.get_model(smac_scenario, pca_components=None)
+    if session.warm:
+        kwargs["initial_design"] = _warm_first(facade_class, smac_scenario, session)
     client = _dask_client(scenario.n_workers) if scenario.n_workers > 1 else None
     try:
         facade = facade_class(
@@ -144,6 +149,21 @@ def run(session: Session) -> None:
         if client is not None:
             client.close()
             client.cluster.close()
+
+
+def _warm_first(facade_class: Any, smac_scenario: SmacScenario, session: Session) -> Any:
+    """The facade's own initial design with the warm start's configurations as its additional
+    configurations, put first (SMAC appends them after its own design)."""
+    warm = [configuration_from_values(session.space, c) for c in session.warm]
+    design = facade_class.get_initial_design(smac_scenario, additional_configs=warm)
+    select = design.select_configurations
+
+    def warm_first() -> list[Configuration]:
+        configs = select()
+        return warm + [c for c in configs if c not in warm]
+
+    design.select_configurations = warm_first
+    return design
 
 
 def _instance_features(scenario: Any) -> dict[str, list[float]]:

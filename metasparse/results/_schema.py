@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 __all__ = ["CONFIG_PREFIX", "INCUMBENT", "INSTANCES", "INSTANCE_COLUMNS", "METRIC_COLUMNS",
            "REFERENCE", "REPORT", "SCENARIO", "TRAJECTORY", "TRAJECTORY_COLUMNS", "TRIALS",
-           "VALIDATION", "config_column", "cost_columns", "trial_columns"]
+           "VALIDATION", "WARM_START", "config_column", "cost_columns", "trial_columns"]
 
 SCENARIO = "scenario.yaml"
 TRIALS = "trials.csv"
@@ -16,6 +16,7 @@ TRAJECTORY = "trajectory.csv"
 REFERENCE = "reference.yaml"
 VALIDATION = "validation.csv"
 REPORT = "report"
+WARM_START = "warm_start.yaml"
 
 CONFIG_PREFIX = "config."
 METRIC_COLUMNS = ("val_error", "val_accuracy", "density", "train_flops", "inference_flops",

@@ -7,7 +7,7 @@ The contract: its settings load from a scenario, belong to it alone and are writ
 command line and the errors list it; a run writes the results directory (docs/CONTRACTS.md);
 two workers record exactly n_trials; a trial that raises is recorded and the run completes; a
 SIGKILLed run resumes without losing or repeating a trial; a larger n_trials extends a finished
-run.
+run; a warm start's configurations are its first trials.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ from metasparse.optimize import (
 )
 from metasparse.optimize._backends import DEFAULT_BACKEND
 from metasparse.optimize._command import add_arguments
+from metasparse.results import CONFIG_PREFIX, parse_value
+from metasparse.space import resolve_config
 
 OPTIMIZE = Path(__file__).resolve().parents[2] / "metasparse" / "optimize"
 # Backends whose runs are too slow for `make test` run here with `make test-all` (-m slow).
@@ -239,6 +241,28 @@ def test_more_trials_extend_a_finished_run(scenario_file, running):
     rows = read_csv(extended.directory / "trials.csv")
     assert (extended.directory / "trials.csv").read_text().startswith(before)
     assert len(rows) == 6 and len({config_key(r) for r in rows}) == 6
+
+
+def test_a_warm_start_s_presets_are_the_first_trials(scenario_file, running):
+    path = scenario_file(f"warm-{running}", backend={"name": running}, space="set-rigl",
+                         warm_start="presets", n_trials=4)
+    summary = _optimize(path)
+    warm = yaml.safe_load((summary.directory / "warm_start.yaml").read_text())
+    # set-rigl mixes SET's and RigL's axes: their presets are points of it, the others not
+    assert [c["label"] for c in warm["configs"]] == ["set", "rigl"]
+    assert "'prune_score' parameter must be one of ['set', 'magnitude']" \
+        in {d["label"]: d["reason"] for d in warm["dropped"]}["mest"]
+    rows = sorted(read_csv(summary.directory / "trials.csv"), key=lambda r: int(r["trial_id"]))
+    assert len(rows) == 4
+    assert [_config(r) for r in rows[:2]] == [resolve_config(c["config"])
+                                              for c in warm["configs"]]
+    assert len({config_key(r) for r in rows}) == 4  # then the backend searches
+    assert summary.incumbent["cost"] <= min(float(r["cost"]) for r in rows[:2])
+
+
+def _config(row: dict[str, str]) -> dict[str, object]:
+    return resolve_config({k.removeprefix(CONFIG_PREFIX): parse_value(v) for k, v in row.items()
+                           if k.startswith(CONFIG_PREFIX) and v != ""})
 
 
 def test_a_backend_registered_by_a_test_joins_the_scenario_union_and_leaves_it(tmp_path,

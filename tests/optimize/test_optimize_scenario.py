@@ -38,6 +38,8 @@ MALFORMED = [
     ({"n_trials": "ten"}, "n_trials must be an integer; got 'ten'"),
     ({"n_trials": None}, "n_trials or walltime must be set"),
     ({"n_workers": 0}, "n_workers must be >= 1; got 0"),
+    ({"warm_start": "preset"},
+     "warm_start must be 'presets' or a results directory holding trials.csv; got 'preset'"),
     ({"reference": "sett"}, "reference must be one of"),
     ({"seeds": [0, 0]}, "seeds must not repeat an entry; got 0 twice"),
     ({"backend": {"name": "optuna", "facade": "hpo"}},

@@ -1,6 +1,7 @@
 """A backend that only the tests register: its settings model and its adapter in one module,
 registered without touching metasparse (register() / registered()). It walks the random
-backend's draws with a stride: trial k evaluates draw k * stride."""
+backend's draws with a stride: trial k evaluates draw k * stride (after the warm start's
+configurations, which every backend evaluates first)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,8 @@ def run(session: Session) -> None:
 
     def propose() -> Proposal | None:
         index = next(todo)
-        return Proposal(sample(session, index * stride), session.scenario.budget.epochs,
-                        trial_id=index)
+        config = session.warm_config(index) or sample(session, index * stride)
+        return Proposal(config, session.scenario.budget.epochs, trial_id=index)
 
     def finish(proposal: Proposal, outcome: TrialOutcome) -> None:
         session.record(outcome, proposal.trial_id)
