@@ -231,7 +231,7 @@ def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
     return EXECUTIONS[c["execution"]](
         weights, model, config,
         UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
-                       c["t_end"], steps_per_epoch, total_steps),
+                       c["t_end"], steps_per_epoch, total_steps, int(c["updates_per_run"])),
         SparsitySchedule(c["sparsity_schedule"], target_density(c, weights),
                          c["initial_density"], total_steps),
         gain=activation_gain(c["activation"]), generator=generator,

@@ -32,7 +32,9 @@ def linear_decay(progress: float) -> float:
 
 @dataclass(frozen=True)
 class UpdateSchedule:
-    """Topology updates every `delta_t` steps (or at each epoch end) until `t_end` of training."""
+    """Topology updates until `t_end` of training: every `delta_t` steps (`steps`), at each
+    epoch end (`epoch`), or `updates_per_run` times evenly spread (`run`: as many updates on a
+    small dataset as on a large one; min(updates_per_run, steps) where steps are fewer)."""
 
     update_every: str
     delta_t: int
@@ -41,6 +43,7 @@ class UpdateSchedule:
     t_end: float
     steps_per_epoch: int
     total_steps: int
+    updates_per_run: int = 0
 
     @property
     def last_step(self) -> float:
@@ -49,6 +52,12 @@ class UpdateSchedule:
     def is_update(self, step: int) -> bool:
         if self.update_every == "never" or step > self.last_step or step >= self.total_steps:
             return False
+        if self.update_every == "run":
+            # the k-th of (n + 1) equal parts of [0, last_step] ends at an update, k = 1..n
+            parts = self.updates_per_run + 1
+            part = math.floor(step * parts / self.last_step)
+            return part <= self.updates_per_run \
+                and part > math.floor((step - 1) * parts / self.last_step)
         period = self.delta_t if self.update_every == "steps" else self.steps_per_epoch
         return step % period == 0
 

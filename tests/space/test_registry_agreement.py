@@ -51,7 +51,7 @@ NAME_TUPLES: dict[str, tuple[str, ...]] = {
 }
 # The closed parameters that no registry or tuple names: SparsitySchedule and resolve_config
 # compare `sparsity_schedule` with "constant" / "gradual" directly, UpdateSchedule compares
-# `update_every` with "steps" / "never" (anything else is "epoch").
+# `update_every` with "steps" / "never" / "run" (anything else is "epoch").
 UNBACKED = {"sparsity_schedule", "update_every"}
 
 META = load_definition("meta")["parameters"]
@@ -91,13 +91,14 @@ def test_registry_keys_are_exactly_the_choices_of_the_meta_space(axis: str):
 def test_update_every_takes_the_values_that_the_update_schedule_tells_apart():
     def updates(every: str) -> list[int]:
         schedule = UpdateSchedule(every, delta_t=3, zeta=0.3, zeta_decay="constant", t_end=1.0,
-                                  steps_per_epoch=10, total_steps=40)
+                                  steps_per_epoch=10, total_steps=40, updates_per_run=4)
         return [step for step in range(1, 41) if schedule.is_update(step)]
 
-    assert sorted(_names_in_space(META["update_every"])) == ["epoch", "never", "steps"]
+    assert sorted(_names_in_space(META["update_every"])) == ["epoch", "never", "run", "steps"]
     assert updates("steps") == list(range(3, 40, 3))
     assert updates("epoch") == [10, 20, 30]
     assert updates("never") == []
+    assert updates("run") == [8, 16, 24, 32]  # four updates, evenly spread
 
 
 def test_every_closed_string_parameter_of_the_meta_space_is_backed_by_code():
