@@ -1,22 +1,28 @@
-"""The two research studies: randomness in prune/grow, and what weight importance depends on.
+"""The research studies: randomness in prune/grow, what weight importance depends on, and what
+tuning each algorithm (and combining them) is worth.
 
     metasparse study randomness scenarios/study-randomness.yaml
     metasparse study importance scenarios/study-importance.yaml
+    metasparse study configuration scenarios/study-configuration.yaml
 
-Both are resumable grids of training runs (one CSV row per finished run) followed by a report
+Each is a resumable grid of runs (one CSV row per finished run) followed by a report
 in <output>/report/ (Markdown, PNG, CSV).
 """
 
+from metasparse.study._configuration_report import configurability, difference
 from metasparse.study._importance import correlations, curve_gaps, measure
 from metasparse.study._randomness import best_fixed_ratio, learning_speed, summarize
-from metasparse.study._spec import ImportanceStudy, RandomnessStudy, load_study
+from metasparse.study._spec import ConfigurationStudy, ImportanceStudy, RandomnessStudy, load_study
 
 __all__ = [
+    "ConfigurationStudy",
     "ImportanceStudy",
     "RandomnessStudy",
     "best_fixed_ratio",
+    "configurability",
     "correlations",
     "curve_gaps",
+    "difference",
     "learning_speed",
     "load_study",
     "measure",

@@ -10,9 +10,11 @@ from metasparse.results import write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["randomness", "importance"],
+    parser.add_argument("kind", choices=["randomness", "importance", "configuration"],
                         help="randomness: prune/grow randomness ratios; importance: weight "
-                             "magnitude against measured importance")
+                             "magnitude against measured importance; configuration: each "
+                             "algorithm tuned against its preset, the combined space against "
+                             "the best single one, which components matter, the optimizers")
     parser.add_argument("study", help="a study file (scenarios/study-*.yaml)")
     parser.add_argument("--output", help="output directory (default: the study's `output`, "
                                          "else results/<name>)")
@@ -22,15 +24,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # What every finished run of a study depends on; lists (datasets, seeds, ratios...) may grow.
 _FROZEN = ("preset", "fixed", "epochs")
+_FROZEN_CONFIGURATION = ("n_trials",)
 
 
 def check_unchanged(study) -> None:
     """Refuse to resume a study whose runs were made with other settings."""
     path = study.output_dir / "study-settings.json"
-    settings = json.loads(json.dumps({k: getattr(study, k) for k in _FROZEN}, default=str))
+    frozen = _FROZEN + (_FROZEN_CONFIGURATION if study.kind == "configuration" else ())
+    settings = json.loads(json.dumps({k: getattr(study, k) for k in frozen}, default=str))
     if path.exists():
         before = json.loads(path.read_text())
-        for key in _FROZEN:
+        for key in frozen:
             if before.get(key) != settings[key]:
                 raise ScenarioError(
                     f"{study.output_dir} holds runs made with {key}={before.get(key)!r}, not "
@@ -42,7 +46,14 @@ def check_unchanged(study) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metasparse.results import hold_directory
-    from metasparse.study import _importance, _randomness, _report, _tuned
+    from metasparse.study import (
+        _configuration,
+        _configuration_report,
+        _importance,
+        _randomness,
+        _report,
+        _tuned,
+    )
     from metasparse.study._spec import load_study
 
     study = load_study(args.study, args.kind, output=args.output, data_dir=args.data_dir)
@@ -55,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 runs = _randomness.run(study, progress)
                 tuned = _tuned.compare(study, runs, progress) if study.tuned_trials else None
                 path = _report.randomness_report(study, runs, tuned)
+            elif args.kind == "configuration":
+                path = _configuration_report.configuration_report(
+                    study, *_configuration.run(study, progress))
             else:
                 path = _report.importance_report(study, _importance.run(study, progress))
     except KeyboardInterrupt:

@@ -8,11 +8,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from metasparse.data import check_datasets
-from metasparse.errors import ConfigError, DataError, ScenarioError
-from metasparse.space import get_preset, preset_config, resolve_config
+from metasparse.errors import ConfigError, DataError, ScenarioError, invalid_choice
+from metasparse.space import get_preset, load_space, preset_config, resolve_config
 
 
 class _Study(BaseModel):
@@ -67,8 +74,34 @@ class ImportanceStudy(_Study):
     fractions: list[float] = Field(default=[0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95])
 
 
+class ConfigurationStudy(_Study):
+    """What tuning each algorithm, and combining them, is worth (metasparse.study's
+    _configuration module): every space tuned on every dataset at the same budget, over
+    optimizer seeds; incumbents and presets scored on the test splits over training seeds."""
+
+    kind: Literal["configuration"]
+    spaces: list[str] = Field(default=["set", "rigl", "set-rigl"], min_length=2)
+    combined: str = Field(default="set-rigl", description="the space that combines the others")
+    presets: list[str] = Field(default=["set", "rigl"], min_length=1)
+    backends: list[str] = Field(default=["smac"], min_length=1)
+    n_trials: int = Field(default=20, ge=1)
+    optimizer_seeds: list[int] = Field(default=[0, 1], min_length=1)
+    warm_start: bool = Field(default=True, description="also tune `combined` warm-started "
+                                                       "from the presets (first backend)")
+    transfer: list[str] = Field(default_factory=list, description="spaces tuned leave-one-"
+                                                                  "dataset-out (first backend)")
+
+    @field_validator("combined")
+    @classmethod
+    def _combined_is_a_space(cls, value: str, info: ValidationInfo) -> str:
+        spaces = info.data.get("spaces") or []
+        if value not in spaces:
+            raise ValueError(f"must be one of the study's spaces {spaces}; got {value!r}")
+        return value
+
+
 def load_study(path: str | Path, kind: str,
-               **overrides: Any) -> RandomnessStudy | ImportanceStudy:
+               **overrides: Any) -> RandomnessStudy | ImportanceStudy | ConfigurationStudy:
     """Read and validate a study file of the given kind; `overrides` (output, data_dir) replace
     the file's values as the command line does. Every dataset must be available."""
     path = Path(path)
@@ -81,7 +114,8 @@ def load_study(path: str | Path, kind: str,
                             f"{' '.join(str(exc).split())}") from None
     if not isinstance(raw, dict):
         raise ScenarioError(f"study file {str(path)!r} must hold a mapping")
-    model = {"randomness": RandomnessStudy, "importance": ImportanceStudy}[kind]
+    model = {"randomness": RandomnessStudy, "importance": ImportanceStudy,
+             "configuration": ConfigurationStudy}[kind]
     raw.setdefault("kind", kind)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -92,13 +126,32 @@ def load_study(path: str | Path, kind: str,
         raise ScenarioError(f"study file {str(path)!r}: {where}: {error['msg']}"
                             + (f"; got {error['input']!r}" if "input" in error else "")) from None
     try:
-        base = study.base_config()
-        for values in _axis_values(study):
-            resolve_config({**base, **values})
+        if isinstance(study, ConfigurationStudy):
+            _check_configuration(study)
+        else:
+            base = study.base_config()
+            for values in _axis_values(study):
+                resolve_config({**base, **values})
         check_datasets(study.datasets, study.data_dir, "datasets")
     except (ConfigError, DataError) as exc:
         raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
     return study
+
+
+def _check_configuration(study: ConfigurationStudy) -> None:
+    """Spaces (with the fixed values), presets and backends exist; transfer needs two datasets."""
+    from metasparse.optimize import backend_names
+
+    for space in {*study.spaces, *study.transfer}:
+        load_space(space, fixed=study.fixed)
+    for name in study.presets:
+        preset_config(name, study.fixed)
+    bad = next((b for b in study.backends if b not in backend_names()), None)
+    if bad is not None:
+        raise ConfigError(invalid_choice("backends", backend_names(), bad))
+    if study.transfer and len(study.datasets) < 2:
+        raise ConfigError("transfer needs at least two datasets (one left out, the others "
+                          f"tuned on); got {study.datasets}")
 
 
 def _axis_values(study: RandomnessStudy | ImportanceStudy) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,302 @@
+"""The configuration study's report: the three questions, the optimizers, warm start and
+transfer, each as a table (CSV and Markdown) and a plot.
+
+Statistics come from libraries: Welch's t confidence interval of a difference of means
+(scipy.stats.ttest_ind), the Friedman test with its critical-difference diagram (autorank),
+fANOVA and ablation paths (metasparse.analysis).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from scipy import stats
+
+from metasparse.results import default_reference, markdown_table
+from metasparse.study._configuration import WARM
+from metasparse.study._spec import ConfigurationStudy
+
+ABLATION_STEPS = 5  # steps of each ablation path shown in report.md
+MIN_BLOCKS = 5  # autorank's minimum number of blocks (dataset x optimizer seed) for a ranking
+
+
+def _md(frame: pd.DataFrame) -> str:
+    return "\n".join(markdown_table(frame)) if len(frame) else "(no data)"
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def difference(worse: pd.Series, better: pd.Series) -> dict[str, float]:
+    """mean(worse) - mean(better) with Welch's 95% confidence interval (NaN where a side has
+    fewer than two values)."""
+    worse, better = worse.dropna().astype(float), better.dropna().astype(float)
+    gain = worse.mean() - better.mean() if len(worse) and len(better) else math.nan
+    low = high = math.nan
+    if len(worse) > 1 and len(better) > 1 and (worse.std() > 0 or better.std() > 0):
+        with warnings.catch_warnings():  # nearly equal errors: scipy's precision-loss warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ci = stats.ttest_ind(worse, better, equal_var=False).confidence_interval(0.95)
+        low, high = float(ci.low), float(ci.high)
+    elif len(worse) > 1 and len(better) > 1:
+        low = high = gain
+    return {"gain": gain, "ci_low": low, "ci_high": high}
+
+
+def _tuned(evaluation: pd.DataFrame, space: str, variant: str,
+           phase: str = "tune") -> pd.DataFrame:
+    e = evaluation
+    return e[(e["kind"] == "tuned") & (e["phase"] == phase) & (e["space"] == space)
+             & (e["variant"] == variant)]
+
+
+def _preset(evaluation: pd.DataFrame, name: str, dataset: str) -> pd.Series:
+    e = evaluation
+    return e[(e["kind"] == "preset") & (e["space"] == name) & (e["dataset"] == dataset)][
+        "test_error"]
+
+
+def configurability(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Question 1: per algorithm space and dataset, its published preset's test error minus
+    its tuned incumbents' (over optimizer and training seeds), with a 95% interval."""
+    main = study.backends[0]
+    rows = []
+    for space in study.spaces:
+        if space == study.combined:
+            continue
+        preset = default_reference(space, None)
+        tuned = _tuned(evaluation, space, main)
+        for dataset in study.datasets:
+            t = tuned[tuned["dataset"] == dataset]["test_error"]
+            p = _preset(evaluation, preset, dataset)
+            rows.append({"space": space, "preset": preset, "dataset": dataset,
+                         "preset_error": p.mean(), "tuned_error": t.mean(),
+                         **difference(p, t)})
+    return pd.DataFrame(rows)
+
+
+def blocks(evaluation: pd.DataFrame, columns: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """Test error per block (dataset, optimizer seed; rows) and column (name -> (space,
+    variant)): the mean over training seeds."""
+    frames = {}
+    for name, (space, variant) in columns.items():
+        part = _tuned(evaluation, space, variant)
+        frames[name] = part.groupby(["dataset", "optimizer_seed"])["test_error"].mean()
+    return pd.DataFrame(frames).dropna()
+
+
+def rank(frame: pd.DataFrame, path: Path) -> str:
+    """Friedman test and critical-difference diagram (autorank) of lower-is-better columns."""
+    from autorank import autorank, plot_stats
+
+    if len(frame) < MIN_BLOCKS or frame.shape[1] < 2:
+        return (f"Too few blocks for a ranking: {len(frame)} (dataset x optimizer seed) with "
+                f"{frame.shape[1]} columns; autorank needs {MIN_BLOCKS} and 2.")
+    result = autorank(frame, alpha=0.05, order="ascending", force_mode="nonparametric")
+    ax = plot_stats(result, allow_insignificant=True)
+    _save(ax.figure, path)
+    ranks = result.rankdf[["meanrank", "median"]].reset_index(names="space")
+    verdict = "differ" if result.pvalue < 0.05 else "do not differ significantly"
+    return (f"Friedman test over {len(frame)} blocks: p = {result.pvalue:.3g}; the columns "
+            f"{verdict} (critical difference {result.cd:.2f} ranks).\n\n![ranks]({path.name})"
+            f"\n\n{_md(ranks)}")
+
+
+def combination(study: ConfigurationStudy, evaluation: pd.DataFrame,
+                tuning: pd.DataFrame) -> pd.DataFrame:
+    """Question 2: per dataset, the combined space against the single space with the best
+    validation error (the choice a user makes without test data), at equal budget."""
+    main = study.backends[0]
+    t = tuning[(tuning["phase"] == "tune") & (tuning["variant"] == main)]
+    rows = []
+    for dataset in study.datasets:
+        singles = t[(t["dataset"] == dataset) & (t["space"] != study.combined)]
+        best = singles.groupby("space")["val_error"].mean().idxmin()
+        combined = _tuned(evaluation, study.combined, main)
+        single = _tuned(evaluation, best, main)
+        c = combined[combined["dataset"] == dataset]["test_error"]
+        s = single[single["dataset"] == dataset]["test_error"]
+        rows.append({"dataset": dataset, "best_single": best, "single_error": s.mean(),
+                     "combined_error": c.mean(), **difference(s, c)})
+    return pd.DataFrame(rows)
+
+
+def importance(study: ConfigurationStudy, tuning: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Question 3: fANOVA of the combined space's tuning runs, pooled over datasets and per
+    dataset (one column each); and the runs per dataset, for the ablation paths."""
+    from metasparse.analysis import fanova, load_results
+
+    main = study.backends[0]
+    t = tuning[(tuning["phase"] == "tune") & (tuning["space"] == study.combined)
+               & (tuning["variant"] == main)]
+    runs = {d: [load_results(p) for p in part["directory"]] for d, part in t.groupby("dataset")}
+    space = next(iter(runs.values()))[0].space
+    columns = {}
+    every = pd.concat([r.trials for rs in runs.values() for r in rs], ignore_index=True)
+    columns["pooled"] = fanova(every, space, pairs=False).main.set_index("parameter")["importance"]
+    for dataset, results in runs.items():
+        trials = pd.concat([r.trials for r in results], ignore_index=True)
+        columns[dataset] = fanova(trials, space, pairs=False).main.set_index(
+            "parameter")["importance"]
+    table = pd.DataFrame(columns).fillna(0.0).sort_values("pooled", ascending=False)
+    return table.reset_index(names="parameter"), runs
+
+
+def ablations(study: ConfigurationStudy, runs: dict) -> pd.DataFrame:
+    """Ablation paths (surrogate costs) from each preset to each dataset's best incumbent of
+    the combined space (best by validation error over optimizer seeds)."""
+    from metasparse.analysis import ablation_path, fit_surrogate
+    from metasparse.space import preset_config
+
+    rows = []
+    for dataset, results in runs.items():
+        trials = pd.concat([r.trials for r in results], ignore_index=True)
+        space = results[0].space
+        best = min((r for r in results if r.incumbent), key=lambda r: r.incumbent["cost"],
+                   default=None)
+        if best is None:
+            continue
+        surrogate = fit_surrogate(trials, space)
+        for name in study.presets:
+            try:
+                path = ablation_path(preset_config(name, study.fixed),
+                                     best.incumbent["config"], space, surrogate.predict)
+            except (ValueError, KeyError) as exc:  # a preset that is no point of the space
+                rows.append({"dataset": dataset, "preset": name, "step": 0,
+                             "parameter": f"(not a point of the space: {exc})"})
+                continue
+            rows += [{"dataset": dataset, "preset": name, **r}
+                     for r in path[["step", "parameter", "target_value", "cost", "gain"]]
+                     .to_dict("records")]
+    return pd.DataFrame(rows)
+
+
+def optimizers(study: ConfigurationStudy, tuning: pd.DataFrame,
+               evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Question 4 and warm start: per variant of the combined space's tuning (each backend,
+    and the first one warm-started), the mean validation error of its incumbents and their
+    mean test error."""
+    t = tuning[(tuning["phase"] == "tune") & (tuning["space"] == study.combined)]
+    rows = []
+    for (variant, dataset), part in t.groupby(["variant", "dataset"]):
+        tuned = _tuned(evaluation, study.combined, variant)
+        rows.append({"variant": variant, "dataset": dataset,
+                     "val_error": part["val_error"].mean(),
+                     "test_error": tuned[tuned["dataset"] == dataset]["test_error"].mean(),
+                     "crashed": int(part["crashed"].sum()), "trials": int(part["trials"].sum())})
+    return pd.DataFrame(rows)
+
+
+def transfer(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Leave-one-dataset-out: per transfer space and held-out dataset, the test error of the
+    configuration tuned on the other datasets, against the space's tuning on the dataset
+    itself where the study has it."""
+    main = study.backends[0]
+    rows = []
+    for space in study.transfer:
+        moved = _tuned(evaluation, space, main, phase="transfer")
+        home = _tuned(evaluation, space, main)
+        for dataset in study.datasets:
+            m = moved[moved["dataset"] == dataset]["test_error"]
+            h = home[home["dataset"] == dataset]["test_error"]
+            rows.append({"space": space, "held_out": dataset, "transferred_error": m.mean(),
+                         "tuned_on_it_error": h.mean() if len(h) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def _gain_plot(table: pd.DataFrame, group: str, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(table)), 3.5))
+    labels = [f"{r[group]}\n{r['dataset']}" for _, r in table.iterrows()]
+    low = (table["gain"] - table["ci_low"]).fillna(0).clip(lower=0)
+    high = (table["ci_high"] - table["gain"]).fillna(0).clip(lower=0)
+    ax.bar(range(len(table)), table["gain"], yerr=[low, high], capsize=4)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(range(len(table)), labels, fontsize=8)
+    ax.set_ylabel("test error reduction (95% CI)")
+    ax.set_title(title)
+    _save(fig, path)
+
+
+def _importance_plot(table: pd.DataFrame, path: Path, top: int = 12) -> None:
+    head = table.head(top)
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(head) + 1.2))
+    y = range(len(head))[::-1]
+    ax.barh(list(y), head["pooled"], color="lightgray", label="pooled")
+    for column in [c for c in head.columns if c not in ("parameter", "pooled")]:
+        ax.plot(head[column], list(y), "o", label=column)
+    ax.set_yticks(list(y), head["parameter"])
+    ax.set_xlabel("fANOVA importance (share of variance)")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def configuration_report(study: ConfigurationStudy, tuning: pd.DataFrame,
+                         evaluation: pd.DataFrame) -> Path:
+    out = study.output_dir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    main = study.backends[0]
+    q1 = configurability(study, evaluation)
+    q2 = combination(study, evaluation, tuning)
+    q3, runs = importance(study, tuning)
+    paths = ablations(study, runs)
+    q4 = optimizers(study, tuning, evaluation)
+    moved = transfer(study, evaluation)
+    for name, frame in [("configurability", q1), ("combination", q2), ("importance", q3),
+                        ("ablation", paths), ("optimizers", q4), ("transfer", moved)]:
+        frame.to_csv(out / f"{name}.csv", index=False)
+    _gain_plot(q1, "space", out / "configurability.png", "tuned vs published preset")
+    _gain_plot(q2, "best_single", out / "combination.png",
+               f"{study.combined} vs the best single space")
+    _importance_plot(q3, out / "importance.png")
+    spaces = {s: (s, main) for s in study.spaces}
+    variants = {b: (study.combined, b) for b in study.backends}
+    if study.warm_start:
+        variants[main + WARM] = (study.combined, main + WARM)
+    crashed, trials = int(tuning["crashed"].sum()), int(tuning["trials"].sum())
+    lines = [
+        f"# The configuration study: {study.name}", "",
+        f"Datasets {', '.join(study.datasets)}; spaces {', '.join(study.spaces)} (combined: "
+        f"`{study.combined}`); {study.n_trials} trials per tuning run with "
+        f"{', '.join(study.backends)} over optimizer seeds {study.optimizer_seeds}; "
+        f"{study.epochs} epochs; fixed {study.fixed or 'nothing'}. Tuning reads the "
+        "validation split only; every number below is a test error (1 - accuracy) of a "
+        f"configuration trained again with seeds {study.seeds}, unless it says validation.",
+        "", f"Crashed trials: {crashed} of {trials} tuning trials.", "",
+        "## 1. Configurability: each algorithm tuned against its published preset", "",
+        "`gain` = preset error - tuned error (positive: tuning helped), Welch 95% interval "
+        "over optimizer x training seeds.", "", "![configurability](configurability.png)", "",
+        _md(q1), "",
+        f"## 2. The combined space `{study.combined}` against the best single space", "",
+        "The best single space of a dataset is the one whose tuning reached the lowest "
+        "validation error; `gain` = its test error - the combined space's.", "",
+        "![combination](combination.png)", "", _md(q2), "",
+        "### Ranking of the spaces across datasets", "",
+        rank(blocks(evaluation, spaces), out / "ranks_spaces.png"), "",
+        "## 3. Which components matter", "",
+        f"fANOVA of the `{study.combined}` tuning runs ({main}), pooled over datasets and per "
+        "dataset.", "", "![importance](importance.png)", "", _md(q3.head(15)), "",
+        "`instance` (pooled only): the dataset itself.", "",
+        "### Ablation paths from each preset to the combined incumbent (surrogate costs)", "",
+        f"The first {ABLATION_STEPS} steps of each path (all of them in ablation.csv): the "
+        "greedy path changes first the parameter that gains most.", "",
+        _md(paths[paths["step"] <= ABLATION_STEPS] if len(paths) else paths), "",
+        "## 4. The optimizers, and warm starting from the presets", "",
+        f"Tuning of `{study.combined}` at equal budget; `{main}{WARM}` starts from the presets "
+        "that are points of the space.", "", _md(q4), "",
+        rank(blocks(evaluation, variants), out / "ranks_optimizers.png"), "",
+    ]
+    if len(moved):
+        lines += ["## Transfer: tuned on the other datasets, tested on the one left out", "",
+                  _md(moved), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out / "report.md"
