@@ -49,8 +49,9 @@ bench: $(STAMP)
 mutate: $(STAMP)
 	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python tools/mutate.py $(MUTATE_ARGS)
 
-# The committed reference results of the two studies (results/reference/), regenerated from scratch.
+# The committed reference results of the studies (results/reference/), regenerated from scratch.
 reference: $(STAMP)
-	rm -rf results/reference/randomness results/reference/importance
+	rm -rf results/reference/randomness results/reference/importance results/reference/configuration
 	$(VENV)/bin/metasparse study randomness scenarios/study-randomness-small.yaml
 	$(VENV)/bin/metasparse study importance scenarios/study-importance-small.yaml
+	$(VENV)/bin/metasparse study configuration scenarios/study-configuration-small.yaml

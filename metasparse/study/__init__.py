@@ -9,7 +9,13 @@ Each is a resumable grid of runs (one CSV row per finished run) followed by a re
 in <output>/report/ (Markdown, PNG, CSV).
 """
 
-from metasparse.study._configuration_report import configurability, difference
+from metasparse.study._configuration_report import (
+    blocks,
+    combination,
+    configurability,
+    difference,
+    rank,
+)
 from metasparse.study._importance import correlations, curve_gaps, measure
 from metasparse.study._randomness import best_fixed_ratio, learning_speed, summarize
 from metasparse.study._spec import ConfigurationStudy, ImportanceStudy, RandomnessStudy, load_study
@@ -19,6 +25,8 @@ __all__ = [
     "ImportanceStudy",
     "RandomnessStudy",
     "best_fixed_ratio",
+    "blocks",
+    "combination",
     "configurability",
     "correlations",
     "curve_gaps",
@@ -26,5 +34,6 @@ __all__ = [
     "learning_speed",
     "load_study",
     "measure",
+    "rank",
     "summarize",
 ]
