@@ -8,6 +8,8 @@ fANOVA and ablation paths (metasparse.analysis).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import warnings
 from pathlib import Path
@@ -102,7 +104,8 @@ def rank(frame: pd.DataFrame, path: Path) -> str:
     if len(frame) < MIN_BLOCKS or frame.shape[1] < 2:
         return (f"Too few blocks for a ranking: {len(frame)} (dataset x optimizer seed) with "
                 f"{frame.shape[1]} columns; autorank needs {MIN_BLOCKS} and 2.")
-    result = autorank(frame, alpha=0.05, order="ascending", force_mode="nonparametric")
+    with contextlib.redirect_stdout(io.StringIO()):  # autorank prints its forced test choice
+        result = autorank(frame, alpha=0.05, order="ascending", force_mode="nonparametric")
     ax = plot_stats(result, allow_insignificant=True)
     ax.figure.savefig(path, dpi=110, bbox_inches="tight")  # its own layout: no tight_layout
     plt.close(ax.figure)
