@@ -162,7 +162,8 @@ def _optional_commands(sub) -> None:
         ("validate", "metasparse.analysis._validate_command",
          "evaluate the incumbent and the presets on held-out datasets"),
         ("study", "metasparse.study._command",
-         "run a research study (randomness of prune/grow, weight importance) and its report"),
+         "run a research study (randomness of prune/grow, weight importance, what tuning "
+         "the algorithms is worth) and its report"),
     ):
         try:
             command = importlib.import_module(module)
