@@ -33,7 +33,7 @@ from metasparse.sparse import (
 from metasparse.sparsifier._layers import check_path, find_layers
 
 
-def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_steps: int, *,
+def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_steps: int, /, *,
              preset: str | None = None, steps_per_epoch: int | None = None,
              exclude_types: Sequence[type] = (), exclude_names: Sequence[str] = (),
              seed: int = 0, **config: Any) -> Sparsifier:

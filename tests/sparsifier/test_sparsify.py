@@ -9,6 +9,7 @@ from torch import nn
 
 import metasparse
 from metasparse.errors import ConfigError
+from metasparse.space import get_preset
 
 
 class AttentionNet(nn.Module):
@@ -220,3 +221,10 @@ def test_step_without_an_optimizer_says_what_to_do():
     sparsifier = metasparse.sparsify(_mlp(), None, 10)
     with pytest.raises(RuntimeError, match="attach"):
         sparsifier.step()
+
+
+def test_a_full_configuration_with_the_trainers_own_keys_is_taken_as_it_is():
+    config = get_preset("rigl")
+    assert {"model", "optimizer", "lr"} <= set(config)
+    sparsifier = metasparse.sparsify(_mlp(), None, 10, **config)
+    assert sparsifier.config["grow_score"] == "gradient"
