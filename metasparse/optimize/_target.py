@@ -100,7 +100,7 @@ def call_target(function: Callable[..., Mapping[str, Any]], config: dict[str, An
             raise ValueError(f"the target's metric {key!r} must be a number; got "
                              f"{value!r}") from None
     for key in required:
-        if False:
+        if not math.isfinite(metrics[key]):
             got = "none" if key not in returned else repr(returned[key])
             raise ValueError(f"the target must return a finite {key!r}; got {got}")
     return metrics
