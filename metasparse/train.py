@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from metasparse._registry import Registry
-from metasparse.data import Dataset, load_dataset, scale_inputs
-from metasparse.models import build_model, materialize
+from metasparse.data import Dataset, crop_flip, load_dataset, scale_inputs
+from metasparse.models import VISION_MODELS, build_model, materialize
 from metasparse.space import resolve_config
 from metasparse.sparse import DECAYS, Topology
 from metasparse.sparsifier import Sparsifier, build_topology, find_layers
@@ -160,6 +160,8 @@ def fit(
     sparsifier.attach(optimizer)
     topology.measure_uses(model, x_train[:batch_size])
     criterion = nn.CrossEntropyLoss(label_smoothing=c["label_smoothing"])
+    # the CIFAR networks train with the literature's standard augmentation
+    augment = c["model"] in VISION_MODELS and data.image_shape is not None
 
     train_flops, val_curve = 0.0, []
     val_loss, val_acc, status, error = math.inf, 0.0, "success", ""
@@ -168,6 +170,8 @@ def fit(
         loss_sum = torch.zeros((), device=device)
         for xb, yb in _batches(x_train, y_train, batch_size, generator):
             optimizer.zero_grad(set_to_none=True)
+            if augment:
+                xb = crop_flip(xb, data.image_shape, generator)
             loss = criterion(model(xb), yb)
             loss.backward()
             optimizer.step()
