@@ -4,7 +4,9 @@ metasparse as a scenario's `target` (scenario.yaml beside this file).
 The model is a small convolutional network written here, not one of metasparse's; the data are
 scikit-learn's bundled 8x8 digits (offline); the loop is a plain PyTorch loop with a DataLoader.
 metasparse calls `train(config, budget, seed)` once per trial and seed: `config` is the whole
-configuration (the searched values over the meta-space's defaults), `budget` the epochs.
+configuration (the searched values over the meta-space's defaults), `budget` the epochs. It
+returns the metrics; metasparse tunes on `val_error` and never records the test scores while
+tuning.
 """
 
 from __future__ import annotations
@@ -29,19 +31,28 @@ class SmallConvNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-def digits(seed: int) -> tuple[torch.utils.data.TensorDataset, torch.utils.data.TensorDataset]:
-    """Training and validation splits of digits (the test split is never used for tuning)."""
+def digits(seed: int) -> list[torch.utils.data.TensorDataset]:
+    """Training, validation and test splits of digits."""
     x, y = load_digits(return_X_y=True)
     x = torch.tensor(x / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+    y = torch.tensor(y)
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
-    train, val = order[:1200], order[1200:1500]  # the last 297 would be the test split
-    return (torch.utils.data.TensorDataset(x[train], torch.tensor(y[train])),
-            torch.utils.data.TensorDataset(x[val], torch.tensor(y[val])))
+    return [torch.utils.data.TensorDataset(x[part], y[part])
+            for part in (order[:1200], order[1200:1500], order[1500:])]
+
+
+@torch.no_grad()
+def scores(model: nn.Module, split: torch.utils.data.TensorDataset) -> tuple[float, float]:
+    """(error, loss) on a split."""
+    model.eval()
+    x, y = split.tensors
+    out = model(x)
+    return float((out.argmax(1) != y).float().mean()), float(nn.functional.cross_entropy(out, y))
 
 
 def train(config: dict, budget: int, seed: int) -> dict[str, float]:
     torch.manual_seed(seed)
-    train_set, val_set = digits(seed)
+    train_set, val_set, test_set = digits(seed)
     loader = torch.utils.data.DataLoader(train_set, batch_size=int(config["batch_size"]),
                                          shuffle=True)
     model = SmallConvNet()
@@ -56,11 +67,10 @@ def train(config: dict, budget: int, seed: int) -> dict[str, float]:
             optimizer.step()
             sparsifier.step()
             optimizer.zero_grad()
-    model.eval()
-    x_val, y_val = val_set.tensors
-    with torch.no_grad():
-        out = model(x_val)
-    accuracy = float((out.argmax(1) == y_val).float().mean())
-    return {"val_error": 1.0 - accuracy, "val_accuracy": accuracy,
-            "val_loss": float(nn.functional.cross_entropy(out, y_val)),
+    val_error, val_loss = scores(model, val_set)
+    # test scores reach only evaluations outside tuning (`metasparse validate`): tuning never
+    # records them
+    test_error, test_loss = scores(model, test_set)
+    return {"val_error": val_error, "val_accuracy": 1.0 - val_error, "val_loss": val_loss,
+            "test_accuracy": 1.0 - test_error, "test_loss": test_loss,
             "density": sparsifier.density()}

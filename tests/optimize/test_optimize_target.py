@@ -10,7 +10,8 @@ import yaml
 from optimize_helpers import read_csv, run, write_scenario
 
 from metasparse.errors import ScenarioError
-from metasparse.optimize import load_scenario
+from metasparse.optimize import evaluate_run, load_scenario
+from metasparse.space import get_preset
 
 # A user's own model and loop on iris, made sparse by metasparse.sparsify
 TARGET = textwrap.dedent('''
@@ -98,3 +99,13 @@ def test_a_target_that_cannot_be_had_is_one_line_before_any_work(tmp_path, targe
         load_scenario(path)
     assert "\n" not in str(error.value)
     assert not (tmp_path / "results").exists()
+
+
+def test_evaluations_outside_tuning_run_the_target_and_keep_its_test_scores(tmp_path):
+    (tmp_path / "scored.py").write_text(textwrap.dedent('''
+        def train(config, budget, seed):
+            return {"val_error": config["density"], "test_accuracy": 0.5 + seed / 10}
+    '''))
+    run = evaluate_run(get_preset("rigl"), "anything", 2, 1, target=f"{tmp_path}/scored.py:train")
+    assert run.status == "success"
+    assert run.metrics["val_error"] == 0.1 and run.metrics["test_accuracy"] == 0.7
