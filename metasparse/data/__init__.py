@@ -5,7 +5,8 @@
 
 Names come from scikit-learn's bundled datasets, NAME.npz files (arrays X and y) in the data
 directory ($METASPARSE_DATA_DIR, else ~/.cache/metasparse/data), the MNIST/Fashion-MNIST IDX
-files and CIFAR-10 batches there, OpenML (`openml:<id>`), or a path to a CSV/Parquet/npz file.
+files and CIFAR-10/100 python files there, OpenML (`openml:<id>`), or a path to a
+CSV/Parquet/npz file.
 """
 
 from metasparse.data._augment import crop_flip
