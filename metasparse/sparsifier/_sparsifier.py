@@ -180,7 +180,7 @@ class Sparsifier:
         topology = self.topology
         masked = hasattr(topology.layers[0], "mask")  # the masked path keeps masks beside weights
         weights = [la.weight if masked else la.linear.values for la in topology.layers]
-        if all(w.device == topology.generator.device for w in weights) and (
+        if all(_same_device(w.device, topology.generator.device) for w in weights) and (
                 not masked or all(la.mask.dtype == w.dtype
                                   for la, w in zip(topology.layers, weights, strict=True))):
             return
@@ -194,6 +194,11 @@ class Sparsifier:
             elif layer.ever_active is not None:
                 layer.ever_active = layer.ever_active.to(weight.device)
         topology._after_update()  # the masked path's list of masks to apply
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """`cuda` and `cuda:0` alike (a generator made for `cuda` may report either)."""
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
 
 
 def _like(mask: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
