@@ -1,15 +1,13 @@
 """One training run of one configuration: `run_config(config, dataset, epochs, seed)`.
 
-A plain PyTorch loop over in-memory tensors. The sparse topology is the only addition to an
-ordinary dense loop: `topology.observe(step)` around the forward pass (it captures activations
-when the coming update needs them) and `topology.after_step(step)` after the optimizer step
-(re-applies the masks and runs the prune/grow update when scheduled).
+A plain PyTorch loop over in-memory tensors, made sparse by the same public `Sparsifier` that
+users put in their own loops (`metasparse.sparsify`): its `step()` after every optimizer step
+re-applies the masks and runs the prune/grow update when scheduled.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -20,18 +18,11 @@ import torch
 from torch import nn
 
 from metasparse._registry import Registry
-from metasparse.data import Dataset, load_dataset, scale_inputs
-from metasparse.models import activation_gain, build_model, materialize, sparsifiable_parameters
+from metasparse.data import Dataset, crop_flip, load_dataset, scale_inputs
+from metasparse.models import VISION_MODELS, build_model, materialize
 from metasparse.space import resolve_config
-from metasparse.sparse import (
-    DECAYS,
-    EXECUTIONS,
-    SparseTopology,
-    SparsitySchedule,
-    TopologyConfig,
-    UpdateSchedule,
-    fitting_dense_layers,
-)
+from metasparse.sparse import DECAYS, Topology, fitting_dense_layers
+from metasparse.sparsifier import Sparsifier, build_topology, find_layers, target_density
 
 __all__ = [
     "OPTIMIZERS", "Trained", "TrialResult", "build_topology", "evaluate", "fit", "run_config",
@@ -42,7 +33,7 @@ LR_SCHEDULES: Registry = Registry("lr_schedule")
 EVAL_BATCH = 2048
 
 Reporter = Callable[[int, dict[str, float]], None]
-StepHook = Callable[[int, SparseTopology, torch.optim.Optimizer], None]
+StepHook = Callable[[int, Topology, torch.optim.Optimizer], None]
 
 
 @OPTIMIZERS.register("sgd")
@@ -104,7 +95,7 @@ class Trained:
     """A trained network with its masks, the (scaled) data it saw and its result."""
 
     model: nn.Module
-    topology: SparseTopology
+    topology: Topology
     data: Dataset
     result: TrialResult
     config: dict[str, Any]
@@ -161,34 +152,43 @@ def fit(
     batch_size = min(int(c["batch_size"]), len(x_train))
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
     total_steps = epochs * steps_per_epoch
-    topology = build_topology(c, model, steps_per_epoch, total_steps, topology_generator,
-                              fit_dense_layers=fit_dense_layers)
+    layers = find_layers(model)
+    if fit_dense_layers:
+        first, last = fitting_dense_layers(
+            [tuple(w.shape) for _, w in layers], target_density(c, layers),
+            c["dense_first_layer"], c["dense_last_layer"])
+        c = {**c, "dense_first_layer": first, "dense_last_layer": last}
+    sparsifier = Sparsifier(model, None, c, total_steps, layers=layers,
+                            steps_per_epoch=steps_per_epoch, generator=topology_generator)
+    topology = sparsifier.topology
     if sparse:
         materialize(model, device)
     torch.manual_seed(seed)  # dropout's stream, whatever building the model drew
     optimizer = OPTIMIZERS[c["optimizer"]](model.parameters(), c)
     lr_factor = LR_SCHEDULES[c["lr_schedule"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))
-    topology.attach(optimizer)
+    sparsifier.attach(optimizer)
     topology.measure_uses(model, x_train[:batch_size])
     criterion = nn.CrossEntropyLoss(label_smoothing=c["label_smoothing"])
+    # the CIFAR networks train with the literature's standard augmentation
+    augment = c["model"] in VISION_MODELS and data.image_shape is not None
 
-    step, train_flops, val_curve = 0, 0.0, []
+    train_flops, val_curve = 0.0, []
     val_loss, val_acc, status, error = math.inf, 0.0, "success", ""
     for epoch in range(1, epochs + 1):
         model.train()
         loss_sum = torch.zeros((), device=device)
         for xb, yb in _batches(x_train, y_train, batch_size, generator):
-            step += 1
             optimizer.zero_grad(set_to_none=True)
-            with topology.observe(step):
-                loss = criterion(model(xb), yb)
+            if augment:
+                xb = crop_flip(xb, data.image_shape, generator)
+            loss = criterion(model(xb), yb)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            topology.after_step(step)
+            sparsifier.step()
             if on_step is not None:
-                on_step(step, topology, optimizer)
+                on_step(sparsifier.steps, topology, optimizer)
             loss_sum += loss.detach()
             train_flops += 3.0 * len(xb) * topology.forward_flops_per_sample()
         if not torch.isfinite(loss_sum):
@@ -212,37 +212,8 @@ def fit(
         connections_moved=topology.stats.moved, update_time_s=topology.stats.seconds,
         val_curve=val_curve, epochs=len(val_curve), error=error,
     )
+    sparsifier.close()
     return Trained(model, topology, data, result, c)
-
-
-def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
-                   total_steps: int, generator: torch.Generator, *,
-                   fit_dense_layers: bool = False) -> SparseTopology:
-    """The sparse topology of a resolved configuration `c` over `model`'s sparsifiable weights,
-    on the configuration's execution path (the `sparse` one replaces the model's sparsified
-    Linear layers in place). What `fit` trains with; the conformance tests drive the same."""
-    weights = sparsifiable_parameters(model)
-    config = TopologyConfig.from_config(c)
-    if fit_dense_layers:
-        first, last = fitting_dense_layers([tuple(w.shape) for _, w in weights],
-                                           target_density(c, weights), config.dense_first_layer,
-                                           config.dense_last_layer)
-        config = dataclasses.replace(config, dense_first_layer=first, dense_last_layer=last)
-    return EXECUTIONS[c["execution"]](
-        weights, model, config,
-        UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
-                       c["t_end"], steps_per_epoch, total_steps, int(c["updates_per_run"])),
-        SparsitySchedule(c["sparsity_schedule"], target_density(c, weights),
-                         c["initial_density"], total_steps),
-        gain=activation_gain(c["activation"]), generator=generator,
-    )
-
-
-def target_density(c: Mapping[str, Any], weights: list[tuple[str, nn.Parameter]]) -> float:
-    """The configured density, or the one at which `weights` hold `active_weights` in all."""
-    if not c["active_weights"]:
-        return float(c["density"])
-    return min(1.0, c["active_weights"] / sum(w.numel() for _, w in weights))
 
 
 def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,

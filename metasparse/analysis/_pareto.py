@@ -77,7 +77,8 @@ def evaluate_presets(results: Results, presets: Sequence[str] | None = None, *,
     runs = train_runs(candidates, results.tuning_instances, results.seeds, results.epochs,
                       data_dir=data_dir or results.data_dir, evaluate_test=False,
                       timeout=results.settings.trial_timeout,
-                      progress=progress, description="presets")
+                      progress=progress, description="presets",
+                      target=results.settings.target)
     return preset_costs(runs, results.objectives, results.crash_cost), runs
 
 

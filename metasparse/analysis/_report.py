@@ -187,7 +187,8 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
         seed_list = _seeds(main, seeds)
         cost = TrainingCost(main.tuning_instances, seed_list, main.epochs,
                             data_dir=main.data_dir, crash_cost=main.crash_cost,
-                            timeout=main.settings.trial_timeout, progress=progress)
+                            timeout=main.settings.trial_timeout, progress=progress,
+                            target=main.settings.target)
         trained = (f"mean validation error over {len(main.tuning_instances)} tuning "
                    f"instance(s) x seeds {seed_list} at {main.epochs} epochs")
         try:

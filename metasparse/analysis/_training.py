@@ -24,7 +24,8 @@ RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error",
 def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[str],
                seeds: Sequence[int], epochs: int, *, data_dir: str | None = None,
                evaluate_test: bool = True, timeout: float | None = None,
-               progress: bool = True, description: str = "training") -> pd.DataFrame:
+               progress: bool = True, description: str = "training",
+               target: str | None = None) -> pd.DataFrame:
     """Train every candidate (name -> configuration) on every (instance, seed) pair.
 
     One row per run (columns RUN_COLUMNS); `test_error` is empty unless `evaluate_test`, and for
@@ -37,14 +38,14 @@ def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[
         for name, instance, seed in jobs:
             bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
             rows.append(_train_one(name, candidates[name], instance, seed, epochs, data_dir,
-                                   evaluate_test, timeout))
+                                   evaluate_test, timeout, target))
             bar.update(1)
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, epochs: int,
                data_dir: str | None, evaluate_test: bool,
-               timeout: float | None = None) -> dict[str, Any]:
+               timeout: float | None = None, target: str | None = None) -> dict[str, Any]:
     """One run as a row, trained through the trial runner (`metasparse.optimize.evaluate_run`):
     every failure (a configuration the trainer rejects, divergence, a timeout, a dead process)
     is a row with its status and one-line error, as in tuning."""
@@ -53,7 +54,7 @@ def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, e
     row: dict[str, Any] = {"candidate": name, "instance": instance, "seed": seed,
                            "epochs": epochs}
     run = evaluate_run(config, instance, seed, epochs, data_dir=data_dir, timeout=timeout,
-                       evaluate_test=evaluate_test)
+                       evaluate_test=evaluate_test, target=target)
     m = run.metrics
     accuracy = m.get("test_accuracy")
     return {
@@ -80,6 +81,7 @@ class TrainingCost:
     data_dir: str | None = None
     crash_cost: float = 1.0
     timeout: float | None = None  # seconds per run, as the scenario's trial_timeout
+    target: str | None = None  # the scenario's user function, if it names one
     progress: bool = True
     runs: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[str, float] = field(default_factory=dict)
@@ -101,7 +103,7 @@ class TrainingCost:
             for instance, seed in pairs:
                 self._bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
                 row = _train_one(name, config, instance, seed, self.epochs, self.data_dir,
-                                 False, self.timeout)
+                                 False, self.timeout, self.target)
                 self.runs.append(row)
                 errors.append(row["val_error"] if row["status"] == "success"
                               else self.crash_cost)

@@ -77,7 +77,7 @@ def validate(results: Results, *, seeds: int | Sequence[int] = 3,
             row = done.get((key, instance, int(seed), int(epochs)))
             if row is None:
                 row = _train_one(name, config, instance, seed, epochs, data_dir, True,
-                                 results.settings.trial_timeout)
+                                 results.settings.trial_timeout, results.settings.target)
             rows.append({**row, "candidate": name, "role": role, "config": key})
             bar.update(1)
             if on_run is not None:

@@ -5,9 +5,11 @@
 
 Names come from scikit-learn's bundled datasets, NAME.npz files (arrays X and y) in the data
 directory ($METASPARSE_DATA_DIR, else ~/.cache/metasparse/data), the MNIST/Fashion-MNIST IDX
-files and CIFAR-10 batches there, OpenML (`openml:<id>`), or a path to a CSV/Parquet/npz file.
+files and CIFAR-10/100 python files there, OpenML (`openml:<id>`), or a path to a
+CSV/Parquet/npz file.
 """
 
+from metasparse.data._augment import crop_flip
 from metasparse.data._dataset import Dataset
 from metasparse.data._load import check_datasets, dataset_from_arrays, load_dataset
 from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
@@ -23,6 +25,7 @@ __all__ = [
     "available_datasets",
     "check_datasets",
     "clear_cache",
+    "crop_flip",
     "dataset_from_arrays",
     "load_dataset",
     "resolve_data_dir",

@@ -15,7 +15,8 @@ from metasparse.data._formats import encode_labels, one_line
 from metasparse.data._paths import openml_cache_path
 from metasparse.errors import DataError
 
-_TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+_TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10",
+                        "cifar100": "CIFAR100"}
 
 
 def download_vision(name: str, root: Path) -> None:

@@ -25,6 +25,7 @@ IDX_STEMS = {
 CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 CIFAR_TEST_BATCH = "test_batch"
 CIFAR_IMAGE_SHAPE = (3, 32, 32)
+CIFAR100_FILES = ("train", "test")
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -218,19 +219,26 @@ def find_cifar_files(directory: Path) -> list[Path] | None:
     return paths if all(p.is_file() for p in paths) else None
 
 
-def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """One pickled CIFAR-10 batch: data (N × 3072 uint8, channel-major) and labels."""
+def find_cifar100_files(directory: Path) -> list[Path] | None:
+    """The training and test files of CIFAR-100, or None if one is missing."""
+    paths = [directory / name for name in CIFAR100_FILES]
+    return paths if all(p.is_file() for p in paths) else None
+
+
+def read_cifar_batch(path: Path, labels: str = "labels") -> tuple[np.ndarray, np.ndarray]:
+    """One pickled CIFAR batch: data (N × 3072 uint8, channel-major) and its `labels` (CIFAR-10's
+    "labels", CIFAR-100's "fine_labels")."""
     try:
         with open(path, "rb") as stream:
             batch = pickle.load(stream, encoding="bytes")
         batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
         data = np.asarray(batch["data"], dtype=np.uint8)
-        labels = np.asarray(batch["labels"], dtype=np.int64)
+        targets = np.asarray(batch[labels], dtype=np.int64)
     except Exception as exc:
-        raise DataError(f"Cannot read CIFAR-10 batch {path}: {one_line(exc)}") from exc
-    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise DataError(f"Cannot read CIFAR batch {path}: {one_line(exc)}") from exc
+    if data.ndim != 2 or data.shape[1] != 3072 or len(targets) != len(data):
         raise DataError(f"{path}: expected N × 3072 images and N labels; got {data.shape}")
-    return data, labels
+    return data, targets
 
 
 def read_cifar_dir(directory: Path) -> RawArrays:
@@ -242,4 +250,14 @@ def read_cifar_dir(directory: Path) -> RawArrays:
     (X_test, test_labels), train = batches[-1], batches[:-1]
     X = np.concatenate([data for data, _ in train])
     y, y_test = encode_labels(np.concatenate([labels for _, labels in train]), test_labels)
+    return RawArrays(X, y, X_test, y_test, image_shape=CIFAR_IMAGE_SHAPE)
+
+
+def read_cifar100_dir(directory: Path) -> RawArrays:
+    """CIFAR-100 (its 100 fine classes): the training file and the official test file."""
+    files = find_cifar100_files(directory)
+    if files is None:
+        raise DataError(f"{directory} does not hold the CIFAR-100 files train and test")
+    (X, labels), (X_test, test_labels) = (read_cifar_batch(p, "fine_labels") for p in files)
+    y, y_test = encode_labels(labels, test_labels)
     return RawArrays(X, y, X_test, y_test, image_shape=CIFAR_IMAGE_SHAPE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from metasparse.data._formats import find_cifar_files, find_idx_files
+from metasparse.data._formats import find_cifar100_files, find_cifar_files, find_idx_files
 
 ENV_VAR = "METASPARSE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.cache/metasparse/data")
@@ -15,7 +15,10 @@ VISION_DIRS = {
     "mnist": ("mnist", "MNIST/raw"),
     "fashion_mnist": ("fashion_mnist", "FashionMNIST/raw"),
     "cifar10": ("cifar-10-batches-py",),
+    "cifar100": ("cifar-100-python",),
 }
+# How each vision dataset's files are found in a folder (the others are IDX files)
+_FINDERS = {"cifar10": find_cifar_files, "cifar100": find_cifar100_files}
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -26,7 +29,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def find_vision_dir(root: Path, name: str) -> Path | None:
     """The folder under `root` that holds every file of vision dataset `name`, if any."""
-    finder = find_cifar_files if name == "cifar10" else find_idx_files
+    finder = _FINDERS.get(name, find_idx_files)
     for relative in VISION_DIRS[name]:
         directory = root / relative
         if directory.is_dir() and finder(directory) is not None:
@@ -36,8 +39,8 @@ def find_vision_dir(root: Path, name: str) -> Path | None:
 
 def vision_files(directory: Path, name: str) -> list[Path]:
     """The files of vision dataset `name` in `directory` (which find_vision_dir returned)."""
-    if name == "cifar10":
-        return find_cifar_files(directory) or []
+    if name in _FINDERS:
+        return _FINDERS[name](directory) or []
     return list((find_idx_files(directory) or {}).values())
 
 

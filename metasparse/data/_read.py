@@ -7,6 +7,7 @@ from pathlib import Path
 
 from metasparse.data._formats import (
     RawArrays,
+    read_cifar100_dir,
     read_cifar_dir,
     read_idx_dir,
     read_npz,
@@ -21,6 +22,7 @@ _READERS = {
     "table": lambda source: read_table(Path(source.location), source.label_column),
     "idx": lambda source: read_idx_dir(Path(source.location)),
     "cifar": lambda source: read_cifar_dir(Path(source.location)),
+    "cifar100": lambda source: read_cifar100_dir(Path(source.location)),
 }
 
 

@@ -1,8 +1,8 @@
 """Dataset names: which names exist and where the files of each one are.
 
 A name resolves, in order, as: a file path (.csv, .csv.gz, .parquet, .pq, .npz); `openml:<id>`;
-NAME.npz in the data directory; a vision dataset (mnist, fashion_mnist, cifar10) from its files
-in the data directory; a scikit-learn bundled dataset; a dataset with a known OpenML id.
+NAME.npz in the data directory; a vision dataset (mnist, fashion_mnist, cifar10, cifar100) from
+its files in the data directory; a scikit-learn bundled dataset; a dataset with a known OpenML id.
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ IMAGE_SHAPES = {
     "mnist": (1, 28, 28),
     "fashion_mnist": (1, 28, 28),
     "cifar10": (3, 32, 32),
+    "cifar100": (3, 32, 32),
 }
-_ALIASES = {"fashionmnist": "fashion_mnist", "cifar_10": "cifar10"}
+_ALIASES = {"fashionmnist": "fashion_mnist", "cifar_10": "cifar10", "cifar_100": "cifar100"}
 _TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
 _FILE_SUFFIXES = (*_TABLE_SUFFIXES, ".npz")
 
@@ -215,7 +216,7 @@ def _vision_source(name: str, root: Path, download: bool) -> Source:
         directory = find_vision_dir(root, name)
         if directory is None:
             raise DataError(f"Downloaded {name!r}, but its files are not in {looked}")
-    kind = "cifar" if name == "cifar10" else "idx"
+    kind = {"cifar10": "cifar", "cifar100": "cifar100"}.get(name, "idx")
     return Source(name, kind, str(directory.resolve()), stamp=_stamp(vision_files(directory, name)))
 
 

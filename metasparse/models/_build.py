@@ -23,8 +23,9 @@ from metasparse.models._config import (
 from metasparse.models._lstm import LSTMClassifier
 from metasparse.models._mlp import MLP
 from metasparse.models._norm import NORMALIZATIONS
+from metasparse.models._vision import VGG16, ResNet, WideResNet
 
-__all__ = ["MODELS", "build_model", "materialize"]
+__all__ = ["MODELS", "VISION_MODELS", "build_model", "materialize"]
 
 ModelBuilder = Callable[[Mapping[str, Any], int, int, ImageShape | None], nn.Module]
 
@@ -91,16 +92,43 @@ def _build_mlp(
     return MLP(n_features, parse_sizes(config, "hidden_sizes"), n_classes, **_common(config))
 
 
+def _image(name: str, image_shape: ImageShape | None, n_features: int) -> ImageShape:
+    if image_shape is None:
+        raise ConfigError(
+            f"The {name!r} model needs image-shaped data (a dataset with an image shape); "
+            f"got a tabular dataset with {n_features} features"
+        )
+    return image_shape
+
+
 @MODELS.register("cnn")
 def _build_cnn(
     config: Mapping[str, Any], n_features: int, n_classes: int, image_shape: ImageShape | None
 ) -> nn.Module:
-    if image_shape is None:
-        raise ConfigError(
-            "The 'cnn' model needs image-shaped data (a dataset with an image shape); "
-            f"got a tabular dataset with {n_features} features"
-        )
-    return CNN(image_shape, parse_sizes(config, "channels"), n_classes, **_common(config))
+    return CNN(_image("cnn", image_shape, n_features), parse_sizes(config, "channels"),
+               n_classes, **_common(config))
+
+
+# The literature's CIFAR networks (_vision.py): their own batch normalization, no dropout.
+VISION_MODELS: dict[str, Callable[[ImageShape, int, str], nn.Module]] = {
+    "resnet18": lambda shape, n, act: ResNet(shape, 18, n, activation=act),
+    "resnet50": lambda shape, n, act: ResNet(shape, 50, n, activation=act),
+    "vgg16": lambda shape, n, act: VGG16(shape, n, activation=act),
+    "wrn28_10": lambda shape, n, act: WideResNet(shape, 28, 10, n, activation=act),
+}
+
+
+def _vision_builder(name: str) -> ModelBuilder:
+    def build(config: Mapping[str, Any], n_features: int, n_classes: int,
+              image_shape: ImageShape | None) -> nn.Module:
+        return VISION_MODELS[name](_image(name, image_shape, n_features), n_classes,
+                                   config["activation"])
+
+    return build
+
+
+for _name in VISION_MODELS:
+    MODELS.register(_name)(_vision_builder(_name))
 
 
 @MODELS.register("lstm")

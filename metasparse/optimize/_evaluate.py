@@ -17,17 +17,18 @@ __all__ = ["evaluate_run"]
 
 def evaluate_run(config: Mapping[str, Any], instance: str, seed: int, epochs: int, *,
                  data_dir: str | None = None, timeout: float | None = None,
-                 evaluate_test: bool = True) -> PairResult:
+                 evaluate_test: bool = True, target: str | None = None) -> PairResult:
     """Train `config` for `epochs` on `instance` with `seed` and (unless not `evaluate_test`:
     then only tuning's metrics come back) score it on the test split.
 
     Never raises for a failed run: its `status` says how it failed (crashed, diverged, timeout)
     and `error` why, in one line. `metrics` holds the TrialResult's metrics, test scores and
-    validation curve included, for a run that finished (diverged or not).
+    validation curve included, for a run that finished (diverged or not). A scenario's
+    `target` trains in place of the trainer (it may return test_accuracy and test_loss).
     """
     runner = TrialRunner(objectives=("val_error",), crash_costs=lambda: [math.nan],
                          data_dir=data_dir, timeout=timeout, threads=default_threads(1),
-                         evaluation=evaluate_test)
+                         evaluation=evaluate_test, target=target)
     outcome = runner.evaluate(dict(config), int(epochs), [(instance, int(seed))])
     pair = outcome.pairs[0] if outcome.pairs else PairResult(instance, int(seed), "crashed")
     pair.status, pair.error = outcome.status, pair.error or outcome.error

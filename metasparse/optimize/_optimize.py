@@ -90,7 +90,8 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
         # Absolute, and resolved now: trial processes come from a server started earlier,
         # with the environment and working directory of that time.
         data_dir=str(resolve_data_dir(scenario.data_dir)), timeout=scenario.trial_timeout,
-        threads=default_threads(scenario.n_workers), preload=scenario.instances,
+        threads=default_threads(scenario.n_workers),
+        preload=() if scenario.target else scenario.instances, target=scenario.target,
     )
     runner.start()
     progress = Progress(scenario.name, scenario.n_trials, store.count(), enabled=show_progress)

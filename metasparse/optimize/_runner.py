@@ -90,6 +90,7 @@ class TrialRunner:
     preload: Sequence[str] = ()  # datasets the trial server reads once for every trial
     # an evaluation outside tuning: pairs also get their test scores and validation curve
     evaluation: bool = False
+    target: str | None = None  # a user's function in place of the trainer (see _target.py)
 
     def start(self) -> None:
         """Start the trial server now (it imports PyTorch and reads the datasets, about 2 s),
@@ -106,7 +107,8 @@ class TrialRunner:
             raise TrialInterrupted("the run is being interrupted")
         job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
                "data_dir": self.data_dir, "threads": self.threads,
-               "evaluation": self.evaluation}
+               "evaluation": self.evaluation, "target": self.target,
+               "required": [OBJECTIVES[name].metric for name in self.objectives]}
         start = time.time()
         context = self._context()
         receive, send = context.Pipe(duplex=False)

@@ -43,6 +43,9 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
                                   #   those that are points of the space), or give a results
                                   #   directory: its best configurations (warm_start.yaml says
                                   #   which were taken and why others were dropped)
+    target: my_target.py:train    # [none: the built-in trainer] a user's function that trains
+                                  #   a configuration and returns its metrics (_target.py);
+                                  #   its instances are labels for it, not datasets
 
 Keys that steer a run rather than define it (n_trials, walltime, n_workers, trial_timeout,
 output) may change when a run is resumed; any other change is refused.
@@ -123,6 +126,7 @@ class Scenario(BaseModel):
     reference: str | None = None
     data_dir: str | None = None
     warm_start: str | None = None
+    target: str | None = None
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -317,6 +321,15 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     if scenario.reference is not None and scenario.reference not in presets:
         raise ScenarioError(f"{label}: reference must be one of {presets}; "
                             f"got {scenario.reference!r}")
+    if scenario.target is not None:
+        from metasparse.optimize._target import load_target, resolve_target
+
+        scenario.target = resolve_target(scenario.target, path)
+        try:
+            load_target(scenario.target)
+        except ValueError as exc:
+            raise ScenarioError(f"{label}: {exc}") from None
+        return  # its instances are the target's labels, not datasets
     try:
         available_datasets(scenario.data_dir)
     except MetasparseError as exc:

@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -49,11 +50,10 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
     _die_with_parent()
     import torch
 
-    from metasparse.train import run_config
-
     torch.set_num_threads(job["threads"])
     evaluation = job.get("evaluation", False)
     keys = EVALUATION_METRICS if evaluation else METRICS
+    run = _target_run(job, keys) if job.get("target") else _trainer_run(job, keys)
     for index, (instance, seed) in enumerate(job["pairs"]):
         start = time.time()
 
@@ -61,17 +61,51 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
             conn.send(("epoch", index, epoch, dict(metrics)))
 
         try:
-            result = run_config(job["config"], instance, job["budget"], seed, report=report,
-                                data_dir=job["data_dir"], evaluate_test=evaluation,
-                                fit_dense_layers=True)
+            status, metrics, error = run(instance, seed, report)
         except (BrokenPipeError, EOFError):
             os._exit(1)
         except Exception as exc:
             conn.send(("error", index, one_line(exc), start, time.time()))
             break
-        values = result.to_dict()
-        metrics = {key: values[key] for key in keys}
-        conn.send(("result", index, result.status, metrics, result.error, start, time.time()))
-        if result.status != "success":
+        conn.send(("result", index, status, metrics, error, start, time.time()))
+        if status != "success":
             break
     conn.close()
+
+
+Reporter = Callable[[int, dict[str, float]], None]
+Run = Callable[[str, int, Reporter], tuple[str, dict[str, Any], str]]
+
+
+def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
+    """(status, metrics, error) of the built-in trainer on one (instance, seed) pair."""
+    from metasparse.train import run_config
+
+    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str]:
+        result = run_config(job["config"], instance, job["budget"], seed, report=report,
+                            data_dir=job["data_dir"], evaluate_test=job.get("evaluation", False),
+                            fit_dense_layers=True)
+        values = result.to_dict()
+        return result.status, {key: values[key] for key in keys}, result.error
+
+    return run
+
+
+def _target_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
+    """(status, metrics, error) of the scenario's target function on one pair: it gets the
+    full configuration, the budget and the seed (see _target.py); it reports no epochs."""
+    from metasparse.optimize._target import call_target, load_target
+    from metasparse.space import resolve_config
+
+    config = resolve_config(job["config"])
+
+    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str]:
+        function = load_target(job["target"])
+        metrics: dict[str, Any] = call_target(
+            function, dict(config), job["budget"], seed, instance, job["required"],
+            [k for k in keys if k != "val_curve"])
+        if "val_curve" in keys:
+            metrics["val_curve"] = []  # a target reports no curve
+        return "success", metrics, ""
+
+    return run

@@ -5,7 +5,10 @@ Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS
 paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
-from metasparse.sparse.compressed import CompressedTopology  # registers the 'sparse' path
+from metasparse.sparse.compressed import (  # registers the 'sparse' path
+    CompressedTopology,
+    check_installable,
+)
 from metasparse.sparse.distribution import (
     DISTRIBUTIONS,
     active_counts,
@@ -16,7 +19,14 @@ from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
-from metasparse.sparse.topology import EXECUTIONS, SparseTopology, Topology, TopologyConfig, select
+from metasparse.sparse.topology import (
+    EXECUTIONS,
+    SparseTopology,
+    Topology,
+    TopologyConfig,
+    bias_fan_in,
+    select,
+)
 
 __all__ = [
     "DECAYS",
@@ -35,6 +45,8 @@ __all__ = [
     "TopologyConfig",
     "UpdateSchedule",
     "active_counts",
+    "bias_fan_in",
+    "check_installable",
     "fitting_dense_layers",
     "layer_densities",
     "select",

@@ -107,6 +107,8 @@ class CompressedTopology(Topology):
                 "which only the 'masked' execution keeps; use execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
+        for name, _ in named_weights:  # refused before any layer is replaced
+            check_installable(model, name)
         # read before any layer is replaced: an LSTM's second gate matrix finds a SparseLSTM
         fans = [bias_fan_in(_owner(model, name), name.rpartition(".")[2], weight.shape)
                 for name, weight in named_weights]
@@ -259,13 +261,29 @@ def _owner(model: nn.Module, name: str) -> nn.Module:
     return model.get_submodule(name.rpartition(".")[0])  # "" is the model itself
 
 
+def check_installable(model: nn.Module, name: str) -> None:
+    """Raise the one-line ConfigError if the sparse path cannot run the dense weight `name`
+    of `model`: it runs the weights of nn.Linear layers and the gate matrices of LSTMs that
+    SparseLSTM can replace."""
+    attribute = name.rpartition(".")[2]
+    owner = _owner(model, name)
+    if isinstance(owner, nn.LSTM):
+        SparseLSTM.check(owner)
+    if not ((isinstance(owner, nn.Linear) and attribute == "weight")
+            or (isinstance(owner, nn.LSTM) and attribute in ("weight_ih_l0", "weight_hh_l0"))):
+        raise ConfigError(
+            f"The 'execution' parameter 'sparse' runs Linear and LSTM layers only; {name} "
+            f"belongs to a {type(owner).__name__}: use execution=masked for this model")
+
+
 def _install(model: nn.Module, name: str, device: torch.device,
              dtype: torch.dtype) -> tuple[SparseLinear, nn.Module]:
-    """Put an empty SparseLinear in place of the dense weight `name` of `model`; return it and
-    the module that now owns `name` (the SparseLinear, or the SparseLSTM of an LSTM's gates)."""
+    """Put an empty SparseLinear in place of the dense weight `name` of `model` (one that
+    `check_installable` accepts); return it and the module that now owns `name` (the
+    SparseLinear, or the SparseLSTM of an LSTM's gates)."""
     owner_name, _, attribute = name.rpartition(".")
     owner = _owner(model, name)
-    if isinstance(owner, nn.Linear) and attribute == "weight":
+    if isinstance(owner, nn.Linear):
         linear = SparseLinear(owner.in_features, owner.out_features,
                               bias=owner.bias is not None, device=device, dtype=dtype)
         _replace(model, owner_name, linear)
@@ -273,11 +291,7 @@ def _install(model: nn.Module, name: str, device: torch.device,
     if isinstance(owner, nn.LSTM):
         owner = SparseLSTM.like(owner, device, dtype)
         _replace(model, owner_name, owner)
-    if isinstance(owner, SparseLSTM) and attribute in ("weight_ih_l0", "weight_hh_l0"):
-        return (owner.ih if attribute == "weight_ih_l0" else owner.hh), owner
-    raise ConfigError(
-        f"The 'execution' parameter 'sparse' runs Linear and LSTM layers only; {name} belongs "
-        f"to a {type(owner).__name__}: use execution=masked for this model")
+    return (owner.ih if attribute == "weight_ih_l0" else owner.hh), owner
 
 
 def _replace(model: nn.Module, name: str, module: nn.Module) -> None:

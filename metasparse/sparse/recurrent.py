@@ -34,14 +34,19 @@ class SparseLSTM(nn.Module):
     @classmethod
     def like(cls, lstm: nn.LSTM, device: torch.device, dtype: torch.dtype) -> SparseLSTM:
         """An empty SparseLSTM of `lstm`'s sizes (no active weight; biases as nn.LSTM's)."""
+        cls.check(lstm)
+        h = lstm.hidden_size
+        return cls(SparseLinear(lstm.input_size, 4 * h, device=device, dtype=dtype),
+                   SparseLinear(h, 4 * h, device=device, dtype=dtype))
+
+    @staticmethod
+    def check(lstm: nn.LSTM) -> None:
+        """Raise the one-line ConfigError for an nn.LSTM that a SparseLSTM cannot replace."""
         if lstm.num_layers != 1 or lstm.bidirectional or lstm.proj_size or not lstm.batch_first \
                 or not lstm.bias:
             raise ConfigError(
                 "The 'execution' parameter 'sparse' runs single-layer, unidirectional, "
                 "batch-first LSTMs with biases and no projection; use execution=masked")
-        h = lstm.hidden_size
-        return cls(SparseLinear(lstm.input_size, 4 * h, device=device, dtype=dtype),
-                   SparseLinear(h, 4 * h, device=device, dtype=dtype))
 
     def forward(self, sequence: torch.Tensor
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:

@@ -50,7 +50,8 @@ def shared_data() -> Path:
 @pytest.fixture
 def writers() -> SimpleNamespace:
     """The writers of the on-disk formats below, for the tests to make their own files."""
-    return SimpleNamespace(idx=write_idx, images=make_images, mnist=write_mnist, cifar=write_cifar)
+    return SimpleNamespace(idx=write_idx, images=make_images, mnist=write_mnist, cifar=write_cifar,
+                           cifar100=write_cifar100)
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -96,3 +97,19 @@ def write_cifar(directory: Path, *, per_batch: int = 20, n_test: int = 20):
             pickle.dump(batch, stream, protocol=2)
         batches[name] = (data, np.asarray(labels))
     return batches
+
+
+def write_cifar100(directory: Path, *, n_train: int = 40, n_test: int = 20):
+    """The CIFAR-100 python files train and test (bytes keys, fine and coarse labels)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(4)
+    files = {}
+    for name, n in (("train", n_train), ("test", n_test)):
+        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        fine = [int(v) for v in rng.permutation(np.arange(n) % 100)]
+        content = {b"filenames": [b"x.png"] * n, b"data": data, b"fine_labels": fine,
+                   b"coarse_labels": [v // 5 for v in fine]}
+        with open(directory / name, "wb") as stream:
+            pickle.dump(content, stream, protocol=2)
+        files[name] = (data, np.asarray(fine))
+    return files

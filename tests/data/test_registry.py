@@ -84,7 +84,8 @@ def test_unknown_name_lists_the_available_names(data_dir):
     assert message.startswith(
         "Unknown dataset 'foo'. Available: breast_cancer, digits, iris, toy, wine;"
     )
-    assert "with download=True also: arcene, cifar10, fashion_mnist, isolet, madelon" in message
+    assert "with download=True also: arcene, cifar10, cifar100, fashion_mnist, isolet, madelon" \
+        in message
     assert f"(data directory: {data_dir}; set METASPARSE_DATA_DIR or pass data_dir)" in message
     assert "\n" not in message
 

@@ -1,0 +1,258 @@
+"""Dynamic sparse training of any PyTorch model in any training loop.
+
+    sparsifier = metasparse.sparsify(model, optimizer, total_steps, preset="rigl", density=0.05)
+    for x, y in loader:
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        sparsifier.step()
+        optimizer.zero_grad()
+
+The trainer (`metasparse.train.fit`) trains through the same `Sparsifier`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from metasparse.errors import ConfigError
+from metasparse.models import activation_gain
+from metasparse.space import get_preset, resolve_config
+from metasparse.sparse import (
+    EXECUTIONS,
+    SparsitySchedule,
+    Topology,
+    TopologyConfig,
+    UpdateSchedule,
+    bias_fan_in,
+)
+from metasparse.sparsifier._layers import check_path, find_layers
+
+
+def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_steps: int, /, *,
+             preset: str | None = None, steps_per_epoch: int | None = None,
+             exclude_types: Sequence[type] = (), exclude_names: Sequence[str] = (),
+             seed: int = 0, **config: Any) -> Sparsifier:
+    """Train `model` sparsely with `optimizer` for `total_steps` optimizer steps.
+
+    `config` holds any parameters of the meta-space (spaces/meta.yaml: `density`,
+    `grow_score`, `delta_t`, `execution`, ...) over the published algorithm `preset` (a name of
+    `metasparse space --presets`) or the space's defaults. The parameters of the trainer's own
+    model and optimizer (`model`, `lr`, ...) are accepted and have no effect here, except
+    `activation`, which sets the gain of the sparse weights' initialisation (`weight_init`):
+    sparsify draws the initial weights and pattern of every sparsified layer.
+
+    The sparsified layers are the weights of every nn.Linear, nn.Conv2d, nn.LSTM and
+    nn.MultiheadAttention projection, less those inside a module of one of `exclude_types`
+    or whose name matches a pattern of `exclude_names` ("head.*"). `steps_per_epoch` is needed
+    with `update_every='epoch'` (without it there are no epoch ends). `seed` seeds the
+    topology's own random stream. With `execution='sparse'` the sparsified Linear and LSTM
+    layers of `model` are replaced by compressed ones, and `optimizer` is pointed at their
+    parameters.
+
+    Every problem of the arguments raises a one-line ConfigError before `model` is touched.
+    """
+    if not isinstance(total_steps, int) or isinstance(total_steps, bool) or total_steps < 1:
+        raise ConfigError(f"The 'total_steps' parameter must be a positive integer; got "
+                          f"{total_steps!r}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise ConfigError(f"The 'optimizer' parameter must be a torch.optim.Optimizer; got "
+                          f"{type(optimizer).__name__}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"The 'seed' parameter must be an integer; got {seed!r}")
+    c = resolve_config({**(get_preset(preset) if preset is not None else {}), **config})
+    if steps_per_epoch is None:
+        if c["update_every"] == "epoch":
+            raise ConfigError("The 'steps_per_epoch' parameter must be given with "
+                              "update_every='epoch'; got None")
+        steps_per_epoch = total_steps
+    if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
+        raise ConfigError(f"The 'steps_per_epoch' parameter must be a positive integer; got "
+                          f"{steps_per_epoch!r}")
+    layers = find_layers(model, exclude_types, exclude_names)
+    device = layers[0][1].device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    return Sparsifier(model, optimizer, c, total_steps, layers=layers,
+                      steps_per_epoch=steps_per_epoch, generator=generator)
+
+
+class Sparsifier:
+    """The sparse topology of a model during training; `step()` after every `optimizer.step()`.
+
+    It counts the optimizer's steps itself (a hook on the optimizer), so that gradient
+    accumulation (several backward passes per step) and mixed precision (a GradScaler that
+    skips a step with non-finite gradients, where `optimizer.step` does not run) count
+    updates, not calls. Before the forward pass of a step with a topology update it captures
+    what the update reads (activations for CTRE's cosine growth; on the sparse path, the
+    gradient). Its masks and random stream follow the model to another device or dtype.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                 config: Mapping[str, Any], total_steps: int, *,
+                 layers: Sequence[tuple[str, nn.Parameter]], steps_per_epoch: int,
+                 generator: torch.Generator) -> None:
+        """`config` is a resolved configuration, `layers` the weights to sparsify; `optimizer`
+        may be attached later (`attach`), e.g. once a model built on the meta device is real."""
+        check_path(model, layers, config["execution"])
+        self.model = model
+        self.config = dict(config)
+        dense = _dense_parameters(model, layers) if config["execution"] == "sparse" else []
+        self.topology: Topology = build_topology(config, model, steps_per_epoch, total_steps,
+                                                 generator, layers)
+        self._replaced = [(old, new) for old, new in zip(
+            dense, _compressed_parameters(self.topology), strict=True) if old is not None]
+        self.optimizer: torch.optim.Optimizer | None = None
+        self._hook = None
+        self._counted = 0  # optimizer steps taken
+        self._done = 0  # optimizer steps that `step()` has followed
+        self._armed: contextlib.ExitStack | None = None
+        self._arm()
+        if optimizer is not None:
+            self.attach(optimizer)
+
+    @property
+    def steps(self) -> int:
+        """The optimizer steps followed so far (the step count of the schedules)."""
+        return self._done
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        """Follow `optimizer`'s steps and keep its state right (on the sparse path it is
+        pointed from the replaced dense weights to the compressed ones)."""
+        for old, new in self._replaced:
+            optimizer.state.pop(old, None)
+            for group in optimizer.param_groups:
+                group["params"] = [new if p is old else p for p in group["params"]]
+        if self._hook is not None:
+            self._hook.remove()
+        self._hook = optimizer.register_step_post_hook(self._count)
+        self.optimizer = optimizer
+        self.topology.attach(optimizer)
+
+    def _count(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self._counted += 1
+
+    def step(self) -> None:
+        """Call after `optimizer.step()`: re-applies the masks and updates the topology when
+        the schedule says so, once per optimizer step taken since the last call."""
+        if self.optimizer is None:
+            raise RuntimeError("Sparsifier.step() needs an optimizer: pass one to sparsify or "
+                               "call attach(optimizer)")
+        if self._done < self._counted:
+            self._follow_model()
+        while self._done < self._counted:
+            self._done += 1
+            self.topology.after_step(self._done)
+            self._disarm()
+        self._arm()
+
+    def close(self) -> None:
+        """Stop following the optimizer and remove the capture hooks from the model."""
+        self._disarm()
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    def density(self) -> float:
+        return self.topology.density()
+
+    def layer_densities(self) -> dict[str, float]:
+        return self.topology.layer_densities()
+
+    # -- capture for the next update ------------------------------------------------------
+    def _arm(self) -> None:
+        """Open the capture context of the coming step (a no-op where it updates nothing)."""
+        if self._armed is None:
+            self._armed = contextlib.ExitStack()
+            self._armed.enter_context(self.topology.observe(self._done + 1))
+
+    def _disarm(self) -> None:
+        if self._armed is not None:
+            self._armed.close()
+            self._armed = None
+
+    # -- following the model to another device or dtype ------------------------------------
+    def _follow_model(self) -> None:
+        """Move the masks (and the random stream) to where the model's weights went."""
+        topology = self.topology
+        masked = hasattr(topology.layers[0], "mask")  # the masked path keeps masks beside weights
+        weights = [la.weight if masked else la.linear.values for la in topology.layers]
+        if all(_same_device(w.device, topology.generator.device) for w in weights) and (
+                not masked or all(la.mask.dtype == w.dtype
+                                  for la, w in zip(topology.layers, weights, strict=True))):
+            return
+        seed = int(torch.randint(2 ** 62, (), generator=topology.generator))
+        topology.generator = torch.Generator(device=weights[0].device).manual_seed(seed)
+        for layer, weight in zip(topology.layers, weights, strict=True):
+            if masked:
+                layer.mask = _like(layer.mask, weight, weight.dtype)
+                if layer.ever_active is not None:
+                    layer.ever_active = _like(layer.ever_active, weight, torch.bool)
+            elif layer.ever_active is not None:
+                layer.ever_active = layer.ever_active.to(weight.device)
+        topology._after_update()  # the masked path's list of masks to apply
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """`cuda` and `cuda:0` alike (a generator made for `cuda` may report either)."""
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+
+def _like(mask: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`mask` on `weight`'s device in `dtype`; a dense layer's view of a single 1 stays one."""
+    if mask.device == weight.device and mask.dtype == dtype:
+        return mask
+    if not mask.is_contiguous():
+        return torch.ones((), dtype=dtype, device=weight.device).expand_as(weight)
+    return mask.to(device=weight.device, dtype=dtype)
+
+
+def _dense_parameters(model: nn.Module,
+                      layers: Sequence[tuple[str, nn.Parameter]]) -> list[nn.Parameter | None]:
+    """(weight, bias) of each layer as the model holds them before the sparse path replaces
+    them; None for a missing bias."""
+    found: list[nn.Parameter | None] = []
+    for name, weight in layers:
+        owner = model.get_submodule(name.rpartition(".")[0])
+        bias = bias_fan_in(owner, name.rpartition(".")[2], weight.shape)
+        found += [weight, None if bias is None else getattr(owner, bias[0])]
+    return found
+
+
+def _compressed_parameters(topology: Topology) -> list[nn.Parameter | None]:
+    """(values, bias) of each compressed layer, aligned with `_dense_parameters`."""
+    found: list[nn.Parameter | None] = []
+    for layer in topology.layers:
+        linear = getattr(layer, "linear", None)
+        if linear is not None:
+            found += [linear.values, linear.bias]
+    return found
+
+
+def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,
+                   total_steps: int, generator: torch.Generator,
+                   layers: Sequence[tuple[str, nn.Parameter]] | None = None) -> Topology:
+    """The sparse topology of a resolved configuration `c` over `layers` (default: all of
+    `model`'s sparsifiable weights), on the configuration's execution path (the `sparse` one
+    replaces the model's sparsified Linear layers in place). What a Sparsifier trains with;
+    the conformance tests drive the same."""
+    weights = list(find_layers(model) if layers is None else layers)
+    return EXECUTIONS[c["execution"]](
+        weights, model, TopologyConfig.from_config(c),
+        UpdateSchedule(c["update_every"], int(c["delta_t"]), c["zeta"], c["zeta_decay"],
+                       c["t_end"], steps_per_epoch, total_steps,
+                       int(c["updates_per_run"])),
+        SparsitySchedule(c["sparsity_schedule"], target_density(c, weights),
+                         c["initial_density"], total_steps),
+        gain=activation_gain(c["activation"]), generator=generator,
+    )
+
+
+def target_density(c: Mapping[str, Any], weights: Sequence[tuple[str, nn.Parameter]]) -> float:
+    """The configured density, or the one at which `weights` hold `active_weights` in all."""
+    if not c["active_weights"]:
+        return float(c["density"])
+    return min(1.0, c["active_weights"] / sum(w.numel() for _, w in weights))
