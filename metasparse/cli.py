@@ -161,6 +161,8 @@ def _optional_commands(sub) -> None:
         ("analyze", "metasparse.analysis._command", "write the report of a results directory"),
         ("validate", "metasparse.analysis._validate_command",
          "evaluate the incumbent and the presets on held-out datasets"),
+        ("dashboard", "metasparse.dashboard._command",
+         "serve a live dashboard of results directories in the browser (127.0.0.1)"),
         ("study", "metasparse.study._command",
          "run a research study (randomness of prune/grow, weight importance) and its report"),
     ):
