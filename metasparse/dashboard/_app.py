@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import sys
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 import dash
 import flask
 from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import DependencyException
 from werkzeug.serving import make_server
 
 from metasparse.dashboard._pages import PAGES, render
@@ -32,10 +34,14 @@ LOOPBACK_NAMES = ("localhost",)
 def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
     """The dashboard of the runs in `store` (read-only)."""
     server = flask.Flask("metasparse.dashboard", static_folder=None)
+    server.before_request(_refuse_traversal)
+    server.register_error_handler(DependencyException, _not_found)
     app = Dash("metasparse.dashboard", server=server, title="metasparse dashboard",
                assets_folder="/nonexistent/metasparse-dashboard-assets",
                serve_locally=True, suppress_callback_exceptions=True,
                update_title=None)
+    # no dev tools, and no request from the browser to plotly's version server
+    app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
     options = [{"label": f"{k}: {d.name} ({d.parent.name})", "value": k}
                for k, d in enumerate(store.directories)]
     links = [dcc.Link("Runs", href="/runs", id="link-runs", style={"marginRight": "12px"})]
@@ -84,6 +90,18 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
                 html.Ul(items, id="trial-config-list")]
 
     return app
+
+
+def _refuse_traversal() -> Any:
+    """No path with a '..' segment (however encoded) gets past here: 404."""
+    path = unquote(flask.request.full_path)
+    if any(part == ".." for part in re.split(r"[/\\]", path)) or "\0" in path:
+        return _not_found(None)
+    return None
+
+
+def _not_found(_: Any) -> Any:
+    return flask.Response("not found\n", status=404, mimetype="text/plain")
 
 
 def check_host(host: str, allow_remote: bool) -> None:

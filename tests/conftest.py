@@ -1,4 +1,5 @@
-"""Results directories made by the real optimizer on tiny scenarios (a few seconds each)."""
+"""Results directories made by the real optimizer on tiny scenarios (a few seconds each), for the
+tests of analysis/ and dashboard/."""
 
 from __future__ import annotations
 
