@@ -8,8 +8,8 @@ metasparse.results, keeps no state of its own and writes nothing.
 """
 
 from metasparse.dashboard._app import check_host, create_app, serve
-from metasparse.dashboard._pages import PAGES
+from metasparse.dashboard._pages import PAGES, render
 from metasparse.dashboard._store import RunStore, Unreadable, discover_runs
 
 __all__ = ["PAGES", "RunStore", "Unreadable", "check_host", "create_app", "discover_runs",
-           "serve"]
+           "render", "serve"]
