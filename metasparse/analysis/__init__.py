@@ -28,9 +28,12 @@ from metasparse.analysis._explore import (
     partial_dependence,
     pdp_of,
     per_instance,
+    reference_lines,
     searched_parameters,
     surrogate_ablation,
+    top_searched,
 )
+from metasparse.analysis._export import export_optuna, optuna_distribution
 from metasparse.analysis._figures import (
     figure_ablation,
     figure_budget_correlation,
@@ -42,6 +45,7 @@ from metasparse.analysis._figures import (
     figure_partial_dependence,
     figure_per_instance,
 )
+from metasparse.analysis._html import PDP_PARAMETERS, write_html
 from metasparse.analysis._importance import Importance, fanova, local_importance
 from metasparse.analysis._pareto import (
     dominated_by,
@@ -71,6 +75,7 @@ from metasparse.analysis._validate import (
 
 __all__ = [
     "ABLATION_COLUMNS",
+    "PDP_PARAMETERS",
     "VALIDATION_COLUMNS",
     "Analysis",
     "Importance",
@@ -87,6 +92,7 @@ __all__ = [
     "cost_over_time",
     "dominated_by",
     "evaluate_presets",
+    "export_optuna",
     "fanova",
     "figure_ablation",
     "figure_budget_correlation",
@@ -104,6 +110,7 @@ __all__ = [
     "incumbent_differences",
     "load_results",
     "local_importance",
+    "optuna_distribution",
     "pareto_front",
     "pareto_trials",
     "partial_dependence",
@@ -115,14 +122,17 @@ __all__ = [
     "plot_pareto",
     "plot_per_instance",
     "preset_config",
+    "reference_lines",
     "reference_point",
     "save_figure",
     "searched_parameters",
     "select_trials",
     "surrogate_ablation",
+    "top_searched",
     "train_runs",
     "validate",
     "validation_candidates",
     "validation_summary",
+    "write_html",
     "write_report",
 ]

@@ -22,10 +22,20 @@ from metasparse.analysis._training import preset_config
 from metasparse.errors import MetasparseError
 from metasparse.results import CONFIG_PREFIX
 
-__all__ = ["budget_correlation", "cost_over_time", "footprint", "incumbent_config",
-           "incumbent_differences",
-           "partial_dependence", "pdp_of", "per_instance", "searched_parameters",
-           "surrogate_ablation"]
+__all__ = [
+    "budget_correlation",
+    "cost_over_time",
+    "footprint",
+    "incumbent_config",
+    "incumbent_differences",
+    "partial_dependence",
+    "pdp_of",
+    "per_instance",
+    "reference_lines",
+    "searched_parameters",
+    "surrogate_ablation",
+    "top_searched",
+]
 
 
 def cost_over_time(results: Results) -> pd.DataFrame:
@@ -165,3 +175,19 @@ def surrogate_ablation(results: Results, surrogate: Surrogate) -> pd.DataFrame:
     surrogate."""
     source = preset_config(results.reference_preset, results.fixed)
     return ablation_path(source, incumbent_config(results), results.space, surrogate.predict)
+
+
+def reference_lines(results: Results) -> dict[str, float]:
+    """The reference preset's cost on the run's instances, by label (none where it failed)."""
+    reference = results.reference or {}
+    if reference.get("status") != "success":
+        return {}
+    return {f"{reference['preset']} (reference)": float(reference["cost"])}
+
+
+def top_searched(importance: pd.DataFrame, surrogate: Surrogate, n: int) -> list[str]:
+    """The `n` most important parameters (fANOVA's `main` table) that were searched and that
+    the surrogate takes as inputs."""
+    names = {f.name for f in surrogate.features}
+    searched = importance[importance["status"] == "searched"]["parameter"]
+    return [p for p in searched if p in names][:n]

@@ -52,7 +52,8 @@ _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
             "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
             "importance.png", "ablation.png", "convergence.png", "pareto.png", "per_instance.png",
-            "validation.png")
+            "validation.png", "report.html", "partial_dependence.csv", "footprint.csv",
+            "budget_correlation.csv")
 
 
 @dataclass
@@ -307,6 +308,9 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
     plots = _write_plots(analysis, out)
     text = _markdown(analysis, plots)
     (out / "report.md").write_text(text)
+    from metasparse.analysis._html import write_html  # it draws with _explore, which uses this
+
+    write_html(analysis, out)
     return out / "report.md"
 
 
@@ -384,7 +388,10 @@ def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
 
 def _markdown(analysis: Analysis, plots: dict[str, str]) -> str:
     main = analysis.main
-    lines = [f"# Analysis of `{main.name}`", ""]
+    lines = [f"# Analysis of `{main.name}`", "",
+             "Interactive figures, with partial dependence and ICE, parallel coordinates, the "
+             "configuration footprint and the budget correlation: [report.html](report.html).",
+             ""]
     lines += _summary(analysis)
     lines += _incumbent_section(analysis)
     lines += _importance_section(analysis, plots)

@@ -13,6 +13,7 @@ import pandas as pd
 from dash import dash_table, dcc, html
 
 from metasparse.analysis import (
+    PDP_PARAMETERS,
     Results,
     budget_correlation,
     cost_over_time,
@@ -34,16 +35,15 @@ from metasparse.analysis import (
     pareto_trials,
     partial_dependence,
     per_instance,
+    reference_lines,
     reference_point,
     searched_parameters,
     surrogate_ablation,
+    top_searched,
 )
 from metasparse.dashboard._store import RunStore, Unreadable
 
 __all__ = ["PAGES", "render", "runs_overview", "trial_table_records"]
-
-# How many of the most important parameters the partial-dependence page draws.
-PDP_PARAMETERS = 3
 
 
 def note(text: str) -> html.Div:
@@ -121,12 +121,7 @@ def trial_table_records(trials: pd.DataFrame) -> tuple[list[dict[str, Any]],
 
 
 def page_cost(store: RunStore, index: int, results: Results) -> list[Any]:
-    frame = cost_over_time(results)
-    references = {}
-    reference = results.reference or {}
-    if reference.get("status") == "success":
-        references[f"{reference['preset']} (reference)"] = float(reference["cost"])
-    return [graph("cost", figure_cost_over_time(frame, references,
+    return [graph("cost", figure_cost_over_time(cost_over_time(results), reference_lines(results),
                                                 objective=results.objectives[0]))]
 
 
@@ -189,13 +184,11 @@ def page_pdp(store: RunStore, index: int, results: Results) -> list[Any]:
     if isinstance(importance, Unreadable):
         return [note(f"No partial dependence: {importance}")]
     surrogate = _surrogate(store, index, results)
-    main = importance.main
-    names = {f.name for f in surrogate.features}
-    top = [p for p in main[main["status"] == "searched"]["parameter"] if p in names]
+    top = top_searched(importance.main, surrogate, PDP_PARAMETERS)
     parts: list[Any] = [html.P(f"The {PDP_PARAMETERS} most important parameters (fANOVA): "
                                "partial dependence (thick) and ICE curves of the trials "
                                "(thin), predicted by the random-forest surrogate.")]
-    for k, name in enumerate(top[:PDP_PARAMETERS]):
+    for k, name in enumerate(top):
         ice = store.cached(index, f"ice:{name}", lambda name=name: partial_dependence(
             surrogate, results.trials, name))
         parts.append(note(f"{name}: {ice}") if isinstance(ice, Unreadable)
