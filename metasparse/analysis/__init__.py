@@ -44,6 +44,7 @@ from metasparse.analysis._figures import (
     figure_pareto,
     figure_partial_dependence,
     figure_per_instance,
+    figure_shapley,
 )
 from metasparse.analysis._html import PDP_PARAMETERS, write_html
 from metasparse.analysis._importance import Importance, fanova, local_importance
@@ -64,6 +65,7 @@ from metasparse.analysis._plots import (
 )
 from metasparse.analysis._report import Analysis, analyze, write_report
 from metasparse.analysis._results import Results, find_runs, load_results
+from metasparse.analysis._shapley import explain_shapley, shapley_ablation, tunability
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
 from metasparse.analysis._training import TrainingCost, preset_config, train_runs
 from metasparse.analysis._validate import (
@@ -92,6 +94,7 @@ __all__ = [
     "cost_over_time",
     "dominated_by",
     "evaluate_presets",
+    "explain_shapley",
     "export_optuna",
     "fanova",
     "figure_ablation",
@@ -103,6 +106,7 @@ __all__ = [
     "figure_pareto",
     "figure_partial_dependence",
     "figure_per_instance",
+    "figure_shapley",
     "find_runs",
     "fit_surrogate",
     "footprint",
@@ -127,9 +131,11 @@ __all__ = [
     "save_figure",
     "searched_parameters",
     "select_trials",
+    "shapley_ablation",
     "surrogate_ablation",
     "top_searched",
     "train_runs",
+    "tunability",
     "validate",
     "validation_candidates",
     "validation_summary",

@@ -15,7 +15,7 @@ from metasparse.results import CONFIG_PREFIX, OBJECTIVES
 
 __all__ = ["figure_ablation", "figure_budget_correlation", "figure_cost_over_time",
            "figure_footprint", "figure_importance", "figure_parallel", "figure_pareto",
-           "figure_partial_dependence", "figure_per_instance"]
+           "figure_partial_dependence", "figure_per_instance", "figure_shapley"]
 
 _LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
@@ -58,6 +58,15 @@ def figure_importance(main: pd.DataFrame, *, value: str = "importance", title: s
     error = {"type": "data", "array": shown["std"]} if "std" in shown.columns else None
     figure.add_bar(x=shown[value], y=shown["parameter"], orientation="h", error_x=error,
                    name=value)
+    return figure
+
+
+def figure_shapley(frame: pd.DataFrame, value: str, *, title: str) -> go.Figure:
+    """Horizontal bars of a Shapley value per parameter (negative ones too)."""
+    shown = frame.iloc[::-1]
+    figure = _figure(title, xaxis_title="predicted cost gained",
+                     height=max(300, 28 * len(shown) + 120))
+    figure.add_bar(x=shown[value], y=shown["parameter"], orientation="h", name=value)
     return figure
 
 

@@ -32,6 +32,7 @@ from metasparse.analysis._figures import (
     figure_pareto,
     figure_partial_dependence,
     figure_per_instance,
+    figure_shapley,
 )
 
 __all__ = ["PDP_PARAMETERS", "write_html"]
@@ -59,6 +60,15 @@ def write_html(analysis: Any, out: Path) -> Path:
     if not analysis.ablation.empty:
         sections.append(("Ablation path", analysis.ablation_mode, [figure_ablation(
             analysis.ablation, title=f"ablation path {analysis.ablation_source} → incumbent")]))
+    if analysis.shapley is not None and not analysis.shapley.empty:
+        sections.append(("Shapley-value ablation and tunability (HyperSHAP)",
+                         "Each parameter's predicted gain averaged over every order of the "
+                         "changes from the reference to the incumbent; and the predicted gain "
+                         "of tuning it from the reference.",
+                         [figure_shapley(analysis.shapley, "shapley",
+                                         title="Shapley ablation: reference → incumbent"),
+                          figure_shapley(analysis.tunability, "tunability",
+                                         title="tunability from the reference")]))
     params = searched_parameters(main)
     if params:
         sections.append(("Parallel coordinates", "One line per trial; colour: cost.",

@@ -38,6 +38,7 @@ from metasparse.analysis._plots import (
     save_figure,
 )
 from metasparse.analysis._results import Results
+from metasparse.analysis._shapley import explain_shapley
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
@@ -52,8 +53,8 @@ _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
             "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
             "importance.png", "ablation.png", "convergence.png", "pareto.png", "per_instance.png",
-            "validation.png", "report.html", "partial_dependence.csv", "footprint.csv",
-            "budget_correlation.csv")
+            "validation.png", "shapley_ablation.csv", "tunability.csv", "report.html",
+            "partial_dependence.csv", "footprint.csv", "budget_correlation.csv")
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Analysis:
     ablation_runs: pd.DataFrame | None = None
     validation_runs: pd.DataFrame | None = None
     validation: pd.DataFrame | None = None
+    shapley: pd.DataFrame | None = None
+    tunability: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -129,6 +132,10 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
         seeds=seeds, progress=progress)
     if note:
         notes.append(note)
+    shapley, tunable, note = explain_shapley(
+        surrogate, preset_config(source_name, main.fixed), incumbent, importance.main)
+    if note:
+        notes.append(note)
     curves = convergence(runs)
     analysis = Analysis(
         runs=runs, importance=importance, surrogate=surrogate, local=local,
@@ -138,7 +145,7 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
         comparison=compare_runs(runs), curves=curves,
         per_instance=_per_instance(incumbent_run),
         differences=_differences(main, preset_config(source_name, main.fixed), incumbent),
-        ablation_runs=ablation_runs, notes=notes,
+        ablation_runs=ablation_runs, shapley=shapley, tunability=tunable, notes=notes,
     )
     if presets:
         analysis.presets, analysis.preset_runs = evaluate_presets(main, progress=progress)
@@ -305,6 +312,9 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
         analysis.pareto[columns].to_csv(out / "pareto.csv", index=False)
     if analysis.validation is not None:
         analysis.validation.to_csv(out / "validation_summary.csv", index=False)
+    if analysis.shapley is not None:
+        analysis.shapley.to_csv(out / "shapley_ablation.csv", index=False)
+        analysis.tunability.to_csv(out / "tunability.csv", index=False)
     plots = _write_plots(analysis, out)
     text = _markdown(analysis, plots)
     (out / "report.md").write_text(text)
@@ -520,6 +530,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     if "ablation" in plots:
         lines += [f"![ablation]({plots['ablation']})", ""]
     lines += [*_table(path), ""]
+    lines += _shapley_section(analysis)
     reference = analysis.incumbent_run.reference
     inc = analysis.incumbent_run.incumbent or {}
     if analysis.ablation_label == "surrogate":
@@ -527,6 +538,21 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
         if reference and reference.get("preset") == analysis.ablation_source:
             measured.insert(0, f"{analysis.ablation_source} {_num(reference.get('cost'))}")
         lines += [f"Measured costs for comparison: {', '.join(measured)}.", ""]
+    return lines
+
+
+def _shapley_section(analysis: Analysis) -> list[str]:
+    if analysis.shapley is None or analysis.shapley.empty:
+        return []
+    lines = ["### Shapley-value ablation and tunability (HyperSHAP)", "",
+             "The greedy path credits each change in one order only; the Shapley value of a "
+             "parameter averages its predicted gain over every order of the changes (the most "
+             "important differing parameters, surrogate predictions; they add up to `total`, "
+             "the predicted gain of making them all). Tunability: the predicted gain of tuning "
+             "a parameter from the reference, in the same Shapley sense.", "",
+             *_table(analysis.shapley), ""]
+    if analysis.tunability is not None and not analysis.tunability.empty:
+        lines += [*_table(analysis.tunability), ""]
     return lines
 
 
