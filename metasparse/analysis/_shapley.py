@@ -29,8 +29,8 @@ __all__ = ["explain_shapley", "shapley_ablation", "tunability"]
 
 # Players at most: 2^n coalitions, each a prediction of the forest (tunability: of n_samples
 # configurations), are evaluated exactly; HyperSHAP would sample beyond 14.
-MAX_PLAYERS = 8
-TUNABILITY_PLAYERS = 5
+MAX_PLAYERS = 6
+TUNABILITY_PLAYERS = 4
 
 
 def explain_shapley(surrogate: Surrogate, source: Mapping[str, Any], target: Mapping[str, Any],
@@ -80,7 +80,7 @@ def shapley_ablation(surrogate: Surrogate, source: Mapping[str, Any],
 
 
 def tunability(surrogate: Surrogate, baseline: Mapping[str, Any], parameters: Sequence[str], *,
-               n_samples: int = 500, seed: int = 0) -> pd.DataFrame:
+               n_samples: int = 200, seed: int = 0) -> pd.DataFrame:
     """The Shapley value of each of `parameters` (at most MAX_PLAYERS) in the tunability game
     from `baseline`: a coalition's value is the best predicted cost among `n_samples` random
     configurations whose other parameters keep the baseline's values. Rows: `parameter`,
