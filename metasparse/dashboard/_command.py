@@ -43,10 +43,6 @@ def run(args: argparse.Namespace) -> int:
             from None
     print(f"metasparse dashboard: {len(store.directories)} run(s) at "
           f"http://{args.host}:{server.port}/ (Ctrl-C stops it)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        print("metasparse dashboard: stopped")
-    finally:
-        server.server_close()
+    server.serve_forever()  # until Ctrl-C, which werkzeug's server takes to close itself
+    print("metasparse dashboard: stopped")
     return 0

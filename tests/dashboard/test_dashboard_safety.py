@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import signal
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -144,3 +148,20 @@ def test_analyses_are_cached_by_trial_count(tmp_path):
     assert store.cached(0, "x", compute) == 2  # a new trial: computed again
     assert len(store.results(0).trials) == 9
     assert store.cached(0, "failing", lambda: 1 / 0) == "ZeroDivisionError: division by zero"
+
+
+def test_the_command_serves_on_loopback_and_stops_on_ctrl_c(tmp_path):
+    run = copy_reference(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metasparse.cli", "dashboard", str(run), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        line = process.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        assert get(url, "/")[0] == 200
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and "stopped" in out and "Traceback" not in out
