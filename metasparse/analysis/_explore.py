@@ -127,7 +127,7 @@ def budget_correlation(trials: pd.DataFrame) -> pd.DataFrame:
     if len(budgets) < 2:
         return pd.DataFrame(columns=columns)
     params = [c for c in usable.columns if c.startswith(CONFIG_PREFIX)]
-    keys = usable[params].astype(str).agg("|".join, axis=1)
+    keys = [repr(row) for row in usable[params].itertuples(index=False, name=None)]
     table = usable.assign(key=keys).pivot_table(index="key", columns="budget", values="cost",
                                                 aggfunc="mean")
     rows = []

@@ -109,3 +109,17 @@ def test_budget_correlation_ranks_configurations_across_budgets():
     assert budget_correlation(frame({1.0: [0.5, 0.4]})).empty
     two = budget_correlation(frame({1.0: [0.5, 0.4], 3.0: [0.3, 0.2]}))
     assert np.isnan(two["correlation"].iloc[0])  # two configurations rank nothing
+
+
+def test_budget_correlation_of_a_real_multi_fidelity_run(tiny_mf_run):
+    trials = load_results(tiny_mf_run).trials
+    table = budget_correlation(trials)
+    assert sorted(zip(table["budget_1"], table["budget_2"], strict=True)) == \
+        [(1, 3), (1, 9), (3, 9)]
+    params = [c for c in trials.columns if c.startswith(CONFIG_PREFIX)]
+    low, high = (trials[trials["budget"] == b][[*params, "cost"]] for b in (1, 3))
+    both = low.merge(high, on=params, suffixes=("_low", "_high"))  # Hyperband's promotions
+    row = table[(table["budget_1"] == 1) & (table["budget_2"] == 3)].iloc[0]
+    assert row["n_configs"] == len(both) >= 3
+    assert row["correlation"] == pytest.approx(
+        both["cost_low"].rank().corr(both["cost_high"].rank()))
