@@ -15,12 +15,12 @@ from sklearn.manifold import MDS
 from metasparse.analysis._ablation import ablation_path
 from metasparse.analysis._configspace import active_parameters
 from metasparse.analysis._importance import _changed
-from metasparse.analysis._report import _differences, _full, _per_instance
+from metasparse.analysis._report import PRESETS_FILE, _differences, _full, _per_instance
 from metasparse.analysis._results import Results, configs_of
 from metasparse.analysis._surrogate import USABLE_STATUSES, Surrogate
 from metasparse.analysis._training import preset_config
 from metasparse.errors import MetasparseError
-from metasparse.results import CONFIG_PREFIX
+from metasparse.results import CONFIG_PREFIX, REPORT
 
 __all__ = [
     "budget_correlation",
@@ -178,11 +178,21 @@ def surrogate_ablation(results: Results, surrogate: Surrogate) -> pd.DataFrame:
 
 
 def reference_lines(results: Results) -> dict[str, float]:
-    """The reference preset's cost on the run's instances, by label (none where it failed)."""
+    """The presets' costs on the run's instances, by label: the reference preset (reference.yaml)
+    and, where `metasparse analyze --presets` trained them, every preset (report/presets.csv);
+    none that failed."""
+    lines = {}
     reference = results.reference or {}
-    if reference.get("status") != "success":
-        return {}
-    return {f"{reference['preset']} (reference)": float(reference["cost"])}
+    if reference.get("status") == "success":
+        lines[f"{reference['preset']} (reference)"] = float(reference["cost"])
+    presets = results.directory / REPORT / PRESETS_FILE
+    if presets.is_file():
+        table = pd.read_csv(presets)
+        for name, status, cost in zip(table["preset"], table["status"], table["cost"],
+                                      strict=True):
+            if status == "success" and name != reference.get("preset"):
+                lines[str(name)] = float(cost)
+    return lines
 
 
 def top_searched(importance: pd.DataFrame, surrogate: Surrogate, n: int) -> list[str]:

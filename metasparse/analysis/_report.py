@@ -49,9 +49,11 @@ from metasparse.results import markdown_table as _table
 
 __all__ = ["Analysis", "analyze", "top_parameters", "write_index", "write_report"]
 
+# The presets trained like trials by `analyze --presets` (the dashboard draws them too).
+PRESETS_FILE = "presets.csv"
 _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance.csv",
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
-            "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
+            PRESETS_FILE, "preset_runs.csv", "pareto.csv", "validation_summary.csv",
             "importance.png", "ablation.png", "convergence.png", "pareto.png", "per_instance.png",
             "validation.png", "shapley_ablation.csv", "tunability.csv", "report.html",
             "partial_dependence.csv", "footprint.csv", "budget_correlation.csv")
@@ -303,7 +305,7 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
     if analysis.ablation_runs is not None:
         analysis.ablation_runs.to_csv(out / "ablation_runs.csv", index=False)
     if analysis.presets is not None:
-        analysis.presets.to_csv(out / "presets.csv", index=False)
+        analysis.presets.to_csv(out / PRESETS_FILE, index=False)
     if analysis.preset_runs is not None:
         analysis.preset_runs.to_csv(out / "preset_runs.csv", index=False)
     if analysis.pareto is not None:
