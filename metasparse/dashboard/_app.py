@@ -42,8 +42,6 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
                update_title=None)
     # no dev tools, and no request from the browser to plotly's version server
     app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
-    options = [{"label": f"{k}: {d.name} ({d.parent.name})", "value": k}
-               for k, d in enumerate(store.directories)]
     links = [dcc.Link("Runs", href="/runs", id="link-runs", style={"marginRight": "12px"})]
     links += [dcc.Link(title, href=f"/{page}", id=f"link-{page}", style={"marginRight": "12px"})
               for page, (title, _) in PAGES.items()]
@@ -52,7 +50,8 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         dcc.Interval(id="poll", interval=int(interval_s * 1000)),
         dcc.Store(id="counts", data=store.counts()),
         html.Div([html.B("metasparse dashboard"),
-                  dcc.Dropdown(id="run", options=options, value=0, clearable=False,
+                  dcc.Dropdown(id="run", options=run_options(store), value=0,
+                               clearable=False,
                                style={"width": "420px", "display": "inline-block",
                                       "marginLeft": "16px", "verticalAlign": "middle"})]),
         html.Div(links, style={"margin": "10px 0"}),
@@ -60,11 +59,13 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         html.Div(id="page"),
     ], style={"fontFamily": "sans-serif", "margin": "12px"})
 
-    @app.callback(Output("counts", "data"), Input("poll", "n_intervals"),
-                  State("counts", "data"))
+    @app.callback(Output("counts", "data"), Output("run", "options"),
+                  Input("poll", "n_intervals"), State("counts", "data"))
     def poll(_: Any, previous: list[int]) -> Any:
+        new_runs = store.refresh()
         counts = store.counts()
-        return dash.no_update if counts == previous else counts
+        return (dash.no_update if counts == previous else counts,
+                run_options(store) if new_runs else dash.no_update)
 
     @app.callback(Output("page", "children"), Output("counts-text", "children"),
                   Input("url", "pathname"), Input("url", "search"), Input("run", "value"),
@@ -90,6 +91,11 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
                 html.Ul(items, id="trial-config-list")]
 
     return app
+
+
+def run_options(store: RunStore) -> list[dict[str, Any]]:
+    return [{"label": f"{k}: {d.name} ({d.parent.name})", "value": k}
+            for k, d in enumerate(store.directories)]
 
 
 def _refuse_traversal() -> Any:

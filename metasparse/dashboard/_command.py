@@ -7,7 +7,7 @@ from pathlib import Path
 
 from metasparse.dashboard._app import check_host, create_app, serve
 from metasparse.dashboard._pages import PAGES
-from metasparse.dashboard._store import RunStore, discover_runs
+from metasparse.dashboard._store import RunStore
 from metasparse.errors import MetasparseError
 
 
@@ -18,8 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "listens on 127.0.0.1 only unless --allow-remote. Stop it with Ctrl-C (it keeps no "
         "state, so nothing is lost).")
     parser.add_argument("results", nargs="*", type=Path, default=[Path("results")],
-                        help="results directories, or folders searched for them "
-                             "(default: every run under results/)")
+                        help="results directories, or folders searched for them, also for "
+                             "runs that start later (default: every run under results/)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8050, help="port (default: 8050)")
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise MetasparseError(f"The '--port' parameter must be in [0, 65535]; got {args.port}")
     if args.interval <= 0:
         raise MetasparseError(f"The '--interval' parameter must be positive; got {args.interval}")
-    store = RunStore(discover_runs(args.results))
+    store = RunStore.discover(args.results)
     try:
         server = serve(create_app(store, interval_s=args.interval), args.host, args.port)
     except OSError as exc:

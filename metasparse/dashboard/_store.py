@@ -44,10 +44,29 @@ class Unreadable(str):
 class RunStore:
     """The results directories of one dashboard, their trial counts and cached analyses."""
 
-    def __init__(self, directories: Sequence[Path]) -> None:
+    def __init__(self, directories: Sequence[Path],
+                 paths: Sequence[str | Path] = ()) -> None:
         self.directories = list(directories)
+        self.paths = list(paths)
         self._cache: dict[tuple[int, int, str], Any] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def discover(cls, paths: Sequence[str | Path]) -> RunStore:
+        """The runs at or under `paths`; `refresh` finds the ones that start later."""
+        return cls(discover_runs(paths), paths)
+
+    def refresh(self) -> bool:
+        """Add the runs that appeared under the store's paths since (at the end, so that the
+        index of a run never changes); True when there are new ones."""
+        try:
+            found = discover_runs(self.paths) if self.paths else []
+        except MetasparseError:  # a path removed meanwhile: keep what was there
+            return False
+        new = [d for d in found if d not in self.directories]
+        with self._lock:
+            self.directories += new
+        return bool(new)
 
     def counts(self) -> list[int]:
         """The number of finished trials of each run (rows of trials.csv; a torn last line

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from metasparse.dashboard import RunStore, create_app, discover_runs, serve
+from metasparse.dashboard import RunStore, create_app, serve
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome
 from metasparse.results import CONFIG_PREFIX, TRIALS, JobTable, read_scenario
 
@@ -50,8 +50,7 @@ def append_trial(directory: Path, cost: float, **changes: object) -> int:
 @contextmanager
 def dashboard(*paths: Path, interval_s: float = 0.5) -> Iterator[str]:
     """The dashboard of `paths` served on 127.0.0.1 (a free port); yields its URL."""
-    server = serve(create_app(RunStore(discover_runs(paths)), interval_s=interval_s),
-                   "127.0.0.1", 0)
+    server = serve(create_app(RunStore.discover(paths), interval_s=interval_s), "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

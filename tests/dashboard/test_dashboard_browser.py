@@ -99,7 +99,7 @@ def test_every_page_in_a_browser_and_a_new_trial_appears_live(browser, tmp_path,
     results = load_results(run)
     n = len(results.trials)
     before = files_of(run)
-    with dashboard(run, tiny_mo_run) as url:
+    with dashboard(run.parent, tiny_mo_run) as url:
         browser.get(f"{url}/runs")
         text = wait_for(browser, "const t = document.getElementById('runs-table'); "
                                  "return t ? t.innerText : null")
@@ -150,6 +150,12 @@ def test_every_page_in_a_browser_and_a_new_trial_appears_live(browser, tmp_path,
         assert len(pareto[0]["x"]) == len(pareto_trials(load_results(tiny_mo_run)))
         assert "Traceback" not in browser.find_element("tag name", "body").text
         assert files_of(run) == before  # the dashboard wrote nothing
+
+        copy_reference(tmp_path, "started-later")  # a run that starts while it serves
+        browser.get(f"{url}/runs")
+        rows = wait_for(browser, "return document.querySelectorAll('#runs-table tbody tr')"
+                                 ".length", lambda v: v == 4)
+        assert rows == 4  # the header and three runs
 
         browser.get(f"{url}/cost?run=0")
         assert len(traces(browser, "cost")[0]["x"]) == n

@@ -165,3 +165,14 @@ def test_the_command_serves_on_loopback_and_stops_on_ctrl_c(tmp_path):
     finally:
         process.kill()
     assert process.returncode == 0 and "stopped" in out and "Traceback" not in out
+
+
+def test_runs_that_start_later_are_added_at_the_end(tmp_path):
+    first = copy_reference(tmp_path, "b")
+    store = RunStore.discover([tmp_path / "results"])
+    assert store.directories == [first.resolve()]
+    assert store.refresh() is False
+    second = copy_reference(tmp_path, "a")  # sorts first, but the first run keeps index 0
+    assert store.refresh() is True
+    assert store.directories == [first.resolve(), second.resolve()]
+    assert store.counts() == [8, 8]
