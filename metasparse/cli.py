@@ -161,6 +161,10 @@ def _optional_commands(sub) -> None:
         ("analyze", "metasparse.analysis._command", "write the report of a results directory"),
         ("validate", "metasparse.analysis._validate_command",
          "evaluate the incumbent and the presets on held-out datasets"),
+        ("export", "metasparse.analysis._export_command",
+         "write a results directory as an Optuna study (journal file for optuna-dashboard)"),
+        ("dashboard", "metasparse.dashboard._command",
+         "serve a live dashboard of results directories in the browser (127.0.0.1)"),
         ("study", "metasparse.study._command",
          "run a research study (randomness of prune/grow, weight importance, what tuning "
          "the algorithms is worth) and its report"),

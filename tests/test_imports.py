@@ -13,7 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metasparse"
 # The command modules that cli.py loads by name (importlib), so that `metasparse` runs where a
 # layer is absent: the one sanctioned way into another package's private module.
 CLI_PLUGINS = {"metasparse.optimize._command", "metasparse.analysis._command",
-               "metasparse.analysis._validate_command", "metasparse.study._command"}
+               "metasparse.analysis._validate_command", "metasparse.study._command",
+               "metasparse.dashboard._command", "metasparse.analysis._export_command"}
 _DOTTED = re.compile(r"metasparse(\.\w+)+")
 
 

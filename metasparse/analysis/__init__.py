@@ -19,6 +19,34 @@ from metasparse.analysis._compare import (
     convergence,
     convergence_summary,
 )
+from metasparse.analysis._explore import (
+    budget_correlation,
+    cost_over_time,
+    footprint,
+    incumbent_config,
+    incumbent_differences,
+    partial_dependence,
+    pdp_of,
+    per_instance,
+    reference_lines,
+    searched_parameters,
+    surrogate_ablation,
+    top_searched,
+)
+from metasparse.analysis._export import export_optuna, optuna_distribution
+from metasparse.analysis._figures import (
+    figure_ablation,
+    figure_budget_correlation,
+    figure_cost_over_time,
+    figure_footprint,
+    figure_importance,
+    figure_parallel,
+    figure_pareto,
+    figure_partial_dependence,
+    figure_per_instance,
+    figure_shapley,
+)
+from metasparse.analysis._html import PDP_PARAMETERS, write_html
 from metasparse.analysis._importance import Importance, fanova, local_importance
 from metasparse.analysis._pareto import (
     dominated_by,
@@ -37,6 +65,7 @@ from metasparse.analysis._plots import (
 )
 from metasparse.analysis._report import Analysis, analyze, write_report
 from metasparse.analysis._results import Results, find_runs, load_results
+from metasparse.analysis._shapley import explain_shapley, shapley_ablation, tunability
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
 from metasparse.analysis._training import TrainingCost, preset_config, train_runs
 from metasparse.analysis._validate import (
@@ -48,6 +77,7 @@ from metasparse.analysis._validate import (
 
 __all__ = [
     "ABLATION_COLUMNS",
+    "PDP_PARAMETERS",
     "VALIDATION_COLUMNS",
     "Analysis",
     "Importance",
@@ -56,31 +86,59 @@ __all__ = [
     "TrainingCost",
     "ablation_path",
     "analyze",
+    "budget_correlation",
     "check_comparable",
     "compare_runs",
     "convergence",
     "convergence_summary",
+    "cost_over_time",
     "dominated_by",
     "evaluate_presets",
+    "explain_shapley",
+    "export_optuna",
     "fanova",
+    "figure_ablation",
+    "figure_budget_correlation",
+    "figure_cost_over_time",
+    "figure_footprint",
+    "figure_importance",
+    "figure_parallel",
+    "figure_pareto",
+    "figure_partial_dependence",
+    "figure_per_instance",
+    "figure_shapley",
     "find_runs",
     "fit_surrogate",
+    "footprint",
+    "incumbent_config",
+    "incumbent_differences",
     "load_results",
     "local_importance",
+    "optuna_distribution",
     "pareto_front",
     "pareto_trials",
+    "partial_dependence",
+    "pdp_of",
+    "per_instance",
     "plot_ablation",
     "plot_convergence",
     "plot_importance",
     "plot_pareto",
     "plot_per_instance",
     "preset_config",
+    "reference_lines",
     "reference_point",
     "save_figure",
+    "searched_parameters",
     "select_trials",
+    "shapley_ablation",
+    "surrogate_ablation",
+    "top_searched",
     "train_runs",
+    "tunability",
     "validate",
     "validation_candidates",
     "validation_summary",
+    "write_html",
     "write_report",
 ]

@@ -38,6 +38,7 @@ from metasparse.analysis._plots import (
     save_figure,
 )
 from metasparse.analysis._results import Results
+from metasparse.analysis._shapley import explain_shapley
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
@@ -48,11 +49,14 @@ from metasparse.results import markdown_table as _table
 
 __all__ = ["Analysis", "analyze", "top_parameters", "write_index", "write_report"]
 
+# The presets trained like trials by `analyze --presets` (the dashboard draws them too).
+PRESETS_FILE = "presets.csv"
 _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance.csv",
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
-            "presets.csv", "preset_runs.csv", "pareto.csv", "validation_summary.csv",
+            PRESETS_FILE, "preset_runs.csv", "pareto.csv", "validation_summary.csv",
             "importance.png", "ablation.png", "convergence.png", "pareto.png", "per_instance.png",
-            "validation.png")
+            "validation.png", "shapley_ablation.csv", "tunability.csv", "report.html",
+            "partial_dependence.csv", "footprint.csv", "budget_correlation.csv")
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Analysis:
     ablation_runs: pd.DataFrame | None = None
     validation_runs: pd.DataFrame | None = None
     validation: pd.DataFrame | None = None
+    shapley: pd.DataFrame | None = None
+    tunability: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -128,6 +134,10 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
         seeds=seeds, progress=progress)
     if note:
         notes.append(note)
+    shapley, tunable, note = explain_shapley(
+        surrogate, preset_config(source_name, main.fixed), incumbent, importance.main)
+    if note:
+        notes.append(note)
     curves = convergence(runs)
     analysis = Analysis(
         runs=runs, importance=importance, surrogate=surrogate, local=local,
@@ -137,7 +147,7 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
         comparison=compare_runs(runs), curves=curves,
         per_instance=_per_instance(incumbent_run),
         differences=_differences(main, preset_config(source_name, main.fixed), incumbent),
-        ablation_runs=ablation_runs, notes=notes,
+        ablation_runs=ablation_runs, shapley=shapley, tunability=tunable, notes=notes,
     )
     if presets:
         analysis.presets, analysis.preset_runs = evaluate_presets(main, progress=progress)
@@ -296,7 +306,7 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
     if analysis.ablation_runs is not None:
         analysis.ablation_runs.to_csv(out / "ablation_runs.csv", index=False)
     if analysis.presets is not None:
-        analysis.presets.to_csv(out / "presets.csv", index=False)
+        analysis.presets.to_csv(out / PRESETS_FILE, index=False)
     if analysis.preset_runs is not None:
         analysis.preset_runs.to_csv(out / "preset_runs.csv", index=False)
     if analysis.pareto is not None:
@@ -305,9 +315,15 @@ def write_report(analysis: Analysis, directory: str | Path | None = None) -> Pat
         analysis.pareto[columns].to_csv(out / "pareto.csv", index=False)
     if analysis.validation is not None:
         analysis.validation.to_csv(out / "validation_summary.csv", index=False)
+    if analysis.shapley is not None:
+        analysis.shapley.to_csv(out / "shapley_ablation.csv", index=False)
+        analysis.tunability.to_csv(out / "tunability.csv", index=False)
     plots = _write_plots(analysis, out)
     text = _markdown(analysis, plots)
     (out / "report.md").write_text(text)
+    from metasparse.analysis._html import write_html  # it draws with _explore, which uses this
+
+    write_html(analysis, out)
     return out / "report.md"
 
 
@@ -385,7 +401,10 @@ def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
 
 def _markdown(analysis: Analysis, plots: dict[str, str]) -> str:
     main = analysis.main
-    lines = [f"# Analysis of `{main.name}`", ""]
+    lines = [f"# Analysis of `{main.name}`", "",
+             "Interactive figures, with partial dependence and ICE, parallel coordinates, the "
+             "configuration footprint and the budget correlation: [report.html](report.html).",
+             ""]
     lines += _summary(analysis)
     lines += _incumbent_section(analysis)
     lines += _importance_section(analysis, plots)
@@ -514,6 +533,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     if "ablation" in plots:
         lines += [f"![ablation]({plots['ablation']})", ""]
     lines += [*_table(path), ""]
+    lines += _shapley_section(analysis)
     reference = analysis.incumbent_run.reference
     inc = analysis.incumbent_run.incumbent or {}
     if analysis.ablation_label == "surrogate":
@@ -521,6 +541,21 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
         if reference and reference.get("preset") == analysis.ablation_source:
             measured.insert(0, f"{analysis.ablation_source} {_num(reference.get('cost'))}")
         lines += [f"Measured costs for comparison: {', '.join(measured)}.", ""]
+    return lines
+
+
+def _shapley_section(analysis: Analysis) -> list[str]:
+    if analysis.shapley is None or analysis.shapley.empty:
+        return []
+    lines = ["### Shapley-value ablation and tunability (HyperSHAP)", "",
+             "The greedy path credits each change in one order only; the Shapley value of a "
+             "parameter averages its predicted gain over every order of the changes (the most "
+             "important differing parameters, surrogate predictions; they add up to `total`, "
+             "the predicted gain of making them all). Tunability: the predicted gain of tuning "
+             "a parameter from the reference, in the same Shapley sense.", "",
+             *_table(analysis.shapley), ""]
+    if analysis.tunability is not None and not analysis.tunability.empty:
+        lines += [*_table(analysis.tunability), ""]
     return lines
 
 

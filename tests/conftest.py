@@ -1,4 +1,5 @@
-"""Results directories made by the real optimizer on tiny scenarios (a few seconds each)."""
+"""Results directories made by the real optimizer on tiny scenarios (a few seconds each), for the
+tests of analysis/ and dashboard/."""
 
 from __future__ import annotations
 
@@ -59,3 +60,11 @@ def tiny_mo_run(tmp_path_factory) -> Path:
                          instances=["wine"], heldout_instances=[],
                          objectives=["val_error", "density"],
                          backend={"name": "random", "seed": 3})
+
+
+@pytest.fixture(scope="session")
+def tiny_mf_run(tmp_path_factory) -> Path:
+    """SMAC's multi-fidelity facade (Hyperband over 1, 3 and 9 epochs): its first bracket."""
+    return run_optimizer(tmp_path_factory.mktemp("tiny-mf"), "tiny-mf", n_trials=13,
+                         budget={"epochs": 9, "min_epochs": 1},
+                         backend={"name": "smac", "facade": "mf", "seed": 0})

@@ -1,0 +1,133 @@
+"""The Dash app: a header (run chooser, page links), a poll of the trial counts, and the page.
+
+Live updates: a dcc.Interval asks the server every `interval_s` seconds for the trial count of
+each run (one read of each trials.csv); when a count changed, the stored counts change and the
+page is drawn again from the results directory. The app serves only Dash's own scripts: Flask's
+static folder and Dash's assets folder are switched off, so no URL reaches a file on disk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import sys
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+import dash
+import flask
+from dash import Dash, Input, Output, State, dcc, html
+from dash.exceptions import DependencyException
+from werkzeug.serving import make_server
+
+from metasparse.dashboard._pages import PAGES, render
+from metasparse.dashboard._store import RunStore
+from metasparse.errors import MetasparseError
+from metasparse.results import CONFIG_PREFIX
+
+__all__ = ["check_host", "create_app", "serve"]
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
+    """The dashboard of the runs in `store` (read-only)."""
+    server = flask.Flask("metasparse.dashboard", static_folder=None)
+    server.before_request(_refuse_traversal)
+    server.register_error_handler(DependencyException, _not_found)
+    app = Dash("metasparse.dashboard", server=server, title="metasparse dashboard",
+               assets_folder="/nonexistent/metasparse-dashboard-assets",
+               serve_locally=True, suppress_callback_exceptions=True,
+               update_title=None)
+    # no dev tools, and no request from the browser to plotly's version server
+    app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
+    links = [dcc.Link("Runs", href="/runs", id="link-runs", style={"marginRight": "12px"})]
+    links += [dcc.Link(title, href=f"/{page}", id=f"link-{page}", style={"marginRight": "12px"})
+              for page, (title, _) in PAGES.items()]
+    app.layout = lambda: html.Div([
+        dcc.Location(id="url"),
+        dcc.Interval(id="poll", interval=int(interval_s * 1000)),
+        dcc.Store(id="counts", data=store.counts()),
+        html.Div([html.B("metasparse dashboard"),
+                  dcc.Dropdown(id="run", options=run_options(store), value=0,
+                               clearable=False,
+                               style={"width": "420px", "display": "inline-block",
+                                      "marginLeft": "16px", "verticalAlign": "middle"})]),
+        html.Div(links, style={"margin": "10px 0"}),
+        html.Div(id="counts-text", style={"color": "#666", "fontSize": 12}),
+        html.Div(id="page"),
+    ], style={"fontFamily": "sans-serif", "margin": "12px"})
+
+    @app.callback(Output("counts", "data"), Output("run", "options"),
+                  Input("poll", "n_intervals"), State("counts", "data"))
+    def poll(_: Any, previous: list[int]) -> Any:
+        new_runs = store.refresh()
+        counts = store.counts()
+        return (dash.no_update if counts == previous else counts,
+                run_options(store) if new_runs else dash.no_update)
+
+    @app.callback(Output("page", "children"), Output("counts-text", "children"),
+                  Input("url", "pathname"), Input("url", "search"), Input("run", "value"),
+                  Input("counts", "data"))
+    def page(pathname: str | None, search: str | None, run: int | None,
+             counts: list[int]) -> Any:
+        query = parse_qs((search or "").lstrip("?"))
+        if "run" in query and query["run"][0].isdigit():
+            run = int(query["run"][0])
+        name = (pathname or "/").strip("/")
+        shown = f"trials: {counts[run]}" if run is not None and run < len(counts) else ""
+        return render(store, name, run), shown
+
+    @app.callback(Output("trial-config", "children"), Input("trials-table", "active_cell"),
+                  State("trials-table", "derived_viewport_data"))
+    def trial_config(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None) -> Any:
+        if not cell or not rows or cell["row"] >= len(rows):
+            return ""
+        row = rows[cell["row"]]
+        items = [html.Li(f"{k[len(CONFIG_PREFIX):]} = {v if v != '' else '- (inactive)'}")
+                 for k, v in row.items() if k.startswith(CONFIG_PREFIX)]
+        return [html.H4(f"Configuration of trial {row.get('trial_id')}"),
+                html.Ul(items, id="trial-config-list")]
+
+    return app
+
+
+def run_options(store: RunStore) -> list[dict[str, Any]]:
+    return [{"label": f"{k}: {d.name} ({d.parent.name})", "value": k}
+            for k, d in enumerate(store.directories)]
+
+
+def _refuse_traversal() -> Any:
+    """No path with a '..' segment (however encoded) gets past here: 404."""
+    path = unquote(flask.request.full_path)
+    if any(part == ".." for part in re.split(r"[/\\]", path)) or "\0" in path:
+        return _not_found(None)
+    return None
+
+
+def _not_found(_: Any) -> Any:
+    return flask.Response("not found\n", status=404, mimetype="text/plain")
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """Refuse to serve on an address other machines can reach, unless asked to."""
+    try:
+        loopback = host in LOOPBACK_NAMES or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not allow_remote:
+        raise MetasparseError(
+            f"The '--host' parameter must be a loopback address (127.0.0.1, ::1, localhost); "
+            f"got {host!r}. The dashboard has no authentication: pass --allow-remote to serve "
+            "it to other machines anyway")
+    if not loopback:
+        print(f"warning: serving on {host}: anyone who reaches it can read these results",
+              file=sys.stderr)
+
+
+def serve(app: Dash, host: str = "127.0.0.1", port: int = 8050) -> Any:
+    """A threaded WSGI server for the app (port 0: any free port; `server.port` says which).
+    Call `serve_forever()` on it, `shutdown()` to stop."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return make_server(host, port, app.server, threaded=True)
