@@ -1,7 +1,8 @@
 """The dynamic-sparse-training core, independent of models and data.
 
 Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS`,
-`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `DECAYS`, and the execution
+`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `GROW_CANDIDATES`,
+`GROW_SELECTIONS`, `DECAYS`, and the execution
 paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
@@ -11,13 +12,24 @@ from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
-from metasparse.sparse.topology import EXECUTIONS, SparseTopology, Topology, TopologyConfig, select
+from metasparse.sparse.topology import (
+    EXECUTIONS,
+    GROW_CANDIDATES,
+    GROW_SELECTIONS,
+    SparseTopology,
+    Topology,
+    TopologyConfig,
+    multinomial_keys,
+    select,
+)
 
 __all__ = [
     "DECAYS",
     "DISTRIBUTIONS",
     "EXECUTIONS",
+    "GROW_CANDIDATES",
     "GROW_SCORES",
+    "GROW_SELECTIONS",
     "PRUNE_SCORES",
     "REGROW_INITS",
     "WEIGHT_INITS",
@@ -31,5 +43,6 @@ __all__ = [
     "UpdateSchedule",
     "active_counts",
     "layer_densities",
+    "multinomial_keys",
     "select",
 ]

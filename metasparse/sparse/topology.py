@@ -56,6 +56,9 @@ class TopologyConfig:
     grow_random_ratio: float
     regrow_init: str
     mest_gamma: float
+    grow_candidates: str
+    grow_subset: float
+    grow_selection: str
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -217,6 +220,41 @@ def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: f
     values = torch.empty(target, dtype=dtype, device=device)
     draw_entries(law, values, rows, generator)
     return flat, values, law.mean_std
+
+
+GROW_SELECTIONS: Registry = Registry("grow_selection")  # name -> (score, generator) -> keys
+GROW_CANDIDATES: Registry = Registry("grow_candidates")  # name -> GrowSubset
+
+
+@GROW_SELECTIONS.register("top")
+def top_keys(score: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The score itself: growth takes the highest."""
+    return score
+
+
+@GROW_SELECTIONS.register("multinomial")
+def multinomial_keys(weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Keys whose k highest are a draw of k positions without replacement, each with
+    probability proportional to its weight (Gumbel top-k: log w plus standard Gumbel noise).
+    Weights are floored at 1e-12, as CHTs' own sampler does, so that positions scoring zero
+    come last, uniformly."""
+    u = torch.rand(weights.shape, generator=generator, device=generator.device)
+    gumbel = -torch.log(-torch.log(u.clamp(1e-30, 1.0 - 1e-7)))
+    return weights.clamp_min(1e-12).log() + gumbel.to(weights)
+
+
+@GROW_CANDIDATES.register("all")
+def every_inactive(size: int, kept: torch.Tensor, n: int,
+                   generator: torch.Generator) -> torch.Tensor | None:
+    """Growth by score sees every inactive position."""
+    return None
+
+
+@GROW_CANDIDATES.register("sampled")
+def sampled_inactive(size: int, kept: torch.Tensor, n: int,
+                     generator: torch.Generator) -> torch.Tensor | None:
+    """GSE: n inactive positions (not in `kept`, sorted) drawn uniformly, ascending."""
+    return sample_positions(size, min(n, size - kept.numel()), generator, kept)
 
 
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
@@ -386,20 +424,42 @@ class Topology:
         raise NotImplementedError
 
     def _grow_positions(self, size: int, kept: torch.Tensor, k: int,
-                        by_score: Callable[[int], torch.Tensor | None]) -> torch.Tensor:
+                        by_score: Callable[[int, torch.Tensor | None], torch.Tensor | None]
+                        ) -> torch.Tensor:
         """Ascending flat positions of k connections to grow among the `size` positions not in
-        `kept` (sorted): k - round(r k) from `by_score(n)`, the n best by the grow score (None
-        for a score without preference: then every pick is uniform), the rest uniformly among
-        the other inactive positions. Both paths grow through it, so they draw alike."""
+        `kept` (sorted): k - round(r k) from `by_score(n, subset)`, the n best by the grow score
+        among `subset` (sorted positions; None: every inactive position), None for a score
+        without preference (then every pick is uniform), the rest uniformly among the other
+        inactive positions. Both paths grow through it, so they draw alike."""
         if k <= 0:  # nothing to score: a block-wise score would still compute its blocks
             return kept.new_empty(0)
         k_random = round(self.config.grow_random_ratio * k)
-        chosen = by_score(k - k_random)
+        chosen = by_score(k - k_random, self._grow_subset(size, kept, k, k - k_random))
         if chosen is None:
             chosen, k_random = kept.new_empty(0), k
         excluded = torch.cat([kept, chosen]).sort().values
         extra = sample_positions(size, k_random, self.generator, excluded)
         return torch.cat([chosen, extra]).sort().values
+
+    def _grow_subset(self, size: int, kept: torch.Tensor, k: int,
+                     n_by_score: int) -> torch.Tensor | None:
+        """The inactive positions that growth by score chooses from (None: all of them);
+        `grow_subset` x the layer's active count where they are sampled, at least the
+        n_by_score it must pick."""
+        c = self.config
+        if n_by_score <= 0:
+            return None
+        n = max(n_by_score, round(c.grow_subset * (kept.numel() + k)))
+        return GROW_CANDIDATES[c.grow_candidates](size, kept, n, self.generator)
+
+    def _grow_score(self, state: LayerState) -> torch.Tensor | None:
+        """The grow score of `state`'s positions, as keys for a multinomial draw if asked (a
+        score without order, None or boolean, has no multinomial: the space's conditions leave
+        grow_selection inactive there)."""
+        score = GROW_SCORES[self.config.grow_score](state)
+        if score is None or score.dtype == torch.bool:
+            return score
+        return GROW_SELECTIONS[self.config.grow_selection](score, self.generator)
 
     def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
         """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
@@ -525,12 +585,20 @@ class SparseTopology(Topology):
 
     def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
         """Ascending flat positions of k inactive connections (see `_grow_positions`)."""
-        score = GROW_SCORES[self.config.grow_score](state)
         kept = state.mask.view(-1).nonzero().squeeze(1)
-        return self._grow_positions(
-            state.mask.numel(), kept, k,
-            lambda n: None if score is None else select(score, ~state.mask, n, 0.0,
-                                                        self.generator, n_candidates=n_candidates))
+
+        def by_score(n: int, subset: torch.Tensor | None) -> torch.Tensor | None:
+            score = self._grow_score(state)  # after the subset's draws, as on the sparse path
+            if score is None:
+                return None
+            if subset is None:
+                return select(score, ~state.mask, n, 0.0, self.generator,
+                              n_candidates=n_candidates)
+            candidates = torch.zeros(state.mask.numel(), dtype=torch.bool, device=kept.device)
+            return select(score, candidates.index_fill_(0, subset, True), n, 0.0,
+                          self.generator, n_candidates=subset.numel())
+
+        return self._grow_positions(state.mask.numel(), kept, k, by_score)
 
     def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
         return LayerState(

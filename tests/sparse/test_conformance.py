@@ -166,8 +166,20 @@ def _cosine(s: Snapshot, i: int) -> torch.Tensor:
     return (a_out.T @ a_in).abs()
 
 
+def _ch2_l3n(w: torch.Tensor) -> torch.Tensor:
+    """CH2-L3n as the CHTs code writes it (dense products over the mask after pruning)."""
+    dt = (w != 0).float()
+    td = dt.T
+    dd2, tt2 = dt @ td, td @ dt
+    bdd2, btt2 = dd2 != 0, tt2 != 0
+    e_dt = ((dt.sum(dim=1) - dd2) * bdd2).clamp_min(1) - 1
+    e_td = ((td.sum(dim=1) - tt2) * btt2).clamp_min(1) - 1
+    return ((dd2 + bdd2) / (e_dt + 1)) @ dt + (((tt2 + btt2) / (e_td + 1)) @ td).T
+
+
 GROW_SPEC = {
     "gradient": lambda s, i, w: s.grads[i].abs(),
+    "ch2_l3n": lambda s, i, w: _ch2_l3n(w),  # on the graph after pruning
     "momentum": lambda s, i, w: s.momenta[i].abs(),
     "cosine": lambda s, i, w: _cosine(s, i),
     "neuron": lambda s, i, w: _strength(w),  # strength after pruning
@@ -241,6 +253,54 @@ def test_random_scores_ignore_the_network(execution, kind):
             assert_uniform(pruned, before.masks[i], before.weights[i].abs())
         else:
             assert_uniform(grown, ~before.masks[i] | pruned, before.grads[i].abs())
+
+
+# -- which candidates growth sees, and how it picks among them -----------------------------
+@pytest.mark.parametrize("subset", [0.5, 1.0, 100.0])
+def test_sampled_candidates_grow_the_best_of_a_uniform_subset(execution, subset):
+    # GSE: the k best by gradient among m inactive connections drawn uniformly, m = subset x
+    # the layer's active count. A candidate of the overall top k is grown exactly when it was
+    # drawn (fewer than k others can beat it), so the overlap with the top k is hypergeometric;
+    # a subset as large as the layer is plain RigL.
+    h = Harness(execution, grow_candidates="sampled", grow_subset=subset, zeta=0.5)
+    before, after = h.advance_to_update()
+    for i in range(len(h.layers) - 1):  # the classifier moves too few for a statistical test
+        pruned, grown = pruned_and_grown(before, after, i)
+        candidates = ~before.masks[i] | pruned
+        score = before.grads[i].abs()
+        k = moved(h, before, i)
+        m = min(int(candidates.sum()), round(subset * int(before.masks[i].sum())))
+        if m == int(candidates.sum()):
+            assert_extreme(grown, candidates, score, k, lowest=False)
+            continue
+        assert int(grown.sum()) == k and not (grown & ~candidates).any()
+        best = _ranked(candidates, score, best_first=True)[:k]
+        overlap = int(grown.flatten()[best].sum())
+        law = stats.hypergeom(int(candidates.sum()), k, m)
+        assert law.ppf(1e-4) <= overlap <= law.ppf(1 - 1e-4), (overlap, law.mean())
+
+
+@pytest.mark.parametrize("grow_score", ["gradient", "ch2_l3n"])
+def test_multinomial_growth_draws_by_score_without_taking_the_top(execution, grow_score):
+    # CHTs' soft rule: a draw that leans towards high scores (more of the upper half than
+    # chance) but is not the top k; candidates scoring zero are drawn only once the others
+    # are exhausted
+    h = Harness(execution, grow_score=grow_score, grow_selection="multinomial", zeta=0.5)
+    before, after = h.advance_to_update()
+    for i in range(len(h.layers) - 1):
+        pruned, grown = pruned_and_grown(before, after, i)
+        candidates = ~before.masks[i] | pruned
+        score = GROW_SPEC[grow_score](before, i, before.weights[i].masked_fill(pruned, 0.0))
+        k = moved(h, before, i)
+        assert int(grown.sum()) == k and not (grown & ~candidates).any()
+        ranked = _ranked(candidates, score, best_first=True)
+        upper = ranked[:ranked.numel() // 2]
+        hits = int(grown.flatten()[upper].sum())
+        assert hits > stats.hypergeom(ranked.numel(), upper.numel(), k).ppf(1 - 1e-4)
+        assert not grown.flatten()[ranked[:k]].all()
+        positive = candidates & (score > 0)
+        if int(positive.sum()) >= k:
+            assert not (grown & ~positive).any()
 
 
 # -- randomness ratios ---------------------------------------------------------------------
