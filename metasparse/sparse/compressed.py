@@ -104,6 +104,10 @@ class CompressedTopology(Topology):
             raise ConfigError(
                 f"The 'grow_score' {config.grow_score!r} reads the momentum of inactive weights, "
                 "which only the 'masked' execution keeps; use execution=masked")
+        if config.fan_in == "constant":
+            raise ConfigError("The 'fan_in' parameter 'constant' (SRigL) works on whole rows of "
+                              "dense masks, which only the 'masked' execution keeps; use "
+                              "execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
         # read before any layer is replaced: an LSTM's second gate matrix finds a SparseLSTM

@@ -27,7 +27,9 @@ import torch
 from torch import nn
 
 from metasparse._registry import Registry
+from metasparse.errors import ConfigError
 from metasparse.sparse.distribution import active_counts, layer_densities
+from metasparse.sparse.fan_in import grow_rows, row_positions
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
@@ -59,6 +61,8 @@ class TopologyConfig:
     grow_candidates: str
     grow_subset: float
     grow_selection: str
+    fan_in: str
+    min_salient_weights_per_neuron: float
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -209,11 +213,17 @@ def sample_positions(size: int, k: int, generator: torch.Generator,
 
 def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: float,
                     generator: torch.Generator, device: torch.device,
-                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, float]:
+                    dtype: torch.dtype, per_row: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """A layer's initial active positions (flat, ascending), their values, and the init law's
-    mean standard deviation: the same draws from `generator` on every execution path."""
+    mean standard deviation: the same draws from `generator` on every execution path.
+    `per_row`: the same number of positions in every output row (constant fan-in)."""
     size = math.prod(shape)
-    flat = sample_positions(size, target, generator).to(device)
+    if per_row and target < size:
+        flat = row_positions((shape[0], size // shape[0]), target // shape[0],
+                             generator).to(device)
+    else:
+        flat = sample_positions(size, target, generator).to(device)
     rows = flat // (size // shape[0])
     law = WEIGHT_INITS[weight_init](shape, torch.bincount(rows, minlength=shape[0]).to(dtype),
                                     gain)
@@ -338,6 +348,10 @@ class Topology:
         self.stats = UpdateStats()
         self.shapes = list(shapes)
         self.layers: list = []
+        if config.fan_in == "constant" and sparsity_schedule.kind == "gradual":
+            raise ConfigError("The 'fan_in' parameter 'constant' keeps every unit's fan-in "
+                              "through updates; it needs sparsity_schedule='constant', got "
+                              "'gradual'")
 
     # -- densities -------------------------------------------------------------------------
     def targets(self, density: float) -> list[int]:
@@ -345,7 +359,11 @@ class Topology:
         densities = layer_densities(
             self.shapes, density, c.distribution, dense_first_layer=c.dense_first_layer,
             dense_last_layer=c.dense_last_layer, power_scale=c.erk_power_scale)
-        return active_counts(self.shapes, densities)
+        counts = active_counts(self.shapes, densities)
+        if c.fan_in == "constant":  # whole rows: the same fan-in for every output unit
+            return [s[0] * min(n // s[0], max(1, round(n / s[0])))
+                    for s, n in zip(self.shapes, counts, strict=True)]
+        return counts
 
     @property
     def total(self) -> int:
@@ -506,7 +524,7 @@ class SparseTopology(Topology):
             for (name, weight), target in zip(named_weights, targets, strict=True):
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, weight.device,
-                    weight.dtype)
+                    weight.dtype, per_row=config.fan_in == "constant")
                 if target < weight.numel():
                     mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
                     mask[flat] = 1.0
@@ -573,15 +591,60 @@ class SparseTopology(Topology):
             flat_weight.index_fill_(0, pruned, 0.0)
         if n_grow > 0:
             state.mask = flat_mask.bool().view_as(layer.mask)
-            grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
+            if c.fan_in == "constant":
+                ablated, grown = self._grow_rows(state, target, n_grow,
+                                                 ablate=layer is not self.layers[-1])
+                flat_mask.index_fill_(0, ablated, 0.0)
+                flat_weight.index_fill_(0, ablated, 0.0)
+            else:
+                grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
             flat_mask.index_fill_(0, grown, 1.0)
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
             flat_weight.index_copy_(0, grown, values.to(flat_weight))
             self._reset_optimizer_state(layer.weight, grown)
             if layer.ever_active is not None:
                 layer.ever_active.view(-1).index_fill_(0, grown, True)
+            if c.fan_in == "constant":  # ablated units leave a remainder of the budget unused
+                target = int(torch.count_nonzero(flat_mask))
         layer.target = target
         return max(n_grow, 0)
+
+    def _grow_rows(self, state: LayerState, target: int, n_grow: int,
+                   ablate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """SRigL: the flat positions of the units it ablates and of those it grows.
+
+        If `ablate`, a unit whose salient weights (kept after pruning, or among the n_grow best
+        of the whole layer by the grow score) number fewer than max(1, floor(
+        min_salient_weights_per_neuron x fan-in)) is ablated (all its weights removed), keeping
+        at least the ceil(target / inputs) most salient units, as many as can hold the budget;
+        the budget is shared evenly by the other units (fan-in = target // units), and each
+        grows to that fan-in.
+        """
+        c = self.config
+        mask = state.mask.reshape(state.mask.shape[0], -1)
+        n_out, fan = mask.shape
+        kept = mask.sum(dim=1)
+        score = self._grow_score(state)
+        alive = torch.ones(n_out, dtype=torch.bool, device=mask.device)
+        if ablate and c.min_salient_weights_per_neuron > 0:
+            salient = mask.clone().view(-1)
+            if score is not None:
+                everywhere = torch.ones_like(salient)
+                salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
+            counts = salient.view(n_out, fan).sum(dim=1)
+            threshold = max(1, int(c.min_salient_weights_per_neuron * (target // n_out)))
+            alive = counts >= threshold
+            least = -(-target // fan)
+            if int(alive.sum()) < least:
+                alive = torch.zeros_like(alive).index_fill_(
+                    0, counts.argsort(descending=True, stable=True)[:least], True)
+        per_row = min(fan, target // int(alive.sum()))
+        need = torch.where(alive, per_row - kept, 0).clamp_min(0)
+        ablated = (mask & ~alive[:, None]).view(-1).nonzero().squeeze(1)
+        keys = None if score is None else score.reshape(n_out, fan)
+        grown = grow_rows(keys, ~mask & alive[:, None], need, c.grow_random_ratio,
+                          self.generator)
+        return ablated, grown
 
     def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
         """Ascending flat positions of k inactive connections (see `_grow_positions`)."""

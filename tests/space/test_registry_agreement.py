@@ -51,8 +51,9 @@ NAME_TUPLES: dict[str, tuple[str, ...]] = {
 }
 # The closed parameters that no registry or tuple names: SparsitySchedule and resolve_config
 # compare `sparsity_schedule` with "constant" / "gradual" directly, UpdateSchedule compares
-# `update_every` with "steps" / "never" (anything else is "epoch").
-UNBACKED = {"sparsity_schedule", "update_every"}
+# `update_every` with "steps" / "never" (anything else is "epoch"), the topology compares
+# `fan_in` with "constant" (anything else is "free").
+UNBACKED = {"sparsity_schedule", "update_every", "fan_in"}
 
 META = load_definition("meta")["parameters"]
 

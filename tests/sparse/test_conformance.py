@@ -303,6 +303,53 @@ def test_multinomial_growth_draws_by_score_without_taking_the_top(execution, gro
             assert not (grown & ~positive).any()
 
 
+# -- constant fan-in and neuron ablation (SRigL) ----------------------------------------------
+def test_constant_fan_in_prunes_the_layer_and_regrows_each_unit_by_its_best(execution):
+    # every unit starts and stays at one fan-in: pruning takes the layer's lowest magnitudes,
+    # then each unit regrows what it lost, its own highest gradients
+    h = Harness(execution, fan_in="constant", min_salient_weights_per_neuron=0.0, zeta=0.5)
+    fan_ins = [m.sum(dim=1) for m in h.snapshot().masks]
+    assert all(f.min() == f.max() > 0 for f in fan_ins)
+    for _ in range(2):
+        before, after = h.advance_to_update()
+        for i in range(len(h.layers)):
+            pruned, grown = pruned_and_grown(before, after, i)
+            assert_extreme(pruned, before.masks[i], before.weights[i].abs(), moved(h, before, i),
+                           lowest=True)
+            assert torch.equal(after.masks[i].sum(dim=1), fan_ins[i])
+            candidates = ~before.masks[i] | pruned
+            for row in range(grown.shape[0]):
+                assert_extreme(grown[row], candidates[row], before.grads[i][row].abs(),
+                               int(pruned[row].sum()), lowest=False)
+
+
+def test_neuron_ablation_removes_units_with_few_salient_weights(execution):
+    # SRigL: a unit's salient weights are those kept after pruning or among the layer's k best
+    # gradients; below max(1, floor(gamma x fan-in)) the unit loses all its weights and the
+    # others share its budget evenly (never in the last layer)
+    gamma = 0.7
+    h = Harness(execution, fan_in="constant", min_salient_weights_per_neuron=gamma, zeta=0.5)
+    before, after = h.advance_to_update()
+    ablated_somewhere = 0
+    for i in range(len(h.layers)):
+        pruned, _ = pruned_and_grown(before, after, i)
+        n_out = before.masks[i].shape[0]
+        target = int(before.masks[i].sum())
+        k = moved(h, before, i)
+        salient = (before.masks[i] & ~pruned).flatten()
+        salient[before.grads[i].abs().flatten().topk(k).indices] = True
+        counts = salient.view(n_out, -1).sum(dim=1)
+        alive = counts >= max(1, int(gamma * (target // n_out)))
+        if i == len(h.layers) - 1:
+            alive[:] = True
+        fan_in = after.masks[i].sum(dim=1)
+        assert not fan_in[~alive].any()
+        assert (fan_in[alive] == target // int(alive.sum())).all()
+        assert h.layers[i].target == int(after.masks[i].sum())
+        ablated_somewhere += int((~alive).sum())
+    assert ablated_somewhere > 0  # the test sees ablation happen
+
+
 # -- randomness ratios ---------------------------------------------------------------------
 @pytest.mark.parametrize("ratio", [0.3, 0.8])
 @pytest.mark.parametrize("kind", ["prune", "grow"])
