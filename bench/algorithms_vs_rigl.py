@@ -24,6 +24,7 @@ METHODS = {  # method -> what it changes in RigL's preset
     "gse": {"grow_candidates": "sampled", "grow_subset": 1.0},
     "chts": {"grow_score": "ch2_l3n", "grow_selection": "multinomial"},
     "cht (top)": {"grow_score": "ch2_l3n"},
+    "srigl": {"fan_in": "constant", "min_salient_weights_per_neuron": 0.3},
 }
 
 

@@ -2,7 +2,7 @@
 
 Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS`,
 `WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `GROW_CANDIDATES`,
-`GROW_SELECTIONS`, `DECAYS`, and the execution
+`GROW_SELECTIONS`, `LR_SCALINGS`, `DECAYS`, and the execution
 paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
@@ -16,6 +16,7 @@ from metasparse.sparse.topology import (
     EXECUTIONS,
     GROW_CANDIDATES,
     GROW_SELECTIONS,
+    LR_SCALINGS,
     SparseTopology,
     Topology,
     TopologyConfig,
@@ -30,6 +31,7 @@ __all__ = [
     "GROW_CANDIDATES",
     "GROW_SCORES",
     "GROW_SELECTIONS",
+    "LR_SCALINGS",
     "PRUNE_SCORES",
     "REGROW_INITS",
     "WEIGHT_INITS",

@@ -148,6 +148,9 @@ class CompressedTopology(Topology):
             for layer in self.layers:
                 layer.linear.capture_io = False
 
+    def _parameter(self, layer: CompressedLayer) -> nn.Parameter:
+        return layer.linear.values
+
     # -- the prune/grow step ---------------------------------------------------------------
     def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
         c, m = self.config, layer.linear

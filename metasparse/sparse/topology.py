@@ -91,6 +91,21 @@ class MaskedLayer:  # a layer of the masked path
 
 
 EXECUTIONS: Registry = Registry("execution")  # name -> Topology class (the paths)
+LR_SCALINGS: Registry = Registry("lr_scaling")  # name -> layer density -> lr multiplier
+
+
+@LR_SCALINGS.register("none")
+def unscaled(density: float) -> float:
+    return 1.0
+
+
+@LR_SCALINGS.register("density")
+def inverse_density(density: float) -> float:
+    """SmuPar (Dey et al. 2024): a layer's update moves its output through density x fan-in
+    active weights, so its learning rate grows as 1 / density to keep that change the size a
+    dense layer's is (their rule for Adam, with a dense base); with the init scaled by the
+    active fan-in (`sparse_kaiming`), a learning rate tuned at one density carries to others."""
+    return 1.0 / density
 
 
 @dataclass
@@ -479,6 +494,21 @@ class Topology:
             return score
         return GROW_SELECTIONS[self.config.grow_selection](score, self.generator)
 
+    def param_groups(self, model: nn.Module, lr: float, scaling: str) -> list[dict]:
+        """`model`'s parameters as optimizer groups: each sparsified weight with lr times the
+        `scaling` (LR_SCALINGS) of its layer's density at the start, the rest with lr. Call
+        once the path has installed its parameters."""
+        multiplier = LR_SCALINGS[scaling]
+        groups = [{"params": [self._parameter(layer)],
+                   "lr": lr * multiplier(layer.target / layer.size)} for layer in self.layers]
+        sparsified = {id(g["params"][0]) for g in groups}
+        rest = [p for p in model.parameters() if id(p) not in sparsified]
+        return [{"params": rest, "lr": lr}, *groups] if rest else groups
+
+    def _parameter(self, layer) -> nn.Parameter:
+        """The parameter that holds a layer's active weights."""
+        raise NotImplementedError
+
     def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
         """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
         if self.optimizer is None:
@@ -544,6 +574,9 @@ class SparseTopology(Topology):
                 self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
                                                init_std, target))
         self._after_update()
+
+    def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
+        return layer.weight
 
     def _after_update(self) -> None:
         """The layers that need masking after a step: fully dense ones are skipped."""

@@ -146,8 +146,9 @@ class Harness:
         self.topology = build_topology(self.config, self.model, STEPS_PER_EPOCH,
                                        self.total_steps, self.generator)
         self.readers.prepare(self.topology)
-        self.optimizer = OPTIMIZERS[self.config["optimizer"]](self.model.parameters(),
-                                                               self.config)
+        self.optimizer = OPTIMIZERS[self.config["optimizer"]](
+            self.topology.param_groups(self.model, self.config["lr"],
+                                       self.config["lr_scaling"]), self.config)
         self.topology.attach(self.optimizer)
         self.criterion = nn.CrossEntropyLoss()
         self.step = 0

@@ -350,6 +350,31 @@ def test_neuron_ablation_removes_units_with_few_salient_weights(execution):
     assert ablated_somewhere > 0  # the test sees ablation happen
 
 
+# -- learning-rate scaling (SmuPar) -----------------------------------------------------------
+@pytest.mark.parametrize("scaling", ["none", "density"])
+def test_lr_scaling_sets_each_layers_step_by_its_density(execution, scaling):
+    # Adam's first step moves every weight with a clear gradient by its learning rate: lr for
+    # the biases, lr / the layer's density for a sparsified weight under SmuPar's scaling
+    lr = 1e-4
+    h = Harness(execution, optimizer="adam", lr=lr, weight_decay=0.0, distribution="erk",
+                density=0.2, lr_scaling=scaling)
+    before = h.snapshot()
+    biases = [p.detach().clone() for n, p in h.model.named_parameters() if n.endswith("bias")]
+    h.train_step()
+    after = h.snapshot()
+    densities = set()
+    for i, mask in enumerate(before.masks):
+        density = int(mask.sum()) / mask.numel()
+        densities.add(round(density, 3))
+        step = (after.weights[i] - before.weights[i])[mask].abs()
+        expected = lr / density if scaling == "density" else lr
+        assert step.median().item() == pytest.approx(expected, rel=1e-3)
+    assert len(densities) > 1  # ERK: the layers differ, so each is scaled by its own
+    moved_biases = [p.detach() for n, p in h.model.named_parameters() if n.endswith("bias")]
+    for old, new in zip(biases, moved_biases, strict=True):
+        assert (new - old).abs().median().item() == pytest.approx(lr, rel=1e-3)
+
+
 # -- randomness ratios ---------------------------------------------------------------------
 @pytest.mark.parametrize("ratio", [0.3, 0.8])
 @pytest.mark.parametrize("kind", ["prune", "grow"])
