@@ -25,6 +25,10 @@ METHODS = {  # method -> what it changes in RigL's preset
     "chts": {"grow_score": "ch2_l3n", "grow_selection": "multinomial"},
     "cht (top)": {"grow_score": "ch2_l3n"},
     "srigl": {"fan_in": "constant", "min_salient_weights_per_neuron": 0.3},
+    "granet (layer)": {"sparsity_schedule": "gradual", "initial_density": 0.5,
+                       "prune_scope": "layer"},
+    "granet (global)": {"sparsity_schedule": "gradual", "initial_density": 0.5,
+                        "prune_scope": "global"},
 }
 
 

@@ -151,6 +151,9 @@ class CompressedTopology(Topology):
     def _parameter(self, layer: CompressedLayer) -> nn.Parameter:
         return layer.linear.values
 
+    def _active_magnitudes(self, layer: CompressedLayer) -> torch.Tensor:
+        return layer.linear.values.detach().abs()
+
     # -- the prune/grow step ---------------------------------------------------------------
     def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
         c, m = self.config, layer.linear

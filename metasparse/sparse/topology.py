@@ -63,6 +63,7 @@ class TopologyConfig:
     grow_selection: str
     fan_in: str
     min_salient_weights_per_neuron: float
+    prune_scope: str
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -376,7 +377,7 @@ class Topology:
             dense_last_layer=c.dense_last_layer, power_scale=c.erk_power_scale)
         counts = active_counts(self.shapes, densities)
         if c.fan_in == "constant":  # whole rows: the same fan-in for every output unit
-            return [s[0] * min(n // s[0], max(1, round(n / s[0])))
+            return [s[0] * min(math.prod(s[1:]), max(1, round(n / s[0])))
                     for s, n in zip(self.shapes, counts, strict=True)]
         return counts
 
@@ -433,14 +434,43 @@ class Topology:
         # even when topology updates are rare or disabled
         return (self.sparsity.kind == "gradual" and step % self.schedule.steps_per_epoch == 0
                 and step < self.schedule.total_steps
-                and self.targets(self.sparsity.density_at(step))
-                != [layer.target for layer in self.layers])
+                and self._step_targets(step) != [layer.target for layer in self.layers])
+
+    def _step_targets(self, step: int) -> list[int]:
+        """Each layer's active count after the update at `step`: the distribution's share of
+        the scheduled density, or, with prune_scope 'global', what one magnitude ranking across
+        the layers leaves each of them (GraNet)."""
+        targets = self.targets(self.sparsity.density_at(step))
+        if self.config.prune_scope == "layer":
+            return targets
+        dense = [t == math.prod(s) for t, s in zip(targets, self.shapes, strict=True)]
+        return self._global_targets(sum(targets), dense)
+
+    def _global_targets(self, total: int, dense: list[bool]) -> list[int]:
+        """Current counts less the globally smallest |w| of the layers not `dense`, so that
+        the layers hold `total` in all (no change where they hold no more already)."""
+        current = [layer.target for layer in self.layers]
+        excess = sum(current) - total
+        ranked = [i for i, d in enumerate(dense) if not d]
+        if excess <= 0 or not ranked:
+            return current
+        values = [self._active_magnitudes(self.layers[i]) for i in ranked]
+        owner = torch.cat([torch.full((v.numel(),), j) for j, v in enumerate(values)])
+        lowest = torch.topk(torch.cat(values).float(), excess, largest=False).indices
+        removed = torch.bincount(owner[lowest.cpu()], minlength=len(ranked)).tolist()
+        for i, r in zip(ranked, removed, strict=True):
+            current[i] -= r
+        return current
+
+    def _active_magnitudes(self, layer) -> torch.Tensor:
+        """|w| of a layer's active weights, one value each."""
+        raise NotImplementedError
 
     @torch.no_grad()
     def update(self, step: int) -> None:
         start = time.perf_counter()
         fraction = self.schedule.fraction(step) if self.schedule.is_update(step) else 0.0
-        targets = self.targets(self.sparsity.density_at(step))
+        targets = self._step_targets(step)
         moved = 0
         for layer, target in zip(self.layers, targets, strict=True):
             moved += self._update_layer(layer, target, fraction)
@@ -500,7 +530,9 @@ class Topology:
         once the path has installed its parameters."""
         multiplier = LR_SCALINGS[scaling]
         groups = [{"params": [self._parameter(layer)],
-                   "lr": lr * multiplier(layer.target / layer.size)} for layer in self.layers]
+                   # a layer left without weights has no step to scale
+                   "lr": lr * multiplier(max(layer.target, 1) / layer.size)}
+                  for layer in self.layers]
         sparsified = {id(g["params"][0]) for g in groups}
         rest = [p for p in model.parameters() if id(p) not in sparsified]
         return [{"params": rest, "lr": lr}, *groups] if rest else groups
@@ -578,6 +610,9 @@ class SparseTopology(Topology):
     def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
         return layer.weight
 
+    def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:
+        return layer.weight.detach().view(-1)[layer.mask.reshape(-1).bool()].abs()
+
     def _after_update(self) -> None:
         """The layers that need masking after a step: fully dense ones are skipped."""
         sparse = [la for la in self.layers if la.target < la.weight.numel()]
@@ -607,8 +642,8 @@ class SparseTopology(Topology):
         n_active = entries.numel()
         n_grow = min(round(fraction * target), layer.weight.numel() - target)
         n_prune = n_active - target + n_grow
-        if n_prune <= 0 and n_grow <= 0:
-            layer.target = target
+        if n_prune <= 0 and n_grow <= 0:  # (SRigL's ablation may have left it below target)
+            layer.target = target if c.fan_in == "free" else min(target, n_active)
             return 0
         state = self._state(layer, active)
         flat_mask = layer.mask.view(-1)
@@ -646,12 +681,12 @@ class SparseTopology(Topology):
                    ablate: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """SRigL: the flat positions of the units it ablates and of those it grows.
 
-        If `ablate`, a unit whose salient weights (kept after pruning, or among the n_grow best
-        of the whole layer by the grow score) number fewer than max(1, floor(
-        min_salient_weights_per_neuron x fan-in)) is ablated (all its weights removed), keeping
-        at least the ceil(target / inputs) most salient units, as many as can hold the budget;
-        the budget is shared evenly by the other units (fan-in = target // units), and each
-        grows to that fan-in.
+        If `ablate` (and the grow score has a preference: salience is defined by it), a unit
+        whose salient weights (kept after pruning, or among the n_grow best of the whole layer
+        by the grow score) number fewer than max(1, floor(min_salient_weights_per_neuron x
+        fan-in)) is ablated (all its weights removed), keeping at least the ceil(target /
+        inputs) most salient units, as many as can hold the budget; the budget is shared evenly
+        by the other units (fan-in = target // units), and each grows to that fan-in.
         """
         c = self.config
         mask = state.mask.reshape(state.mask.shape[0], -1)
@@ -659,11 +694,10 @@ class SparseTopology(Topology):
         kept = mask.sum(dim=1)
         score = self._grow_score(state)
         alive = torch.ones(n_out, dtype=torch.bool, device=mask.device)
-        if ablate and c.min_salient_weights_per_neuron > 0:
+        if ablate and c.min_salient_weights_per_neuron > 0 and score is not None:
             salient = mask.clone().view(-1)
-            if score is not None:
-                everywhere = torch.ones_like(salient)
-                salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
+            everywhere = torch.ones_like(salient)
+            salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
             counts = salient.view(n_out, fan).sum(dim=1)
             threshold = max(1, int(c.min_salient_weights_per_neuron * (target // n_out)))
             alive = counts >= threshold

@@ -570,6 +570,29 @@ def test_gradual_schedule_prunes_the_lowest_to_the_cubic_target(execution):
 
 
 
+def test_global_scope_prunes_the_lowest_magnitudes_across_all_layers(execution):
+    # GraNet: each gradual prune removes the smallest |w| of the whole network, so the layers'
+    # densities part from the distribution's (uniform here) while the total follows the cubic
+    h = Harness(execution, sparsity_schedule="gradual", prune_scope="global",
+                initial_density=0.6, density=0.1, update_every="never", optimizer="adam",
+                lr=0.01, distribution="uniform")
+    half = h.total_steps / 2
+    updates, spread = 0, 0.0
+    for before, after in h.updates():
+        updates += 1
+        density = 0.1 + 0.5 * (1 - min(1.0, h.step / half)) ** 3
+        assert h.topology.target_density() == pytest.approx(density, abs=0.01)
+        pruned = torch.cat([pruned_and_grown(before, after, i)[0].flatten()
+                            for i in range(len(h.layers))])
+        active = torch.cat([m.flatten() for m in before.masks])
+        magnitude = torch.cat([w.abs().flatten() for w in before.weights])
+        k = int(active.sum()) - sum(int(m.sum()) for m in after.masks)
+        assert_extreme(pruned, active, magnitude, k, lowest=True)
+        layer_densities = [float(m.float().mean()) for m in after.masks]
+        spread = max(spread, max(layer_densities) - min(layer_densities))
+    assert updates == 5 and h.topology.density() == pytest.approx(0.1, abs=0.01)
+    assert spread > 0.05  # the layers' shares follow the ranking, not the uniform distribution
+
 DECAY_SPEC = {
     "constant": lambda p: 1.0,
     "cosine": lambda p: 0.5 * (1.0 + math.cos(math.pi * p)),
