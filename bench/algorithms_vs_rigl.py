@@ -29,6 +29,8 @@ METHODS = {  # method -> what it changes in RigL's preset
                        "prune_scope": "layer"},
     "granet (global)": {"sparsity_schedule": "gradual", "initial_density": 0.5,
                         "prune_scope": "global"},
+    "snfs (fixed)": {"grow_score": "momentum"},
+    "snfs (redistributed)": {"grow_score": "momentum", "redistribution": "momentum"},
 }
 
 

@@ -57,7 +57,8 @@ MIN_UPDATES = 10
 #   chts     0.783-0.855     0.791-0.858     0.100-0.103                   0.74
 #   srigl    0.939-0.967     -               0.100-0.103                   0.89
 # (gse, chts, srigl: "prune highest" seeds 0-1 on each path; srigl's constant fan-in runs on the
-# masked path only. granet prunes globally since issue 17: 0.936-0.955 on both paths, seeds 0-9.)
+# masked path only. granet prunes globally since issue 17: 0.936-0.955 on both paths, seeds 0-9;
+# snfs redistributes by momentum since then: 0.928-0.969, seeds 0-9.)
 DIGITS_HIDDEN = "256,256"
 DIGITS_FLOORS = {"set": 0.90, "rigl": 0.89, "snfs": 0.87, "ctre": 0.79, "mest": 0.88,
                  "granet": 0.89, "static": 0.88, "dense": 0.92, "gse": 0.89, "chts": 0.74,
@@ -94,7 +95,8 @@ GROWTH_MARGIN = 0.05
 #   chts     0.955-0.962  0.958-0.962  -       0.89  0.859-0.885  0.862-0.894  -      0.79
 #   srigl    0.986-0.993  -            -       0.92  0.904-0.907  -            -      0.84
 # (gse, chts, srigl: seeds 0-1 on each path; "prune highest" measured on digits only. granet
-# with global pruning, seeds 0-1: coil20 0.979-0.983, isolet 0.923-0.936.)
+# with global pruning, seeds 0-1: coil20 0.979-0.983, isolet 0.923-0.936; snfs with momentum
+# redistribution, seeds 0-1: coil20 0.986-0.990, isolet 0.933-0.942.)
 # "grow random" (masked, seed 0) stays above these floors: coil20 rigl 0.983, snfs 0.965, ctre
 # 0.844, granet 0.979; isolet 0.913, 0.885, 0.792, 0.926.
 REAL_FLOORS = {

@@ -154,11 +154,13 @@ class CompressedTopology(Topology):
     def _active_magnitudes(self, layer: CompressedLayer) -> torch.Tensor:
         return layer.linear.values.detach().abs()
 
+    def _active_momentum(self, layer: CompressedLayer) -> torch.Tensor | None:
+        return self._momentum(layer.linear.values)
+
     # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer: CompressedLayer, target: int, n_grow: int) -> int:
         c, m = self.config, layer.linear
         n_active = m.nnz
-        n_grow = min(round(fraction * target), layer.size - target)
         n_prune = n_active - target + n_grow
         if n_prune <= 0 and n_grow <= 0:
             layer.target = target

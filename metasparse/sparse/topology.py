@@ -64,6 +64,7 @@ class TopologyConfig:
     fan_in: str
     min_salient_weights_per_neuron: float
     prune_scope: str
+    redistribution: str
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -364,6 +365,10 @@ class Topology:
         self.stats = UpdateStats()
         self.shapes = list(shapes)
         self.layers: list = []
+        if config.redistribution == "momentum" and sparsity_schedule.kind == "gradual":
+            raise ConfigError("The 'redistribution' parameter 'momentum' moves the budget "
+                              "between layers at a constant density; it needs "
+                              "sparsity_schedule='constant', got 'gradual'")
         if config.fan_in == "constant" and sparsity_schedule.kind == "gradual":
             raise ConfigError("The 'fan_in' parameter 'constant' keeps every unit's fan-in "
                               "through updates; it needs sparsity_schedule='constant', got "
@@ -440,6 +445,8 @@ class Topology:
         """Each layer's active count after the update at `step`: the distribution's share of
         the scheduled density, or, with prune_scope 'global', what one magnitude ranking across
         the layers leaves each of them (GraNet)."""
+        if self.config.redistribution == "momentum":  # the shares it moved stay moved
+            return [layer.target for layer in self.layers]
         targets = self.targets(self.sparsity.density_at(step))
         if self.config.prune_scope == "layer":
             return targets
@@ -471,9 +478,13 @@ class Topology:
         start = time.perf_counter()
         fraction = self.schedule.fraction(step) if self.schedule.is_update(step) else 0.0
         targets = self._step_targets(step)
+        grows = [min(round(fraction * t), math.prod(s) - t)
+                 for t, s in zip(targets, self.shapes, strict=True)]
+        if self.config.redistribution == "momentum" and fraction > 0:
+            targets, grows = self._redistribute(targets, grows)
         moved = 0
-        for layer, target in zip(self.layers, targets, strict=True):
-            moved += self._update_layer(layer, target, fraction)
+        for layer, target, n_grow in zip(self.layers, targets, grows, strict=True):
+            moved += self._update_layer(layer, target, n_grow)
             layer.activations = None
         self._after_update()
         self.stats.updates += 1
@@ -483,7 +494,44 @@ class Topology:
     def _after_update(self) -> None:
         """What a path refreshes once all layers are updated."""
 
-    def _update_layer(self, layer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer, target: int, n_grow: int) -> int:
+        """Bring `layer` to `target` active connections, growing n_grow (and pruning what
+        makes the count); returns how many it grew."""
+        raise NotImplementedError
+
+    def _redistribute(self, targets: list[int], grows: list[int]) -> tuple[list, list]:
+        """SNFS: every sparse layer prunes what it would, and the regrowth, their sum, is
+        shared among them in proportion to the mean |momentum| of their active weights
+        (largest remainders; a layer's share capped at its free positions, the excess shared
+        again), so the layers' budgets move towards those that learn."""
+        sparse = [i for i, (t, s) in enumerate(zip(targets, self.shapes, strict=True))
+                  if t < math.prod(s)]
+        momenta = [self._active_momentum(self.layers[i]) for i in sparse]
+        if not sparse or any(m is None for m in momenta):
+            return targets, grows
+        weight = torch.stack([m.abs().mean() for m in momenta]).double().cpu()
+        free = torch.tensor([math.prod(self.shapes[i]) - targets[i] + grows[i] for i in sparse])
+        share = torch.zeros(len(sparse), dtype=torch.long)
+        left = sum(grows[i] for i in sparse)
+        open_ = free > 0
+        while left > 0 and open_.any() and weight[open_].sum() > 0:
+            w = torch.where(open_, weight, 0.0)
+            raw = left * w / w.sum()
+            add = raw.floor().long()
+            rest = left - int(add.sum())
+            add[(raw - add).argsort(descending=True, stable=True)[:rest]] += 1
+            add = torch.minimum(add, free - share)
+            share += add
+            left -= int(add.sum())
+            open_ = share < free
+        targets, grows = list(targets), list(grows)
+        for j, i in enumerate(sparse):
+            targets[i] += int(share[j]) - grows[i]
+            grows[i] = int(share[j])
+        return targets, grows
+
+    def _active_momentum(self, layer) -> torch.Tensor | None:
+        """The optimizer's first moment of a layer's active weights, one value each."""
         raise NotImplementedError
 
     def _grow_positions(self, size: int, kept: torch.Tensor, k: int,
@@ -613,6 +661,10 @@ class SparseTopology(Topology):
     def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:
         return layer.weight.detach().view(-1)[layer.mask.reshape(-1).bool()].abs()
 
+    def _active_momentum(self, layer: MaskedLayer) -> torch.Tensor | None:
+        momentum = self._momentum(layer.weight)
+        return None if momentum is None else momentum.view(-1)[layer.mask.reshape(-1).bool()]
+
     def _after_update(self) -> None:
         """The layers that need masking after a step: fully dense ones are skipped."""
         sparse = [la for la in self.layers if la.target < la.weight.numel()]
@@ -629,7 +681,7 @@ class SparseTopology(Topology):
         super().after_step(step)
 
     # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: MaskedLayer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer: MaskedLayer, target: int, n_grow: int) -> int:
         c = self.config
         if not layer.mask.is_contiguous():  # a dense layer (views of a single 1)
             if target == layer.weight.numel():
@@ -640,7 +692,6 @@ class SparseTopology(Topology):
         active = layer.mask.bool()
         entries = active.view(-1).nonzero().squeeze(1)  # ascending, as the sparse path's
         n_active = entries.numel()
-        n_grow = min(round(fraction * target), layer.weight.numel() - target)
         n_prune = n_active - target + n_grow
         if n_prune <= 0 and n_grow <= 0:  # (SRigL's ablation may have left it below target)
             layer.target = target if c.fan_in == "free" else min(target, n_active)

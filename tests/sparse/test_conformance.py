@@ -350,6 +350,39 @@ def test_neuron_ablation_removes_units_with_few_salient_weights(execution):
     assert ablated_somewhere > 0  # the test sees ablation happen
 
 
+# -- momentum redistribution (SNFS) -------------------------------------------------------------
+def test_momentum_redistribution_shares_regrowth_by_mean_momentum(execution):
+    # SNFS: each layer prunes its k lowest |w|; the sum of the k is regrown across the layers
+    # in proportion to the mean |momentum| of their active weights (largest remainders), each
+    # layer by its own highest momentum
+    h = Harness(execution, grow_score="gradient", redistribution="momentum", zeta=0.5,
+                optimizer="sgd", lr=0.01, delta_t=4)
+    h.advance_to_update()
+    before, after = h.advance_to_update()
+    counts = [int(m.sum()) for m in before.masks]
+    # a layer that the moves made dense is a dense layer from then on: it takes no part
+    sparse = [int(m.sum()) < m.numel() for m in before.masks]
+    pruned_counts = [round(0.5 * c) if s else 0 for c, s in zip(counts, sparse, strict=True)]
+    weight = torch.tensor([m[mask].abs().mean().item() if s else 0.0
+                           for m, mask, s in zip(before.momenta, before.masks, sparse,
+                                                 strict=True)], dtype=torch.float64)
+    raw = sum(pruned_counts) * weight / weight.sum()
+    shares = raw.floor().long()
+    shares[(raw - shares).argsort(descending=True)[:sum(pruned_counts) - int(shares.sum())]] += 1
+    for i in range(len(h.layers)):
+        if not sparse[i]:
+            assert torch.equal(after.masks[i], before.masks[i])
+            continue
+        pruned, grown = pruned_and_grown(before, after, i)
+        assert_extreme(pruned, before.masks[i], before.weights[i].abs(), pruned_counts[i],
+                       lowest=True)
+        assert_extreme(grown, ~before.masks[i] | pruned, before.grads[i].abs(), int(shares[i]),
+                       lowest=False)
+        assert h.layers[i].target == int(after.masks[i].sum())
+    assert sum(int(m.sum()) for m in after.masks) == sum(counts)
+    assert any(int(s) != k for s, k in zip(shares, pruned_counts, strict=True))
+
+
 # -- learning-rate scaling (SmuPar) -----------------------------------------------------------
 @pytest.mark.parametrize("scaling", ["none", "density"])
 def test_lr_scaling_sets_each_layers_step_by_its_density(execution, scaling):
