@@ -120,6 +120,7 @@ def _run_space(args: argparse.Namespace) -> int:
         for name in preset_names():
             info = preset_info(name)
             print(f"{name}: {info['paper']}")
+            print(f"    source: {info['source']}")
             print("    " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
         return 0
     space = load_space(args.space)

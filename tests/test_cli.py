@@ -65,5 +65,7 @@ def test_space_prints_the_space_and_presets(capsys):
     assert "grow_score, Type: Constant, Value: gradient" in out
     assert main(["space", "--presets"]) == 0
     out = capsys.readouterr().out
-    for name in ("set", "rigl", "snfs", "ctre", "mest", "granet", "static", "dense"):
+    for name in ("set", "rigl", "snfs", "ctre", "mest", "granet", "static", "dense", "gse", "chts",
+                 "srigl"):
         assert f"{name}:" in out
+    assert "source: mikeheddes/guided-stochastic-exploration" in out

@@ -1,7 +1,8 @@
 """The dynamic-sparse-training core, independent of models and data.
 
 Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS`,
-`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `DECAYS`, and the execution
+`WEIGHT_INITS`, `REGROW_INITS`, `PRUNE_SCORES`, `GROW_SCORES`, `GROW_CANDIDATES`,
+`GROW_SELECTIONS`, `LR_SCALINGS`, `DECAYS`, and the execution
 paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
@@ -21,10 +22,14 @@ from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
 from metasparse.sparse.topology import (
     EXECUTIONS,
+    GROW_CANDIDATES,
+    GROW_SELECTIONS,
+    LR_SCALINGS,
     SparseTopology,
     Topology,
     TopologyConfig,
     bias_fan_in,
+    multinomial_keys,
     select,
 )
 
@@ -32,7 +37,10 @@ __all__ = [
     "DECAYS",
     "DISTRIBUTIONS",
     "EXECUTIONS",
+    "GROW_CANDIDATES",
     "GROW_SCORES",
+    "GROW_SELECTIONS",
+    "LR_SCALINGS",
     "PRUNE_SCORES",
     "REGROW_INITS",
     "WEIGHT_INITS",
@@ -49,5 +57,6 @@ __all__ = [
     "check_installable",
     "fitting_dense_layers",
     "layer_densities",
+    "multinomial_keys",
     "select",
 ]

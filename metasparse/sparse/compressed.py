@@ -40,7 +40,6 @@ from metasparse.sparse.init import REGROW_INITS, draw_bias
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
-    GROW_SCORES,
     NEEDS_DENSE_MOMENTUM,
     NEEDS_GRADIENT,
     NEEDS_HISTORY,
@@ -105,6 +104,10 @@ class CompressedTopology(Topology):
             raise ConfigError(
                 f"The 'grow_score' {config.grow_score!r} reads the momentum of inactive weights, "
                 "which only the 'masked' execution keeps; use execution=masked")
+        if config.fan_in == "constant":
+            raise ConfigError("The 'fan_in' parameter 'constant' (SRigL) works on whole rows of "
+                              "dense masks, which only the 'masked' execution keeps; use "
+                              "execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
         for name, _ in named_weights:  # refused before any layer is replaced
@@ -147,11 +150,19 @@ class CompressedTopology(Topology):
             for layer in self.layers:
                 layer.linear.capture_io = False
 
+    def _parameter(self, layer: CompressedLayer) -> nn.Parameter:
+        return layer.linear.values
+
+    def _active_magnitudes(self, layer: CompressedLayer) -> torch.Tensor:
+        return layer.linear.values.detach().abs()
+
+    def _active_momentum(self, layer: CompressedLayer) -> torch.Tensor | None:
+        return self._momentum(layer.linear.values)
+
     # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: CompressedLayer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer: CompressedLayer, target: int, n_grow: int) -> int:
         c, m = self.config, layer.linear
         n_active = m.nnz
-        n_grow = min(round(fraction * target), layer.size - target)
         n_prune = n_active - target + n_grow
         if n_prune <= 0 and n_grow <= 0:
             layer.target = target
@@ -189,12 +200,15 @@ class CompressedTopology(Topology):
         """Sorted flat positions of k connections to grow, none of them active (kept)."""
         kept = rows * layer.shape[1] + cols  # ascending: entries stay in CSR order
         return self._grow_positions(
-            layer.size, kept, k, lambda n: self._top_by_blocks(layer, rows, cols, values, kept, n))
+            layer.size, kept, k,
+            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, kept, n, subset))
 
     def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
-                       values: torch.Tensor, kept: torch.Tensor, k: int) -> torch.Tensor | None:
-        """Flat positions of the k highest grow scores among inactive positions, scored one
-        block of output rows at a time; None for a score without preference."""
+                       values: torch.Tensor, kept: torch.Tensor, k: int,
+                       subset: torch.Tensor | None) -> torch.Tensor | None:
+        """Flat positions of the k highest grow scores among inactive positions (those in
+        `subset`, sorted, if given), scored one block of output rows at a time; None for a
+        score without preference."""
         c = self.config
         n_out, n_in = layer.shape
         strength = _strength(layer.shape, rows, cols, values)
@@ -222,14 +236,16 @@ class CompressedTopology(Topology):
                 activations=None if layer.activations is None else
                 (layer.activations[0], layer.activations[1][:, start:stop]),
                 generator=self.generator, mest_gamma=c.mest_gamma,
-                unit_strength=(strength[0][start:stop], strength[1]))
-            score = GROW_SCORES[c.grow_score](state)
+                unit_strength=(strength[0][start:stop], strength[1]),
+                graph=(rows, cols, n_out), row_offset=start)
+            score = self._grow_score(state)
             if score is None:
                 return None
             if score.dtype == torch.bool:  # a preference: its tiers, uniformly within each
                 score = score.to(values.dtype) + 0.5 * torch.rand(
                     score.shape, generator=self.generator, device=self.generator.device)
-            flat_score = score.reshape(-1).masked_fill(mask, -math.inf)
+            excluded = mask if subset is None else ~_block_positions(subset, start, stop, n_in)
+            flat_score = score.reshape(-1).masked_fill(excluded, -math.inf)
             top = torch.topk(flat_score, min(k, flat_score.numel()), sorted=False)
             ok = top.values > -math.inf
             best_scores = torch.cat([best_scores, top.values[ok]])
@@ -321,8 +337,14 @@ def _block_history(ever: torch.Tensor | None, start: int, stop: int,
     """Which positions of rows start:stop were ever active, from the sorted flat history."""
     if ever is None:
         return None
-    lo, hi = torch.searchsorted(ever, torch.tensor([start * n_in, stop * n_in],
-                                                   device=ever.device)).tolist()
-    block = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=ever.device)
-    block[ever[lo:hi] - start * n_in] = True
-    return block.view(-1, n_in)
+    return _block_positions(ever, start, stop, n_in).view(-1, n_in)
+
+
+def _block_positions(positions: torch.Tensor, start: int, stop: int,
+                     n_in: int) -> torch.Tensor:
+    """Which flat positions of rows start:stop are in `positions` (sorted), as a flat bool."""
+    lo, hi = torch.searchsorted(positions, torch.tensor([start * n_in, stop * n_in],
+                                                        device=positions.device)).tolist()
+    block = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=positions.device)
+    block[positions[lo:hi] - start * n_in] = True
+    return block

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import sparse
 
 from metasparse._registry import Registry
 
@@ -46,6 +48,10 @@ class LayerState:
     # normalised strength of the output units of these positions and of every input unit;
     # computed from `weight` when None (the whole layer is there)
     unit_strength: tuple[torch.Tensor, torch.Tensor] | None = None
+    # the whole layer's active entries (rows, cols, n_out) after pruning, for scores that read
+    # the layer's graph, and the first row of these positions in it; from `mask` when None
+    graph: tuple[torch.Tensor, torch.Tensor, int] | None = None
+    row_offset: int = 0
 
 
 def _grad(s: LayerState) -> torch.Tensor:
@@ -173,6 +179,45 @@ def grow_neuron(s: LayerState) -> torch.Tensor:
 def grow_unfired(s: LayerState) -> torch.Tensor:
     """ITOP: random, but connections never active before come first."""
     return ~s.ever_active
+
+
+@GROW_SCORES.register("ch2_l3n")
+def grow_ch2_l3n(s: LayerState) -> torch.Tensor:
+    """CHTs: Cannistraci-Hebb link prediction CH2-L3n on the layer's bipartite graph (outputs
+    and inputs as nodes, active connections as links), gradient-free.
+
+    An output i and an input j score by the L3 paths i - u - k - j, through the outputs k that
+    share inputs with i and the inputs u that share outputs with j: with c the number of common
+    neighbours of two nodes of one side and d the degree of the second,
+    sum_k f(c_ik, d_k) A_kj + sum_u A_iu f(c_ju, d_u), f(c, d) = (c + 1) / max(d - c, 1) for
+    c > 0 and 0 otherwise (the node-based CH2-L3n of the CHTs code). Computed on the graph as
+    sparse matrices (scipy): no dense layer-sized product.
+    """
+    rows, cols, n_out = _graph(s)
+    n_in = s.weight[0].numel()
+    adj = sparse.csr_matrix((np.ones(rows.numel()), (rows.cpu().numpy(), cols.cpu().numpy())),
+                            shape=(n_out, n_in))
+    part = adj[s.row_offset:s.row_offset + s.weight.shape[0]]
+    through_outputs = _ch2(part @ adj.T, adj.getnnz(axis=1))  # block x n_out
+    through_inputs = _ch2(adj.T @ adj, adj.getnnz(axis=0))  # n_in x n_in
+    score = (through_outputs @ adj + part @ through_inputs.T).toarray()
+    return torch.from_numpy(score).to(s.weight).view_as(s.weight)
+
+
+def _graph(s: LayerState) -> tuple[torch.Tensor, torch.Tensor, int]:
+    if s.graph is not None:
+        return s.graph
+    mask = s.mask.reshape(s.mask.shape[0], -1)
+    rows, cols = mask.nonzero(as_tuple=True)
+    return rows, cols, mask.shape[0]
+
+
+def _ch2(common: sparse.csr_matrix, degree: np.ndarray) -> sparse.csr_matrix:
+    """f(c, d) of `grow_ch2_l3n` on the nonzero entries of a common-neighbour count."""
+    common = common.tocoo()
+    c = common.data
+    f = (c + 1.0) / np.maximum(degree[common.col] - c, 1.0)
+    return sparse.csr_matrix((f, (common.row, common.col)), shape=common.shape)
 
 
 NEEDS_ACTIVATIONS = frozenset({"cosine"})

@@ -27,7 +27,9 @@ import torch
 from torch import nn
 
 from metasparse._registry import Registry
+from metasparse.errors import ConfigError
 from metasparse.sparse.distribution import active_counts, layer_densities
+from metasparse.sparse.fan_in import grow_rows, row_positions
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
@@ -56,6 +58,13 @@ class TopologyConfig:
     grow_random_ratio: float
     regrow_init: str
     mest_gamma: float
+    grow_candidates: str
+    grow_subset: float
+    grow_selection: str
+    fan_in: str
+    min_salient_weights_per_neuron: float
+    prune_scope: str
+    redistribution: str
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -84,6 +93,21 @@ class MaskedLayer:  # a layer of the masked path
 
 
 EXECUTIONS: Registry = Registry("execution")  # name -> Topology class (the paths)
+LR_SCALINGS: Registry = Registry("lr_scaling")  # name -> layer density -> lr multiplier
+
+
+@LR_SCALINGS.register("none")
+def unscaled(density: float) -> float:
+    return 1.0
+
+
+@LR_SCALINGS.register("density")
+def inverse_density(density: float) -> float:
+    """SmuPar (Dey et al. 2024): a layer's update moves its output through density x fan-in
+    active weights, so its learning rate grows as 1 / density to keep that change the size a
+    dense layer's is (their rule for Adam, with a dense base); with the init scaled by the
+    active fan-in (`sparse_kaiming`), a learning rate tuned at one density carries to others."""
+    return 1.0 / density
 
 
 @dataclass
@@ -206,17 +230,58 @@ def sample_positions(size: int, k: int, generator: torch.Generator,
 
 def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: float,
                     generator: torch.Generator, device: torch.device,
-                    dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, float]:
+                    dtype: torch.dtype, per_row: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """A layer's initial active positions (flat, ascending), their values, and the init law's
-    mean standard deviation: the same draws from `generator` on every execution path."""
+    mean standard deviation: the same draws from `generator` on every execution path.
+    `per_row`: the same number of positions in every output row (constant fan-in)."""
     size = math.prod(shape)
-    flat = sample_positions(size, target, generator).to(device)
+    if per_row and target < size:
+        flat = row_positions((shape[0], size // shape[0]), target // shape[0],
+                             generator).to(device)
+    else:
+        flat = sample_positions(size, target, generator).to(device)
     rows = flat // (size // shape[0])
     law = WEIGHT_INITS[weight_init](shape, torch.bincount(rows, minlength=shape[0]).to(dtype),
                                     gain)
     values = torch.empty(target, dtype=dtype, device=device)
     draw_entries(law, values, rows, generator)
     return flat, values, law.mean_std
+
+
+GROW_SELECTIONS: Registry = Registry("grow_selection")  # name -> (score, generator) -> keys
+GROW_CANDIDATES: Registry = Registry("grow_candidates")  # name -> GrowSubset
+
+
+@GROW_SELECTIONS.register("top")
+def top_keys(score: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The score itself: growth takes the highest."""
+    return score
+
+
+@GROW_SELECTIONS.register("multinomial")
+def multinomial_keys(weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Keys whose k highest are a draw of k positions without replacement, each with
+    probability proportional to its weight (Gumbel top-k: log w plus standard Gumbel noise).
+    Weights are floored at 1e-12, as CHTs' own sampler does, so that positions scoring zero
+    come last, uniformly."""
+    u = torch.rand(weights.shape, generator=generator, device=generator.device)
+    gumbel = -torch.log(-torch.log(u.clamp(1e-30, 1.0 - 1e-7)))
+    return weights.clamp_min(1e-12).log() + gumbel.to(weights)
+
+
+@GROW_CANDIDATES.register("all")
+def every_inactive(size: int, kept: torch.Tensor, n: int,
+                   generator: torch.Generator) -> torch.Tensor | None:
+    """Growth by score sees every inactive position."""
+    return None
+
+
+@GROW_CANDIDATES.register("sampled")
+def sampled_inactive(size: int, kept: torch.Tensor, n: int,
+                     generator: torch.Generator) -> torch.Tensor | None:
+    """GSE: n inactive positions (not in `kept`, sorted) drawn uniformly, ascending."""
+    return sample_positions(size, min(n, size - kept.numel()), generator, kept)
 
 
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
@@ -300,6 +365,14 @@ class Topology:
         self.stats = UpdateStats()
         self.shapes = list(shapes)
         self.layers: list = []
+        if config.redistribution == "momentum" and sparsity_schedule.kind == "gradual":
+            raise ConfigError("The 'redistribution' parameter 'momentum' moves the budget "
+                              "between layers at a constant density; it needs "
+                              "sparsity_schedule='constant', got 'gradual'")
+        if config.fan_in == "constant" and sparsity_schedule.kind == "gradual":
+            raise ConfigError("The 'fan_in' parameter 'constant' keeps every unit's fan-in "
+                              "through updates; it needs sparsity_schedule='constant', got "
+                              "'gradual'")
 
     # -- densities -------------------------------------------------------------------------
     def targets(self, density: float) -> list[int]:
@@ -307,7 +380,11 @@ class Topology:
         densities = layer_densities(
             self.shapes, density, c.distribution, dense_first_layer=c.dense_first_layer,
             dense_last_layer=c.dense_last_layer, power_scale=c.erk_power_scale)
-        return active_counts(self.shapes, densities)
+        counts = active_counts(self.shapes, densities)
+        if c.fan_in == "constant":  # whole rows: the same fan-in for every output unit
+            return [s[0] * min(math.prod(s[1:]), max(1, round(n / s[0])))
+                    for s, n in zip(self.shapes, counts, strict=True)]
+        return counts
 
     @property
     def total(self) -> int:
@@ -362,17 +439,52 @@ class Topology:
         # even when topology updates are rare or disabled
         return (self.sparsity.kind == "gradual" and step % self.schedule.steps_per_epoch == 0
                 and step < self.schedule.total_steps
-                and self.targets(self.sparsity.density_at(step))
-                != [layer.target for layer in self.layers])
+                and self._step_targets(step) != [layer.target for layer in self.layers])
+
+    def _step_targets(self, step: int) -> list[int]:
+        """Each layer's active count after the update at `step`: the distribution's share of
+        the scheduled density, or, with prune_scope 'global', what one magnitude ranking across
+        the layers leaves each of them (GraNet)."""
+        if self.config.redistribution == "momentum":  # the shares it moved stay moved
+            return [layer.target for layer in self.layers]
+        targets = self.targets(self.sparsity.density_at(step))
+        if self.config.prune_scope == "layer":
+            return targets
+        dense = [t == math.prod(s) for t, s in zip(targets, self.shapes, strict=True)]
+        return self._global_targets(sum(targets), dense)
+
+    def _global_targets(self, total: int, dense: list[bool]) -> list[int]:
+        """Current counts less the globally smallest |w| of the layers not `dense`, so that
+        the layers hold `total` in all (no change where they hold no more already)."""
+        current = [layer.target for layer in self.layers]
+        excess = sum(current) - total
+        ranked = [i for i, d in enumerate(dense) if not d]
+        if excess <= 0 or not ranked:
+            return current
+        values = [self._active_magnitudes(self.layers[i]) for i in ranked]
+        owner = torch.cat([torch.full((v.numel(),), j) for j, v in enumerate(values)])
+        lowest = torch.topk(torch.cat(values).float(), excess, largest=False).indices
+        removed = torch.bincount(owner[lowest.cpu()], minlength=len(ranked)).tolist()
+        for i, r in zip(ranked, removed, strict=True):
+            current[i] -= r
+        return current
+
+    def _active_magnitudes(self, layer) -> torch.Tensor:
+        """|w| of a layer's active weights, one value each."""
+        raise NotImplementedError
 
     @torch.no_grad()
     def update(self, step: int) -> None:
         start = time.perf_counter()
         fraction = self.schedule.fraction(step) if self.schedule.is_update(step) else 0.0
-        targets = self.targets(self.sparsity.density_at(step))
+        targets = self._step_targets(step)
+        grows = [min(round(fraction * t), math.prod(s) - t)
+                 for t, s in zip(targets, self.shapes, strict=True)]
+        if self.config.redistribution == "momentum" and fraction > 0:
+            targets, grows = self._redistribute(targets, grows)
         moved = 0
-        for layer, target in zip(self.layers, targets, strict=True):
-            moved += self._update_layer(layer, target, fraction)
+        for layer, target, n_grow in zip(self.layers, targets, grows, strict=True):
+            moved += self._update_layer(layer, target, n_grow)
             layer.activations = None
         self._after_update()
         self.stats.updates += 1
@@ -382,24 +494,100 @@ class Topology:
     def _after_update(self) -> None:
         """What a path refreshes once all layers are updated."""
 
-    def _update_layer(self, layer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer, target: int, n_grow: int) -> int:
+        """Bring `layer` to `target` active connections, growing n_grow (and pruning what
+        makes the count); returns how many it grew."""
+        raise NotImplementedError
+
+    def _redistribute(self, targets: list[int], grows: list[int]) -> tuple[list, list]:
+        """SNFS: every sparse layer prunes what it would, and the regrowth, their sum, is
+        shared among them in proportion to the mean |momentum| of their active weights
+        (largest remainders; a layer's share capped at its free positions, the excess shared
+        again), so the layers' budgets move towards those that learn."""
+        sparse = [i for i, (t, s) in enumerate(zip(targets, self.shapes, strict=True))
+                  if t < math.prod(s)]
+        momenta = [self._active_momentum(self.layers[i]) for i in sparse]
+        if not sparse or any(m is None for m in momenta):
+            return targets, grows
+        weight = torch.stack([m.abs().mean() for m in momenta]).double().cpu()
+        free = torch.tensor([math.prod(self.shapes[i]) - targets[i] + grows[i] for i in sparse])
+        share = torch.zeros(len(sparse), dtype=torch.long)
+        left = sum(grows[i] for i in sparse)
+        open_ = free > 0
+        while left > 0 and open_.any() and weight[open_].sum() > 0:
+            w = torch.where(open_, weight, 0.0)
+            raw = left * w / w.sum()
+            add = raw.floor().long()
+            rest = left - int(add.sum())
+            add[(raw - add).argsort(descending=True, stable=True)[:rest]] += 1
+            add = torch.minimum(add, free - share)
+            share += add
+            left -= int(add.sum())
+            open_ = share < free
+        targets, grows = list(targets), list(grows)
+        for j, i in enumerate(sparse):
+            targets[i] += int(share[j]) - grows[i]
+            grows[i] = int(share[j])
+        return targets, grows
+
+    def _active_momentum(self, layer) -> torch.Tensor | None:
+        """The optimizer's first moment of a layer's active weights, one value each."""
         raise NotImplementedError
 
     def _grow_positions(self, size: int, kept: torch.Tensor, k: int,
-                        by_score: Callable[[int], torch.Tensor | None]) -> torch.Tensor:
+                        by_score: Callable[[int, torch.Tensor | None], torch.Tensor | None]
+                        ) -> torch.Tensor:
         """Ascending flat positions of k connections to grow among the `size` positions not in
-        `kept` (sorted): k - round(r k) from `by_score(n)`, the n best by the grow score (None
-        for a score without preference: then every pick is uniform), the rest uniformly among
-        the other inactive positions. Both paths grow through it, so they draw alike."""
+        `kept` (sorted): k - round(r k) from `by_score(n, subset)`, the n best by the grow score
+        among `subset` (sorted positions; None: every inactive position), None for a score
+        without preference (then every pick is uniform), the rest uniformly among the other
+        inactive positions. Both paths grow through it, so they draw alike."""
         if k <= 0:  # nothing to score: a block-wise score would still compute its blocks
             return kept.new_empty(0)
         k_random = round(self.config.grow_random_ratio * k)
-        chosen = by_score(k - k_random)
+        chosen = by_score(k - k_random, self._grow_subset(size, kept, k, k - k_random))
         if chosen is None:
             chosen, k_random = kept.new_empty(0), k
         excluded = torch.cat([kept, chosen]).sort().values
         extra = sample_positions(size, k_random, self.generator, excluded)
         return torch.cat([chosen, extra]).sort().values
+
+    def _grow_subset(self, size: int, kept: torch.Tensor, k: int,
+                     n_by_score: int) -> torch.Tensor | None:
+        """The inactive positions that growth by score chooses from (None: all of them);
+        `grow_subset` x the layer's active count where they are sampled, at least the
+        n_by_score it must pick."""
+        c = self.config
+        if n_by_score <= 0:
+            return None
+        n = max(n_by_score, round(c.grow_subset * (kept.numel() + k)))
+        return GROW_CANDIDATES[c.grow_candidates](size, kept, n, self.generator)
+
+    def _grow_score(self, state: LayerState) -> torch.Tensor | None:
+        """The grow score of `state`'s positions, as keys for a multinomial draw if asked (a
+        score without order, None or boolean, has no multinomial: the space's conditions leave
+        grow_selection inactive there)."""
+        score = GROW_SCORES[self.config.grow_score](state)
+        if score is None or score.dtype == torch.bool:
+            return score
+        return GROW_SELECTIONS[self.config.grow_selection](score, self.generator)
+
+    def param_groups(self, model: nn.Module, lr: float, scaling: str) -> list[dict]:
+        """`model`'s parameters as optimizer groups: each sparsified weight with lr times the
+        `scaling` (LR_SCALINGS) of its layer's density at the start, the rest with lr. Call
+        once the path has installed its parameters."""
+        multiplier = LR_SCALINGS[scaling]
+        groups = [{"params": [self._parameter(layer)],
+                   # a layer left without weights has no step to scale
+                   "lr": lr * multiplier(max(layer.target, 1) / layer.size)}
+                  for layer in self.layers]
+        sparsified = {id(g["params"][0]) for g in groups}
+        rest = [p for p in model.parameters() if id(p) not in sparsified]
+        return [{"params": rest, "lr": lr}, *groups] if rest else groups
+
+    def _parameter(self, layer) -> nn.Parameter:
+        """The parameter that holds a layer's active weights."""
+        raise NotImplementedError
 
     def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
         """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
@@ -446,7 +634,7 @@ class SparseTopology(Topology):
             for (name, weight), target in zip(named_weights, targets, strict=True):
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, weight.device,
-                    weight.dtype)
+                    weight.dtype, per_row=config.fan_in == "constant")
                 if target < weight.numel():
                     mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
                     mask[flat] = 1.0
@@ -467,6 +655,16 @@ class SparseTopology(Topology):
                                                init_std, target))
         self._after_update()
 
+    def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
+        return layer.weight
+
+    def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:
+        return layer.weight.detach().view(-1)[layer.mask.reshape(-1).bool()].abs()
+
+    def _active_momentum(self, layer: MaskedLayer) -> torch.Tensor | None:
+        momentum = self._momentum(layer.weight)
+        return None if momentum is None else momentum.view(-1)[layer.mask.reshape(-1).bool()]
+
     def _after_update(self) -> None:
         """The layers that need masking after a step: fully dense ones are skipped."""
         sparse = [la for la in self.layers if la.target < la.weight.numel()]
@@ -483,7 +681,7 @@ class SparseTopology(Topology):
         super().after_step(step)
 
     # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: MaskedLayer, target: int, fraction: float) -> int:
+    def _update_layer(self, layer: MaskedLayer, target: int, n_grow: int) -> int:
         c = self.config
         if not layer.mask.is_contiguous():  # a dense layer (views of a single 1)
             if target == layer.weight.numel():
@@ -494,10 +692,9 @@ class SparseTopology(Topology):
         active = layer.mask.bool()
         entries = active.view(-1).nonzero().squeeze(1)  # ascending, as the sparse path's
         n_active = entries.numel()
-        n_grow = min(round(fraction * target), layer.weight.numel() - target)
         n_prune = n_active - target + n_grow
-        if n_prune <= 0 and n_grow <= 0:
-            layer.target = target
+        if n_prune <= 0 and n_grow <= 0:  # (SRigL's ablation may have left it below target)
+            layer.target = target if c.fan_in == "free" else min(target, n_active)
             return 0
         state = self._state(layer, active)
         flat_mask = layer.mask.view(-1)
@@ -513,24 +710,76 @@ class SparseTopology(Topology):
             flat_weight.index_fill_(0, pruned, 0.0)
         if n_grow > 0:
             state.mask = flat_mask.bool().view_as(layer.mask)
-            grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
+            if c.fan_in == "constant":
+                ablated, grown = self._grow_rows(state, target, n_grow,
+                                                 ablate=layer is not self.layers[-1])
+                flat_mask.index_fill_(0, ablated, 0.0)
+                flat_weight.index_fill_(0, ablated, 0.0)
+            else:
+                grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
             flat_mask.index_fill_(0, grown, 1.0)
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
             flat_weight.index_copy_(0, grown, values.to(flat_weight))
             self._reset_optimizer_state(layer.weight, grown)
             if layer.ever_active is not None:
                 layer.ever_active.view(-1).index_fill_(0, grown, True)
+            if c.fan_in == "constant":  # ablated units leave a remainder of the budget unused
+                target = int(torch.count_nonzero(flat_mask))
         layer.target = target
         return max(n_grow, 0)
 
+    def _grow_rows(self, state: LayerState, target: int, n_grow: int,
+                   ablate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """SRigL: the flat positions of the units it ablates and of those it grows.
+
+        If `ablate` (and the grow score has a preference: salience is defined by it), a unit
+        whose salient weights (kept after pruning, or among the n_grow best of the whole layer
+        by the grow score) number fewer than max(1, floor(min_salient_weights_per_neuron x
+        fan-in)) is ablated (all its weights removed), keeping at least the ceil(target /
+        inputs) most salient units, as many as can hold the budget; the budget is shared evenly
+        by the other units (fan-in = target // units), and each grows to that fan-in.
+        """
+        c = self.config
+        mask = state.mask.reshape(state.mask.shape[0], -1)
+        n_out, fan = mask.shape
+        kept = mask.sum(dim=1)
+        score = self._grow_score(state)
+        alive = torch.ones(n_out, dtype=torch.bool, device=mask.device)
+        if ablate and c.min_salient_weights_per_neuron > 0 and score is not None:
+            salient = mask.clone().view(-1)
+            everywhere = torch.ones_like(salient)
+            salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
+            counts = salient.view(n_out, fan).sum(dim=1)
+            threshold = max(1, int(c.min_salient_weights_per_neuron * (target // n_out)))
+            alive = counts >= threshold
+            least = -(-target // fan)
+            if int(alive.sum()) < least:
+                alive = torch.zeros_like(alive).index_fill_(
+                    0, counts.argsort(descending=True, stable=True)[:least], True)
+        per_row = min(fan, target // int(alive.sum()))
+        need = torch.where(alive, per_row - kept, 0).clamp_min(0)
+        ablated = (mask & ~alive[:, None]).view(-1).nonzero().squeeze(1)
+        keys = None if score is None else score.reshape(n_out, fan)
+        grown = grow_rows(keys, ~mask & alive[:, None], need, c.grow_random_ratio,
+                          self.generator)
+        return ablated, grown
+
     def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
         """Ascending flat positions of k inactive connections (see `_grow_positions`)."""
-        score = GROW_SCORES[self.config.grow_score](state)
         kept = state.mask.view(-1).nonzero().squeeze(1)
-        return self._grow_positions(
-            state.mask.numel(), kept, k,
-            lambda n: None if score is None else select(score, ~state.mask, n, 0.0,
-                                                        self.generator, n_candidates=n_candidates))
+
+        def by_score(n: int, subset: torch.Tensor | None) -> torch.Tensor | None:
+            score = self._grow_score(state)  # after the subset's draws, as on the sparse path
+            if score is None:
+                return None
+            if subset is None:
+                return select(score, ~state.mask, n, 0.0, self.generator,
+                              n_candidates=n_candidates)
+            candidates = torch.zeros(state.mask.numel(), dtype=torch.bool, device=kept.device)
+            return select(score, candidates.index_fill_(0, subset, True), n, 0.0,
+                          self.generator, n_candidates=subset.numel())
+
+        return self._grow_positions(state.mask.numel(), kept, k, by_score)
 
     def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
         return LayerState(

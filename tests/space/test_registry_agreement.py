@@ -51,8 +51,10 @@ NAME_TUPLES: dict[str, tuple[str, ...]] = {
 }
 # The closed parameters that no registry or tuple names: SparsitySchedule and resolve_config
 # compare `sparsity_schedule` with "constant" / "gradual" directly, UpdateSchedule compares
-# `update_every` with "steps" / "never" / "run" (anything else is "epoch").
-UNBACKED = {"sparsity_schedule", "update_every"}
+# `update_every` with "steps" / "never" / "run" (anything else is "epoch"), the topology compares
+# `fan_in` with "constant" (anything else is "free"), `prune_scope` with "layer" (anything
+# else is "global") and `redistribution` with "momentum" (anything else is "none").
+UNBACKED = {"sparsity_schedule", "update_every", "fan_in", "prune_scope", "redistribution"}
 
 META = load_definition("meta")["parameters"]
 

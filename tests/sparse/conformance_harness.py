@@ -81,7 +81,8 @@ READERS: dict[str, Readers] = {
         state=_compressed_state,
         # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
         # only active weights does not have
-        refuses=frozenset({("grow_score", "momentum")}),
+        # constant fan-in (SRigL) works on whole rows of dense masks
+        refuses=frozenset({("grow_score", "momentum"), ("fan_in", "constant")}),
         # growth scores blocks of 15 output rows here: several blocks per layer
         prepare=lambda topology: setattr(topology, "block_elements", 1000),
     ),
@@ -145,8 +146,9 @@ class Harness:
         self.topology = build_topology(self.config, self.model, STEPS_PER_EPOCH,
                                        self.total_steps, self.generator)
         self.readers.prepare(self.topology)
-        self.optimizer = OPTIMIZERS[self.config["optimizer"]](self.model.parameters(),
-                                                               self.config)
+        self.optimizer = OPTIMIZERS[self.config["optimizer"]](
+            self.topology.param_groups(self.model, self.config["lr"],
+                                       self.config["lr_scaling"]), self.config)
         self.topology.attach(self.optimizer)
         self.criterion = nn.CrossEntropyLoss()
         self.step = 0

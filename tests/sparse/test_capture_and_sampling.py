@@ -1,6 +1,6 @@
 """What the topology reads off a forward pass (the activations of CTRE's cosine growth, how often
-each weight is used per sample) for every layer kind, and the uniform draws of positions that
-both execution paths share."""
+each weight is used per sample) for every layer kind, and the draws of positions that both
+execution paths share (uniform ones, and the multinomial keys of soft growth)."""
 
 import math
 
@@ -12,7 +12,7 @@ from torch import nn
 from metasparse.data import load_dataset, scale_inputs
 from metasparse.models import build_model
 from metasparse.space import resolve_config
-from metasparse.sparse import WEIGHT_INITS
+from metasparse.sparse import WEIGHT_INITS, multinomial_keys
 from metasparse.sparse.topology import ENUMERATE_BELOW, sample_positions
 from metasparse.train import build_topology
 
@@ -144,3 +144,17 @@ def test_conv_weight_laws_count_the_kernel_in_their_fans(name, std):
     # a 3x3 convolution from 4 to 8 channels: fan-in 36, fan-out 72 (gain 2 here)
     law = WEIGHT_INITS[name]((8, 4, 3, 3), torch.full((8,), 36.0), 2.0)
     assert law.std == pytest.approx(std) and law.uniform == name.endswith("uniform")
+
+
+def test_multinomial_keys_draw_in_proportion_to_the_weights():
+    # the highest key is position j with probability w_j / sum(w); zero weights come last
+    weights = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 0.0])
+    generator = torch.Generator().manual_seed(0)
+    draws = 20000
+    keys = torch.stack([multinomial_keys(weights, generator) for _ in range(draws)])
+    counts = torch.bincount(keys.argmax(dim=1), minlength=6)
+    assert counts[0] == counts[5] == 0
+    expected = (weights[1:5] / weights.sum() * draws).numpy()
+    assert stats.chisquare(counts[1:5].numpy(), expected).pvalue > 1e-3
+    top4 = keys.topk(4, dim=1).indices
+    assert not ((top4 == 0) | (top4 == 5)).any()  # 4 positive weights: the zeros never drawn

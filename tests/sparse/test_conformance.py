@@ -166,8 +166,20 @@ def _cosine(s: Snapshot, i: int) -> torch.Tensor:
     return (a_out.T @ a_in).abs()
 
 
+def _ch2_l3n(w: torch.Tensor) -> torch.Tensor:
+    """CH2-L3n as the CHTs code writes it (dense products over the mask after pruning)."""
+    dt = (w != 0).float()
+    td = dt.T
+    dd2, tt2 = dt @ td, td @ dt
+    bdd2, btt2 = dd2 != 0, tt2 != 0
+    e_dt = ((dt.sum(dim=1) - dd2) * bdd2).clamp_min(1) - 1
+    e_td = ((td.sum(dim=1) - tt2) * btt2).clamp_min(1) - 1
+    return ((dd2 + bdd2) / (e_dt + 1)) @ dt + (((tt2 + btt2) / (e_td + 1)) @ td).T
+
+
 GROW_SPEC = {
     "gradient": lambda s, i, w: s.grads[i].abs(),
+    "ch2_l3n": lambda s, i, w: _ch2_l3n(w),  # on the graph after pruning
     "momentum": lambda s, i, w: s.momenta[i].abs(),
     "cosine": lambda s, i, w: _cosine(s, i),
     "neuron": lambda s, i, w: _strength(w),  # strength after pruning
@@ -241,6 +253,159 @@ def test_random_scores_ignore_the_network(execution, kind):
             assert_uniform(pruned, before.masks[i], before.weights[i].abs())
         else:
             assert_uniform(grown, ~before.masks[i] | pruned, before.grads[i].abs())
+
+
+# -- which candidates growth sees, and how it picks among them -----------------------------
+@pytest.mark.parametrize("subset", [0.5, 1.0, 100.0])
+def test_sampled_candidates_grow_the_best_of_a_uniform_subset(execution, subset):
+    # GSE: the k best by gradient among m inactive connections drawn uniformly, m = subset x
+    # the layer's active count. A candidate of the overall top k is grown exactly when it was
+    # drawn (fewer than k others can beat it), so the overlap with the top k is hypergeometric;
+    # a subset as large as the layer is plain RigL.
+    h = Harness(execution, grow_candidates="sampled", grow_subset=subset, zeta=0.5)
+    before, after = h.advance_to_update()
+    for i in range(len(h.layers) - 1):  # the classifier moves too few for a statistical test
+        pruned, grown = pruned_and_grown(before, after, i)
+        candidates = ~before.masks[i] | pruned
+        score = before.grads[i].abs()
+        k = moved(h, before, i)
+        m = min(int(candidates.sum()), round(subset * int(before.masks[i].sum())))
+        if m == int(candidates.sum()):
+            assert_extreme(grown, candidates, score, k, lowest=False)
+            continue
+        assert int(grown.sum()) == k and not (grown & ~candidates).any()
+        best = _ranked(candidates, score, best_first=True)[:k]
+        overlap = int(grown.flatten()[best].sum())
+        law = stats.hypergeom(int(candidates.sum()), k, m)
+        assert law.ppf(1e-4) <= overlap <= law.ppf(1 - 1e-4), (overlap, law.mean())
+
+
+@pytest.mark.parametrize("grow_score", ["gradient", "ch2_l3n"])
+def test_multinomial_growth_draws_by_score_without_taking_the_top(execution, grow_score):
+    # CHTs' soft rule: a draw that leans towards high scores (more of the upper half than
+    # chance) but is not the top k; candidates scoring zero are drawn only once the others
+    # are exhausted
+    h = Harness(execution, grow_score=grow_score, grow_selection="multinomial", zeta=0.5)
+    before, after = h.advance_to_update()
+    for i in range(len(h.layers) - 1):
+        pruned, grown = pruned_and_grown(before, after, i)
+        candidates = ~before.masks[i] | pruned
+        score = GROW_SPEC[grow_score](before, i, before.weights[i].masked_fill(pruned, 0.0))
+        k = moved(h, before, i)
+        assert int(grown.sum()) == k and not (grown & ~candidates).any()
+        ranked = _ranked(candidates, score, best_first=True)
+        upper = ranked[:ranked.numel() // 2]
+        hits = int(grown.flatten()[upper].sum())
+        assert hits > stats.hypergeom(ranked.numel(), upper.numel(), k).ppf(1 - 1e-4)
+        assert not grown.flatten()[ranked[:k]].all()
+        positive = candidates & (score > 0)
+        if int(positive.sum()) >= k:
+            assert not (grown & ~positive).any()
+
+
+# -- constant fan-in and neuron ablation (SRigL) ----------------------------------------------
+def test_constant_fan_in_prunes_the_layer_and_regrows_each_unit_by_its_best(execution):
+    # every unit starts and stays at one fan-in: pruning takes the layer's lowest magnitudes,
+    # then each unit regrows what it lost, its own highest gradients
+    h = Harness(execution, fan_in="constant", min_salient_weights_per_neuron=0.0, zeta=0.5)
+    fan_ins = [m.sum(dim=1) for m in h.snapshot().masks]
+    assert all(f.min() == f.max() > 0 for f in fan_ins)
+    for _ in range(2):
+        before, after = h.advance_to_update()
+        for i in range(len(h.layers)):
+            pruned, grown = pruned_and_grown(before, after, i)
+            assert_extreme(pruned, before.masks[i], before.weights[i].abs(), moved(h, before, i),
+                           lowest=True)
+            assert torch.equal(after.masks[i].sum(dim=1), fan_ins[i])
+            candidates = ~before.masks[i] | pruned
+            for row in range(grown.shape[0]):
+                assert_extreme(grown[row], candidates[row], before.grads[i][row].abs(),
+                               int(pruned[row].sum()), lowest=False)
+
+
+def test_neuron_ablation_removes_units_with_few_salient_weights(execution):
+    # SRigL: a unit's salient weights are those kept after pruning or among the layer's k best
+    # gradients; below max(1, floor(gamma x fan-in)) the unit loses all its weights and the
+    # others share its budget evenly (never in the last layer)
+    gamma = 0.7
+    h = Harness(execution, fan_in="constant", min_salient_weights_per_neuron=gamma, zeta=0.5)
+    before, after = h.advance_to_update()
+    ablated_somewhere = 0
+    for i in range(len(h.layers)):
+        pruned, _ = pruned_and_grown(before, after, i)
+        n_out = before.masks[i].shape[0]
+        target = int(before.masks[i].sum())
+        k = moved(h, before, i)
+        salient = (before.masks[i] & ~pruned).flatten()
+        salient[before.grads[i].abs().flatten().topk(k).indices] = True
+        counts = salient.view(n_out, -1).sum(dim=1)
+        alive = counts >= max(1, int(gamma * (target // n_out)))
+        if i == len(h.layers) - 1:
+            alive[:] = True
+        fan_in = after.masks[i].sum(dim=1)
+        assert not fan_in[~alive].any()
+        assert (fan_in[alive] == target // int(alive.sum())).all()
+        assert h.layers[i].target == int(after.masks[i].sum())
+        ablated_somewhere += int((~alive).sum())
+    assert ablated_somewhere > 0  # the test sees ablation happen
+
+
+# -- momentum redistribution (SNFS) -------------------------------------------------------------
+def test_momentum_redistribution_shares_regrowth_by_mean_momentum(execution):
+    # SNFS: each layer prunes its k lowest |w|; the sum of the k is regrown across the layers
+    # in proportion to the mean |momentum| of their active weights (largest remainders), each
+    # layer by its own highest momentum
+    h = Harness(execution, grow_score="gradient", redistribution="momentum", zeta=0.5,
+                optimizer="sgd", lr=0.01, delta_t=4)
+    h.advance_to_update()
+    before, after = h.advance_to_update()
+    counts = [int(m.sum()) for m in before.masks]
+    # a layer that the moves made dense is a dense layer from then on: it takes no part
+    sparse = [int(m.sum()) < m.numel() for m in before.masks]
+    pruned_counts = [round(0.5 * c) if s else 0 for c, s in zip(counts, sparse, strict=True)]
+    weight = torch.tensor([m[mask].abs().mean().item() if s else 0.0
+                           for m, mask, s in zip(before.momenta, before.masks, sparse,
+                                                 strict=True)], dtype=torch.float64)
+    raw = sum(pruned_counts) * weight / weight.sum()
+    shares = raw.floor().long()
+    shares[(raw - shares).argsort(descending=True)[:sum(pruned_counts) - int(shares.sum())]] += 1
+    for i in range(len(h.layers)):
+        if not sparse[i]:
+            assert torch.equal(after.masks[i], before.masks[i])
+            continue
+        pruned, grown = pruned_and_grown(before, after, i)
+        assert_extreme(pruned, before.masks[i], before.weights[i].abs(), pruned_counts[i],
+                       lowest=True)
+        assert_extreme(grown, ~before.masks[i] | pruned, before.grads[i].abs(), int(shares[i]),
+                       lowest=False)
+        assert h.layers[i].target == int(after.masks[i].sum())
+    assert sum(int(m.sum()) for m in after.masks) == sum(counts)
+    assert any(int(s) != k for s, k in zip(shares, pruned_counts, strict=True))
+
+
+# -- learning-rate scaling (SmuPar) -----------------------------------------------------------
+@pytest.mark.parametrize("scaling", ["none", "density"])
+def test_lr_scaling_sets_each_layers_step_by_its_density(execution, scaling):
+    # Adam's first step moves every weight with a clear gradient by its learning rate: lr for
+    # the biases, lr / the layer's density for a sparsified weight under SmuPar's scaling
+    lr = 1e-4
+    h = Harness(execution, optimizer="adam", lr=lr, weight_decay=0.0, distribution="erk",
+                density=0.2, lr_scaling=scaling)
+    before = h.snapshot()
+    biases = [p.detach().clone() for n, p in h.model.named_parameters() if n.endswith("bias")]
+    h.train_step()
+    after = h.snapshot()
+    densities = set()
+    for i, mask in enumerate(before.masks):
+        density = int(mask.sum()) / mask.numel()
+        densities.add(round(density, 3))
+        step = (after.weights[i] - before.weights[i])[mask].abs()
+        expected = lr / density if scaling == "density" else lr
+        assert step.median().item() == pytest.approx(expected, rel=1e-3)
+    assert len(densities) > 1  # ERK: the layers differ, so each is scaled by its own
+    moved_biases = [p.detach() for n, p in h.model.named_parameters() if n.endswith("bias")]
+    for old, new in zip(biases, moved_biases, strict=True):
+        assert (new - old).abs().median().item() == pytest.approx(lr, rel=1e-3)
 
 
 # -- randomness ratios ---------------------------------------------------------------------
@@ -437,6 +602,29 @@ def test_gradual_schedule_prunes_the_lowest_to_the_cubic_target(execution):
     assert h.topology.density() == pytest.approx(0.1, abs=0.01)
 
 
+
+def test_global_scope_prunes_the_lowest_magnitudes_across_all_layers(execution):
+    # GraNet: each gradual prune removes the smallest |w| of the whole network, so the layers'
+    # densities part from the distribution's (uniform here) while the total follows the cubic
+    h = Harness(execution, sparsity_schedule="gradual", prune_scope="global",
+                initial_density=0.6, density=0.1, update_every="never", optimizer="adam",
+                lr=0.01, distribution="uniform")
+    half = h.total_steps / 2
+    updates, spread = 0, 0.0
+    for before, after in h.updates():
+        updates += 1
+        density = 0.1 + 0.5 * (1 - min(1.0, h.step / half)) ** 3
+        assert h.topology.target_density() == pytest.approx(density, abs=0.01)
+        pruned = torch.cat([pruned_and_grown(before, after, i)[0].flatten()
+                            for i in range(len(h.layers))])
+        active = torch.cat([m.flatten() for m in before.masks])
+        magnitude = torch.cat([w.abs().flatten() for w in before.weights])
+        k = int(active.sum()) - sum(int(m.sum()) for m in after.masks)
+        assert_extreme(pruned, active, magnitude, k, lowest=True)
+        layer_densities = [float(m.float().mean()) for m in after.masks]
+        spread = max(spread, max(layer_densities) - min(layer_densities))
+    assert updates == 5 and h.topology.density() == pytest.approx(0.1, abs=0.01)
+    assert spread > 0.05  # the layers' shares follow the ranking, not the uniform distribution
 
 DECAY_SPEC = {
     "constant": lambda p: 1.0,

@@ -90,6 +90,19 @@ def _meta_points(n, seed):
     return points
 
 
+def _row_slack(config) -> float:
+    """How far from the asked density constant fan-in may land: each layer holds whole rows
+    (its count rounded to a multiple of its units, off by half a unit's worth at most) and,
+    after neuron ablation, leaves a remainder of its budget unused (fewer entries than
+    surviving units): below 1.5 x units entries per layer."""
+    if config["fan_in"] == "free":
+        return 0.0
+    data = load_dataset("digits")
+    model = build_model(config, data.n_features, data.n_classes, data.image_shape)
+    shapes = [w.shape for _, w in sparsifiable_parameters(model)]
+    return sum(1.5 * s[0] for s in shapes) / sum(s.numel() for s in shapes)
+
+
 def check_feasible(config):
     """Raises the trainer's ConfigError when the point's layer densities cannot be met."""
     data = load_dataset("digits")
@@ -108,7 +121,7 @@ def test_invariants_hold_for_random_points_of_the_meta_space(config):
     assert result.status in ("success", "diverged")
     if result.status == "success":
         assert checker.steps == 2 * 34
-        assert result.density == pytest.approx(config["density"], abs=0.01)
+        assert result.density == pytest.approx(config["density"], abs=0.01 + _row_slack(config))
         assert checker.updates_seen > 0
         if config["sparsity_schedule"] == "constant":
             assert checker.grown_seen > 0

@@ -1,0 +1,58 @@
+"""Constant fan-in's row-wise draws (metasparse/sparse/fan_in.py): the initial pattern and growth
+that brings each row to its fan-in, with the randomness ratio applied per row."""
+
+import torch
+from scipy import stats
+
+from metasparse.sparse.fan_in import grow_rows, row_positions
+
+
+def test_row_positions_give_every_row_its_count_uniformly():
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.zeros(8, 50)
+    for _ in range(200):
+        flat = row_positions((8, 50), 5, generator)
+        assert torch.equal(flat, flat.sort().values)
+        mask = torch.zeros(400, dtype=torch.bool).index_fill_(0, flat, True).view(8, 50)
+        assert (mask.sum(dim=1) == 5).all()
+        counts += mask
+    # every input equally likely within a row: 200 x 5 / 50 = 20 expected hits each
+    assert stats.chisquare(counts.flatten().numpy()).pvalue > 1e-3
+
+
+def test_grow_rows_takes_each_rows_best_then_its_random_share():
+    generator = torch.Generator().manual_seed(1)
+    n_out, fan = 6, 40
+    keys = torch.rand(n_out, fan, generator=generator)
+    candidates = torch.rand(n_out, fan, generator=generator) < 0.7
+    need = torch.tensor([0, 1, 4, 7, 10, 12])
+    ratio = 0.5
+    hits_beyond = 0
+    for _ in range(100):
+        grown = torch.zeros(n_out * fan, dtype=torch.bool)
+        grown[grow_rows(keys, candidates, need, ratio, generator)] = True
+        grown = grown.view(n_out, fan)
+        assert torch.equal(grown.sum(dim=1), need) and not (grown & ~candidates).any()
+        for row in range(n_out):
+            k = int(need[row])
+            k_random = round(ratio * k)
+            ranked = candidates[row].nonzero().squeeze(1)
+            ranked = ranked[keys[row, ranked].argsort(descending=True)]
+            assert grown[row, ranked[:k - k_random]].all()  # the best share by the keys
+            hits_beyond += int(grown[row, ranked[k:]].sum())
+    # the random share falls beyond the row's top k often: it is not the next best
+    assert hits_beyond > 100
+
+
+def test_grow_rows_without_keys_is_uniform_within_each_row():
+    generator = torch.Generator().manual_seed(2)
+    candidates = torch.ones(2, 30, dtype=torch.bool)
+    candidates[1, :10] = False
+    counts = torch.zeros(2, 30)
+    for _ in range(300):
+        grown = torch.zeros(60, dtype=torch.bool)
+        grown[grow_rows(None, candidates, torch.tensor([3, 3]), 0.0, generator)] = True
+        counts += grown.view(2, 30)
+    assert not counts[1, :10].any()
+    assert stats.chisquare(counts[0].numpy()).pvalue > 1e-3
+    assert stats.chisquare(counts[1, 10:].numpy()).pvalue > 1e-3
