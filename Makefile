@@ -22,12 +22,15 @@ run: $(STAMP)
 	$(VENV)/bin/metasparse optimize scenarios/quickstart.yaml
 
 # PYTHONHASHSEED as the CLI fixes it: SMAC's and ConfigSpace's choices follow set order.
+# One pytest-xdist worker per core, each with one torch thread (two threads per worker would
+# oversubscribe the cores); the tests that start Ray share one worker (tests/conftest.py).
+PYTEST := PYTHONHASHSEED=0 OMP_NUM_THREADS=1 $(VENV)/bin/python -m pytest -n auto --dist loadgroup
 test: $(STAMP)
-	PYTHONHASHSEED=0 $(VENV)/bin/python -m pytest -q
+	$(PYTEST) -q
 
 # The whole suite, the tests marked slow included (pyproject.toml's addopts deselects them).
 test-all: $(STAMP)
-	PYTHONHASHSEED=0 $(VENV)/bin/python -m pytest -q -m "slow or not slow"
+	$(PYTEST) -q -m "slow or not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -68,3 +68,14 @@ def tiny_mf_run(tmp_path_factory) -> Path:
     return run_optimizer(tmp_path_factory.mktemp("tiny-mf"), "tiny-mf", n_trials=13,
                          budget={"epochs": 9, "min_epochs": 1},
                          backend={"name": "smac", "facade": "mf", "seed": 0})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start a local Ray instance share one xdist worker (`--dist loadgroup`), one
+    after another: two Ray instances at once would contend for the machine's cores and ports."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if item.module.__name__.endswith("test_optimize_ray") or any(
+                isinstance(value, str) and value == "ray" for value in params):
+            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -163,7 +163,7 @@ def load_results(path: str | Path) -> Results:
             + ", ".join(str(p) for p in find_runs(directory)))
     scenario = read_scenario(directory)
     settings = _settings(directory, scenario)
-    space = _space_of(directory, scenario)
+    space = _space_of(directory, scenario, _recorded_parameters(directory))
     trials = _read_trials(directory, space)
     instances = _read_table(directory / INSTANCES)
     for column in ("cost", *_NUMERIC):
@@ -200,18 +200,34 @@ def _read_table(path: Path) -> pd.DataFrame:
     return JobTable(path).frame(dtype=str, keep_default_na=False)
 
 
-def _space_of(directory: Path, scenario: dict[str, Any]) -> ConfigurationSpace:
-    from metasparse.space import load_space
+def _recorded_parameters(directory: Path) -> set[str]:
+    header = JobTable(directory / TRIALS).frame(dtype=str, nrows=0).columns
+    return {c[len(CONFIG_PREFIX):] for c in header if c.startswith(CONFIG_PREFIX)}
+
+
+def _space_of(directory: Path, scenario: dict[str, Any],
+              recorded: set[str]) -> ConfigurationSpace:
+    """The run's space: its scenario's, with every parameter that the space gained after the
+    run fixed at its default (the only behaviour the trainer had then, so every trial had it)."""
+    from metasparse.space import load_space, resolve_config
 
     spec = scenario.get("space", "meta")
     if isinstance(spec, list):
         raise MetasparseError(f"{str(directory)!r}: scenario.yaml lists several spaces; "
                               "analyze the directory of each space's run")
+    fixed = dict(scenario.get("fixed") or {})
+    defaults = resolve_config({})
     try:
-        return load_space(spec, fixed=scenario.get("fixed") or None)
+        space = load_space(spec, fixed=fixed or None)
+        while new := {name: defaults[name] for name in space
+                      if name not in recorded and name not in fixed and name in defaults
+                      and all(p.name in recorded for p in space.parents_of[name])}:
+            fixed.update(new)
+            space = load_space(spec, fixed=fixed)
     except MetasparseError as exc:
         raise MetasparseError(f"{str(directory)!r}: cannot rebuild the space of the run: "
                               f"{exc}") from None
+    return space
 
 
 def _read_trials(directory: Path, space: ConfigurationSpace) -> pd.DataFrame:

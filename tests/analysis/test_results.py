@@ -13,6 +13,7 @@ from metasparse.analysis import load_results
 from metasparse.errors import MetasparseError
 from metasparse.optimize import ResultsStore
 from metasparse.results import kind_of
+from metasparse.space import resolve_config
 
 STATUSES = {"success", "crashed", "timeout", "diverged", "pruned"}
 
@@ -62,15 +63,29 @@ def _drop_column(path, column: str) -> None:
         writer.writerows(rows)
 
 
-def test_a_run_made_before_its_space_gained_a_constant_still_loads(tiny_run, tmp_path):
-    # results/reference was written before the meta-space gained `execution` (a constant).
+def test_a_run_made_before_its_space_gained_a_parameter_still_loads(tiny_run, tmp_path):
+    # results/reference was written before the meta-space gained `execution` (a constant) and
+    # the axes of newer algorithms (searched in the meta-space): every trial had their defaults.
     directory = tmp_path / "run"
     shutil.copytree(tiny_run, directory)
     _drop_column(directory / "trials.csv", "config.execution")
     results = load_results(directory)
     assert set(results.trials["config.execution"]) == {"masked"}
     assert len(results.trials) == 10
-    searched = next(p for p in results.params if kind_of(results.space[p]) != "constant")
+    searched = next(p for p in results.params if kind_of(results.space[p]) != "constant"
+                    and not results.space.children_of[p])
     _drop_column(directory / "trials.csv", f"config.{searched}")
-    with pytest.raises(MetasparseError, match=f"parameter '{searched}' differs"):
+    results = load_results(directory)
+    assert kind_of(results.space[searched]) == "constant"
+    assert set(results.trials[f"config.{searched}"]) == {resolve_config({})[searched]}
+    assert len(results.trials) == 10
+
+
+def test_a_recorded_parameter_that_the_space_lacks_is_refused(tiny_run, tmp_path):
+    directory = tmp_path / "run"
+    shutil.copytree(tiny_run, directory)
+    trials = directory / "trials.csv"
+    header, rest = trials.read_text().split("\n", 1)
+    trials.write_text(header.replace("config.lr", "config.no_such_parameter") + "\n" + rest)
+    with pytest.raises(MetasparseError, match="parameter 'no_such_parameter' differs"):
         load_results(directory)
