@@ -494,6 +494,8 @@ class Topology:
                  for t, s in zip(targets, self.shapes, strict=True)]
         if self.config.redistribution == "momentum" and fraction > 0:
             targets, grows = self._redistribute(targets, grows)
+        if self.schedule.is_update(step):
+            self.scheduled_updates += 1
         if self._removes_channels(step):
             grows = [g + f for g, f in zip(grows, self._remove_channels(step, targets),
                                            strict=True)]
@@ -513,10 +515,8 @@ class Topology:
         """Chase: whether the update at `step` removes channels (every channel_prune_every-th
         scheduled update until channel_prune_end of training)."""
         c = self.config
-        if not self.schedule.is_update(step):
-            return False
-        self.scheduled_updates += 1
-        return (c.channel_prune != "none" and self.scheduled_updates % c.channel_prune_every == 0
+        return (c.channel_prune != "none" and self.schedule.is_update(step)
+                and self.scheduled_updates % c.channel_prune_every == 0
                 and step <= c.channel_prune_end * self.schedule.total_steps)
 
     def _remove_channels(self, step: int, targets: list[int]) -> list[int]:

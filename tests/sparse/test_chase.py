@@ -6,12 +6,13 @@ import math
 
 import pytest
 import torch
-from conformance_harness import Harness
+from conformance_harness import BASE, Harness
 
 from metasparse.errors import ConfigError
-from metasparse.space import get_preset
+from metasparse.models import build_model
+from metasparse.space import get_preset, resolve_config
 from metasparse.sparse.channels import removed_fraction, units_to_remove
-from metasparse.train import run_config
+from metasparse.train import build_topology, run_config
 
 CHASE = {"channel_prune": "umm", "channel_prune_ratio": 0.5, "channel_prune_every": 2,
          "channel_prune_end": 0.5}  # delta_t 5 of 100 steps: units removed at steps 10..50
@@ -52,8 +53,20 @@ def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget():
             umm = before.weights[i].abs().double().mean(dim=1).masked_fill(was, math.inf)
             assert set(new.tolist()) == set(umm.argsort(stable=True)[:new.numel()].tolist())
             assert not after.masks[i][now].any()  # removed units hold nothing, never regrown
-            grown = after.masks[i] & ~before.masks[i]
+            # the update moves zeta x count, and regrows the removed units' weights besides
+            # (regrow_init layer_init: a weight pruned and regrown gets a new value)
+            was_active, is_active = before.masks[i], after.masks[i]
+            reset = was_active & is_active & (after.weights[i] != before.weights[i])
+            grown = is_active & (~was_active | reset)
+            freed = int(was_active[new].sum())
+            assert int(grown.sum()) == round(0.3 * counts[i]) + freed
             assert not (after.states[i]["momentum_buffer"][grown] != 0).any()
+            # and prunes zeta x count of the lowest |w| among the remaining units
+            rest = was_active & ~now[:, None]
+            pruned = rest & (~is_active | reset)
+            assert int(pruned.sum()) == round(0.3 * counts[i])
+            magnitude = before.weights[i].abs()
+            assert magnitude[pruned].max() <= magnitude[rest & ~pruned].min()
             removed[i] = now
         assert [int(m.sum()) for m in after.masks] == counts  # each layer keeps its count
         assert [layer.target for layer in h.layers] == counts
@@ -61,10 +74,13 @@ def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget():
     assert [int(r.sum()) for r in removed] == [48, 32]  # half of 96 and of 64 units
 
 
-@pytest.mark.parametrize("changes", [{"fan_in": "constant"}, {"execution": "sparse"}])
+@pytest.mark.parametrize("changes", [{"fan_in": "constant"}, {"execution": "sparse"},
+                                     {"redistribution": "momentum"}])
 def test_chase_is_refused_where_units_cannot_be_removed(changes):
+    config = resolve_config({**BASE, "execution": "masked", **CHASE, **changes})
+    model = build_model(config, 64, 10)
     with pytest.raises(ConfigError, match="'channel_prune' parameter 'umm'"):
-        Harness(changes.pop("execution", "masked"), **CHASE, **changes)
+        build_topology(config, model, 10, 100, torch.Generator().manual_seed(0))
 
 
 def test_the_chase_preset_trains_a_cnn_on_coil20():
