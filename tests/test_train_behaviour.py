@@ -56,13 +56,15 @@ MIN_UPDATES = 10
 #   gse      0.930-0.958     0.930-0.958     0.100-0.103                   0.89
 #   chts     0.783-0.855     0.791-0.858     0.100-0.103                   0.74
 #   srigl    0.939-0.967     -               0.100-0.103                   0.89
+#   chase    0.947-0.947     -                                             0.90
 # (gse, chts, srigl: "prune highest" seeds 0-1 on each path; srigl's constant fan-in runs on the
 # masked path only. granet prunes globally since issue 17: 0.936-0.955 on both paths, seeds 0-9;
-# snfs redistributes by momentum since then: 0.928-0.969, seeds 0-9.)
+# snfs redistributes by momentum since then: 0.928-0.969, seeds 0-9. chase: seeds 0-1, masked
+# path only, as srigl.)
 DIGITS_HIDDEN = "256,256"
 DIGITS_FLOORS = {"set": 0.90, "rigl": 0.89, "snfs": 0.87, "ctre": 0.79, "mest": 0.88,
                  "granet": 0.89, "static": 0.88, "dense": 0.92, "gse": 0.89, "chts": 0.74,
-                 "srigl": 0.89}
+                 "srigl": 0.89, "chase": 0.90}
 
 # Where connections are scarce, growing by the preset's score must beat growing at random, on
 # average over paired seeds. Digits, 256,256, density 0.02, test accuracy, score minus random on
@@ -94,7 +96,8 @@ GROWTH_MARGIN = 0.05
 #   gse      0.979-0.986  0.979-0.986  -       0.91  0.897-0.917  0.897-0.913  -      0.83
 #   chts     0.955-0.962  0.958-0.962  -       0.89  0.859-0.885  0.862-0.894  -      0.79
 #   srigl    0.986-0.993  -            -       0.92  0.904-0.907  -            -      0.84
-# (gse, chts, srigl: seeds 0-1 on each path; "prune highest" measured on digits only. granet
+#   chase    0.979-0.993  -            -       0.92  0.907-0.917  -            -      0.85
+# (gse, chts, srigl, chase: seeds 0-1 on each path; "prune highest" measured on digits only. granet
 # with global pruning, seeds 0-1: coil20 0.979-0.983, isolet 0.923-0.936; snfs with momentum
 # redistribution, seeds 0-1: coil20 0.986-0.990, isolet 0.933-0.942.)
 # "grow random" (masked, seed 0) stays above these floors: coil20 rigl 0.983, snfs 0.965, ctre
@@ -102,20 +105,21 @@ GROWTH_MARGIN = 0.05
 REAL_FLOORS = {
     "coil20": {"set": 0.91, "rigl": 0.92, "snfs": 0.91, "ctre": 0.82, "mest": 0.92,
                "granet": 0.91, "static": 0.91, "dense": 0.92, "gse": 0.91, "chts": 0.89,
-               "srigl": 0.92},
+               "srigl": 0.92, "chase": 0.92},
     "isolet": {"set": 0.85, "rigl": 0.85, "snfs": 0.83, "ctre": 0.71, "mest": 0.84,
                "granet": 0.85, "static": 0.84, "dense": 0.86, "gse": 0.83, "chts": 0.79,
-               "srigl": 0.84},
+               "srigl": 0.84, "chase": 0.85},
 }
 
 
 def _runs_on(execution: str, name: str) -> bool:
     """Whether the path trains the preset: only the masked path keeps the momentum of inactive
     weights, which momentum growth reads, and the whole rows of dense masks that constant fan-in
-    works on (the sparse path refuses both with a one-line error)."""
+    and channel removal work on (the sparse path refuses them with a one-line error)."""
     preset = get_preset(name)
     return execution == "masked" or (preset["grow_score"] not in NEEDS_DENSE_MOMENTUM
-                                     and preset["fan_in"] == "free")
+                                     and preset["fan_in"] == "free"
+                                     and preset["channel_prune"] == "none")
 
 
 def _cases(names: list[str] | tuple[str, ...]) -> list[Any]:

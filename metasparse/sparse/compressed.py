@@ -108,6 +108,10 @@ class CompressedTopology(Topology):
             raise ConfigError("The 'fan_in' parameter 'constant' (SRigL) works on whole rows of "
                               "dense masks, which only the 'masked' execution keeps; use "
                               "execution=masked")
+        if config.channel_prune != "none":
+            raise ConfigError(f"The 'channel_prune' parameter {config.channel_prune!r} (Chase) "
+                              "removes whole units of dense masks, which only the 'masked' "
+                              "execution keeps; use execution=masked")
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
         for name, _ in named_weights:  # refused before any layer is replaced

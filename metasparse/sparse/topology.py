@@ -28,6 +28,7 @@ from torch import nn
 
 from metasparse._registry import Registry
 from metasparse.errors import ConfigError
+from metasparse.sparse.channels import removed_fraction, umm, units_to_remove
 from metasparse.sparse.distribution import active_counts, layer_densities
 from metasparse.sparse.fan_in import grow_rows, row_positions
 from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
@@ -65,6 +66,10 @@ class TopologyConfig:
     min_salient_weights_per_neuron: float
     prune_scope: str
     redistribution: str
+    channel_prune: str
+    channel_prune_ratio: float
+    channel_prune_every: int
+    channel_prune_end: float
 
     @classmethod
     def from_config(cls, config: dict) -> TopologyConfig:
@@ -82,6 +87,7 @@ class MaskedLayer:  # a layer of the masked path
     target: int
     uses_per_sample: int = 1  # how often a weight is applied per sample (conv: output positions)
     activations: tuple[torch.Tensor, torch.Tensor] | None = None
+    removed: torch.Tensor | None = None  # bool per output unit: Chase's removed channels
 
     @property
     def active(self) -> int:
@@ -373,6 +379,12 @@ class Topology:
             raise ConfigError("The 'fan_in' parameter 'constant' keeps every unit's fan-in "
                               "through updates; it needs sparsity_schedule='constant', got "
                               "'gradual'")
+        for axis, value in (("fan_in", "constant"), ("redistribution", "momentum")):
+            if config.channel_prune != "none" and getattr(config, axis) == value:
+                raise ConfigError(f"The 'channel_prune' parameter {config.channel_prune!r} "
+                                  f"keeps each layer's budget in its remaining units; it needs "
+                                  f"{axis} other than {value!r}")
+        self.scheduled_updates = 0
 
     # -- densities -------------------------------------------------------------------------
     def targets(self, density: float) -> list[int]:
@@ -482,6 +494,11 @@ class Topology:
                  for t, s in zip(targets, self.shapes, strict=True)]
         if self.config.redistribution == "momentum" and fraction > 0:
             targets, grows = self._redistribute(targets, grows)
+        if self.schedule.is_update(step):
+            self.scheduled_updates += 1
+        if self._removes_channels(step):
+            grows = [g + f for g, f in zip(grows, self._remove_channels(step, targets),
+                                           strict=True)]
         moved = 0
         for layer, target, n_grow in zip(self.layers, targets, grows, strict=True):
             moved += self._update_layer(layer, target, n_grow)
@@ -493,6 +510,19 @@ class Topology:
 
     def _after_update(self) -> None:
         """What a path refreshes once all layers are updated."""
+
+    def _removes_channels(self, step: int) -> bool:
+        """Chase: whether the update at `step` removes channels (every channel_prune_every-th
+        scheduled update until channel_prune_end of training)."""
+        c = self.config
+        return (c.channel_prune != "none" and self.schedule.is_update(step)
+                and self.scheduled_updates % c.channel_prune_every == 0
+                and step <= c.channel_prune_end * self.schedule.total_steps)
+
+    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
+        """Remove each eligible layer's lowest-UMM units (see channels.py); the active weights
+        each layer freed, which its update regrows among its other units."""
+        raise NotImplementedError
 
     def _update_layer(self, layer, target: int, n_grow: int) -> int:
         """Bring `layer` to `target` active connections, growing n_grow (and pruning what
@@ -653,10 +683,32 @@ class SparseTopology(Topology):
                     draw_bias(getattr(module, bias[0]), bias[1], generator)
                 self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
                                                init_std, target))
+        if config.channel_prune != "none":  # Conv2d channels and Linear units, not the output
+            for layer in self.layers[:-1]:
+                if isinstance(layer.module, nn.Conv2d | nn.Linear) and layer.target < layer.size:
+                    layer.removed = torch.zeros(layer.weight.shape[0], dtype=torch.bool,
+                                                device=layer.weight.device)
         self._after_update()
 
     def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
         return layer.weight
+
+    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
+        c = self.config
+        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
+                                    c.channel_prune_end)
+        freed = []
+        for layer, target in zip(self.layers, targets, strict=True):
+            if layer.removed is None:
+                freed.append(0)
+                continue
+            units = units_to_remove(umm(layer.weight.detach(), layer.mask), layer.removed,
+                                    fraction, layer.size // layer.removed.numel(), target)
+            freed.append(int(layer.mask[units].sum()))
+            layer.removed[units] = True
+            layer.mask[units] = 0.0
+            layer.weight.detach()[units] = 0.0
+        return freed
 
     def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:
         return layer.weight.detach().view(-1)[layer.mask.reshape(-1).bool()].abs()
@@ -710,13 +762,17 @@ class SparseTopology(Topology):
             flat_weight.index_fill_(0, pruned, 0.0)
         if n_grow > 0:
             state.mask = flat_mask.bool().view_as(layer.mask)
+            n_candidates = layer.weight.numel() - n_active + n_prune
+            if layer.removed is not None:  # removed units are never grown into
+                state.mask = state.mask | layer.removed.view(-1, *[1] * (layer.mask.dim() - 1))
+                n_candidates -= int(layer.removed.sum()) * (layer.size // layer.removed.numel())
             if c.fan_in == "constant":
                 ablated, grown = self._grow_rows(state, target, n_grow,
                                                  ablate=layer is not self.layers[-1])
                 flat_mask.index_fill_(0, ablated, 0.0)
                 flat_weight.index_fill_(0, ablated, 0.0)
             else:
-                grown = self._grow(state, n_grow, layer.weight.numel() - n_active + n_prune)
+                grown = self._grow(state, n_grow, n_candidates)
             flat_mask.index_fill_(0, grown, 1.0)
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
             flat_weight.index_copy_(0, grown, values.to(flat_weight))

@@ -53,8 +53,10 @@ NAME_TUPLES: dict[str, tuple[str, ...]] = {
 # compare `sparsity_schedule` with "constant" / "gradual" directly, UpdateSchedule compares
 # `update_every` with "steps" / "never" / "run" (anything else is "epoch"), the topology compares
 # `fan_in` with "constant" (anything else is "free"), `prune_scope` with "layer" (anything
-# else is "global") and `redistribution` with "momentum" (anything else is "none").
-UNBACKED = {"sparsity_schedule", "update_every", "fan_in", "prune_scope", "redistribution"}
+# else is "global"), `redistribution` with "momentum" (anything else is "none") and
+# `channel_prune` with "none" (anything else is "umm").
+UNBACKED = {"sparsity_schedule", "update_every", "fan_in", "prune_scope", "redistribution",
+            "channel_prune"}
 
 META = load_definition("meta")["parameters"]
 

@@ -81,8 +81,9 @@ READERS: dict[str, Readers] = {
         state=_compressed_state,
         # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
         # only active weights does not have
-        # constant fan-in (SRigL) works on whole rows of dense masks
-        refuses=frozenset({("grow_score", "momentum"), ("fan_in", "constant")}),
+        # constant fan-in (SRigL) and channel removal (Chase) work on whole rows of dense masks
+        refuses=frozenset({("grow_score", "momentum"), ("fan_in", "constant"),
+                           ("channel_prune", "umm")}),
         # growth scores blocks of 15 output rows here: several blocks per layer
         prepare=lambda topology: setattr(topology, "block_elements", 1000),
     ),
