@@ -1,0 +1,26 @@
+"""Feature selection with sparse training: rank the input features of a trained sparse network
+by the strength of their input neurons (QuickSelection), rank them by scikit-learn baselines, and
+score the top K with a downstream classifier.
+
+    trained = fit(get_preset("set"), "madelon", epochs=5)
+    ranking = rank_features(trained)
+    scores = evaluate_selection(trained.data, ranking, k=20, classifier="svm")
+"""
+
+from metasparse.features._baselines import ALL_FEATURES, BASELINES
+from metasparse.features._evaluate import CLASSIFIERS, Selection, evaluate_selection
+from metasparse.features._ranking import Ranking, rank_features
+from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
+
+__all__ = [
+    "ALL_FEATURES",
+    "BASELINES",
+    "CLASSIFIERS",
+    "RESULT_COLUMNS",
+    "FeatureSelection",
+    "Ranking",
+    "Selection",
+    "evaluate_selection",
+    "rank_features",
+    "select_features",
+]

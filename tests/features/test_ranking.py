@@ -1,0 +1,89 @@
+"""The neuron-strength ranking finds informative features; the top K beats a random K."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_classification
+from sklearn.metrics import roc_auc_score
+
+from metasparse.data import dataset_from_arrays, load_dataset
+from metasparse.errors import ConfigError
+from metasparse.features import BASELINES, Ranking, evaluate_selection, rank_features
+from metasparse.space import get_preset
+from metasparse.train import fit
+
+N_INFORMATIVE, N_FEATURES = 10, 100
+SMALL = {**get_preset("set"), "hidden_sizes": "64", "dropout": 0.0}
+# SET's sparse training, with a step size and weight decay that move the weights of the noise
+# features away from their initial values within 30 epochs (with SET's own SGD they barely move)
+LEARNING = {**SMALL, "optimizer": "adam", "lr": 0.01, "weight_decay": 0.01}
+
+
+def _synthetic():
+    # shuffle=False puts the informative features first: columns 0..N_INFORMATIVE-1
+    x, y = make_classification(n_samples=1200, n_features=N_FEATURES, n_informative=N_INFORMATIVE,
+                               n_redundant=0, n_repeated=0, n_clusters_per_class=1,
+                               class_sep=2.0, shuffle=False, random_state=0)
+    return dataset_from_arrays("informative_first", x.astype(np.float32), y)
+
+
+@pytest.mark.parametrize(("execution", "seed"), [("masked", 0), ("sparse", 1)])
+def test_strength_ranks_informative_features_first(execution, seed):
+    trained = fit({**LEARNING, "execution": execution}, _synthetic(), epochs=30, seed=seed,
+                  device="cpu")
+    ranking = rank_features(trained)
+    informative = np.arange(N_FEATURES) < N_INFORMATIVE
+    # the chance that an informative feature outranks a noise feature: 0.5 for a random ranking
+    assert roc_auc_score(informative, ranking.scores) > 0.7
+    found = np.count_nonzero(ranking.top(20) < N_INFORMATIVE)
+    assert found >= 5  # of the 10 in the top 20; chance: 2
+
+
+def test_strength_is_the_sum_of_active_magnitudes():
+    trained = fit(SMALL, _synthetic(), epochs=1, seed=0, device="cpu")
+    layer = trained.topology.layers[0]
+    expected = (layer.weight * layer.mask).detach().abs().sum(dim=0)
+    assert torch.count_nonzero(layer.mask) < layer.mask.numel()  # a sparse layer
+    np.testing.assert_allclose(rank_features(trained).scores, expected.double().numpy(),
+                               rtol=1e-6)
+
+
+def test_ranking_orders_by_score_and_checks_k():
+    ranking = Ranking(np.array([0.1, 3.0, 2.0, 3.0]))
+    assert ranking.top(3).tolist() == [1, 3, 2]
+    for k in (0, 5):
+        with pytest.raises(ConfigError, match=r"The 'k' parameter must be an integer in 1\.\.4"):
+            ranking.top(k)
+
+
+@pytest.fixture(scope="module")
+def madelon():
+    from metasparse.data import scale_inputs
+
+    return scale_inputs(load_dataset("madelon"), "standard")
+
+
+def test_top_k_beats_a_random_k_on_madelon(madelon):
+    ranking = BASELINES["random_forest"](madelon, 0)
+    top = evaluate_selection(madelon, ranking, 20, "svm")
+    chosen = np.random.default_rng(0).choice(madelon.n_features, 20, replace=False)
+    random = evaluate_selection(madelon, chosen, 20, "svm")
+    assert top.test_accuracy > 0.75 and random.test_accuracy < 0.62
+    assert top.test_accuracy > random.test_accuracy + 0.15
+
+
+@pytest.mark.parametrize("name", BASELINES.names())
+def test_every_baseline_ranks_every_feature(name, madelon):
+    ranking = BASELINES[name](madelon, 0)
+    assert ranking.scores.shape == (madelon.n_features,)
+    assert np.isfinite(ranking.scores).all()
+
+
+def test_unknown_classifier_and_baseline_are_refused(madelon):
+    with pytest.raises(ConfigError, match=r"The 'classifier' parameter must be one of "
+                                          r"\['extra_trees', 'svm'\]; got 'knn'"):
+        evaluate_selection(madelon, Ranking(np.ones(madelon.n_features)), 5, "knn")
+    with pytest.raises(ConfigError, match=r"The 'baseline' parameter must be one of .*got 'x'"):
+        BASELINES["x"]
