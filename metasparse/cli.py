@@ -166,6 +166,9 @@ def _optional_commands(sub) -> None:
          "write a results directory as an Optuna study (journal file for optuna-dashboard)"),
         ("dashboard", "metasparse.dashboard._command",
          "serve a live dashboard of results directories in the browser (127.0.0.1)"),
+        ("select-features", "metasparse.features._command",
+         "train a sparse network, rank its input features and score the top K against "
+         "scikit-learn baselines"),
         ("study", "metasparse.study._command",
          "run a research study (randomness of prune/grow, weight importance, what tuning "
          "the algorithms is worth) and its report"),

@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "metasparse"
 # layer is absent: the one sanctioned way into another package's private module.
 CLI_PLUGINS = {"metasparse.optimize._command", "metasparse.analysis._command",
                "metasparse.analysis._validate_command", "metasparse.study._command",
-               "metasparse.dashboard._command", "metasparse.analysis._export_command"}
+               "metasparse.dashboard._command", "metasparse.analysis._export_command",
+               "metasparse.features._command"}
 _DOTTED = re.compile(r"metasparse(\.\w+)+")
 
 

@@ -1,0 +1,55 @@
+"""`metasparse select-features`: its files, its JSON, and one-line refusals."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from metasparse.cli import main
+
+FAST = ["--dataset", "wine", "--set", "hidden_sizes=16", "--epochs", "2"]
+
+
+def test_writes_ranking_results_and_plot(tmp_path, capsys):
+    code = main(["select-features", *FAST, "--k", "3", "--k", "6", "--baselines", "all",
+                 "mutual_info", "--classifier", "extra_trees", "--out", str(tmp_path),
+                 "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    with (tmp_path / "ranking.csv").open() as f:
+        ranking = list(csv.DictReader(f))
+    assert [int(r["feature"]) for r in ranking] == out["ranking"]
+    assert sorted(out["ranking"]) == list(range(13))  # wine: 13 features, each ranked once
+    assert [int(r["rank"]) for r in ranking] == list(range(1, 14))
+    scores = [float(r["score"]) for r in ranking]
+    assert scores == sorted(scores, reverse=True)
+    with (tmp_path / "results.csv").open() as f:
+        results = [(r["method"], int(r["k"]), r["classifier"]) for r in csv.DictReader(f)]
+    assert results == [("sparse_training", 3, "extra_trees"), ("sparse_training", 6, "extra_trees"),
+                       ("all", 13, "extra_trees"), ("mutual_info", 3, "extra_trees"),
+                       ("mutual_info", 6, "extra_trees")]
+    assert [(r["method"], r["k"]) for r in out["results"]] == [r[:2] for r in results]
+    assert (tmp_path / "accuracy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--k", "0"], "The 'k' parameter must be an integer in 1..13; got 0"),
+    (["--k", "14"], "The 'k' parameter must be an integer in 1..13; got 14"),
+    (["--k", "3", "--classifier", "knn"],
+     "The 'classifier' parameter must be one of ['extra_trees', 'svm']; got 'knn'"),
+    (["--k", "3", "--baselines", "lasso"], "The 'baseline' parameter must be one of ["),
+])
+def test_refuses_bad_input_in_one_line(args, message, tmp_path, capsys):
+    assert main(["select-features", *FAST, *args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metasparse select-features: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not list(tmp_path.iterdir())  # refused before training: nothing written
+
+
+def test_refuses_an_unknown_dataset_in_one_line(capsys):
+    assert main(["select-features", "--dataset", "no_such_data", "--k", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("metasparse select-features: error: ") and err.count("\n") == 1
