@@ -19,15 +19,15 @@ wise layers keep that layout and the next sparse layer then reads x^T as a conti
 which is MKL's fast case; `.contiguous()` it where a caller needs `.view`.
 
 Growth scores that need a dense quantity (|dense gradient|, CTRE's cosine) are computed at
-topology updates only, one block of output rows at a time: `outer_row_blocks`,
-`dense_grad_blocks` and `topk_inactive` keep peak memory at one block plus the k candidates.
+topology updates only, one block of output rows at a time (compressed.py), from the (input,
+output gradient) pairs that a SparseLinear captures.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -142,19 +142,6 @@ class CSRLayout:
             torch.arange(self.shape[0], device=self.crow.device), counts.long(),
             output_size=self.nnz)
 
-    def flat(self) -> torch.Tensor:
-        """row * cols + col (int64) of every entry: ascending, since CSR order is row-major."""
-        return self.rows() * self.shape[1] + self.col.long()
-
-    def contains(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """Whether each (rows[i], cols[i]) is an active entry (bool), by binary search."""
-        flat = self.flat()
-        query = rows.long() * self.shape[1] + cols.long()
-        if flat.numel() == 0:
-            return torch.zeros_like(query, dtype=torch.bool)
-        pos = torch.searchsorted(flat, query).clamp_max(flat.numel() - 1)
-        return flat[pos] == query
-
     def csr(self, values: torch.Tensor) -> torch.Tensor:
         """The sparse CSR matrix with these values (a view of them, no copy)."""
         return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape,
@@ -239,7 +226,7 @@ def sparse_linear(x: torch.Tensor, values: torch.Tensor, layout: CSRLayout,
 
     Differentiable in x, values and bias; the gradient of `values` is dense and aligned with it.
     For a 2-D x the output is a transposed view (see the module docstring). `sink`, when given,
-    receives (x, grad_out) of each backward pass: the inputs of `dense_grad_blocks`.
+    receives (x, grad_out) of each backward pass: what the dense gradient is computed from.
     """
     n_out, n_in = layout.shape
     if x.shape[-1] != n_in:
@@ -260,7 +247,7 @@ class SparseLinear(nn.Module):
     needed to carry per-weight optimizer state over.
 
     With `capture_io` set, each backward pass appends (x, grad_out) to `captured`: what a
-    gradient-based growth score reads at a topology update (`dense_grad_blocks`); the caller
+    gradient-based growth score reads at a topology update (compressed.py); the caller
     clears the list. A state dict with another number of active weights loads (the tensors are
     resized to it).
     """
@@ -363,56 +350,3 @@ class SparseLinear(nn.Module):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"nnz={self.nnz}, density={density:.4g}, bias={self.bias is not None}")
 
-
-# -- dense quantities at topology updates, one block of rows at a time ------------------------
-def outer_row_blocks(a: torch.Tensor, b: torch.Tensor,
-                     block_rows: int | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-    """Blocks of rows of the dense a^T b (a: M x out, b: M x in): (first_row, block).
-
-    Each block is (rows x in) and freshly allocated (callers may modify it in place); peak
-    memory is one block. With a = grad_out, b = x this is the dense weight gradient; with
-    column-normalised activations it is CTRE's cosine similarity.
-    """
-    block_rows = block_rows or _default_block_rows(b.shape[1])
-    for start in range(0, a.shape[1], block_rows):
-        yield start, a[:, start:start + block_rows].t() @ b
-
-
-def dense_grad_blocks(x: torch.Tensor, grad_out: torch.Tensor,
-                      block_rows: int | None = None) -> Iterator[tuple[int, torch.Tensor]]:
-    """Row blocks of the dense weight gradient grad_out^T x that nn.Linear would compute."""
-    return outer_row_blocks(grad_out.reshape(-1, grad_out.shape[-1]),
-                            x.reshape(-1, x.shape[-1]), block_rows)
-
-
-def topk_inactive(layout: CSRLayout, blocks: Iterable[tuple[int, torch.Tensor]], k: int,
-                  score: Callable[[torch.Tensor], torch.Tensor] = torch.abs_,
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The k inactive positions of highest `score(block)` over row blocks covering the matrix.
-
-    Returns (scores, rows, cols), unsorted; fewer than k where fewer positions are inactive.
-    The blocks and score's results are scratch: both may be overwritten (the blocks of
-    `outer_row_blocks` are). Ties are broken as torch.topk breaks them, so the set can differ
-    from a whole-matrix topk only among equal scores.
-    """
-    n_cols = layout.shape[1]
-    best_scores = torch.empty(0)
-    best_flat = torch.empty(0, dtype=torch.long)
-    for start, block in blocks:
-        scored = score(block).reshape(-1)
-        stop = start + block.shape[0]
-        lo, hi = int(layout.crow[start]), int(layout.crow[stop])
-        if hi > lo:  # active entries of these rows: never candidates
-            counts = (layout.crow[start + 1:stop + 1] - layout.crow[start:stop]).long()
-            local_rows = torch.repeat_interleave(
-                torch.arange(block.shape[0], device=counts.device), counts, output_size=hi - lo)
-            local = local_rows * n_cols + layout.col[lo:hi].long()
-            scored.index_fill_(0, local.to(scored.device), -math.inf)
-        top = torch.topk(scored, min(k, scored.numel()), sorted=False)
-        keep = top.values > -math.inf
-        best_scores = torch.cat([best_scores.to(scored), top.values[keep]])
-        best_flat = torch.cat([best_flat.to(scored.device), top.indices[keep] + start * n_cols])
-        if best_scores.numel() > k:
-            top = torch.topk(best_scores, k, sorted=False)
-            best_scores, best_flat = top.values, best_flat[top.indices]
-    return best_scores, best_flat // n_cols, best_flat % n_cols

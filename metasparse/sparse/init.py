@@ -1,9 +1,9 @@
 """Weight initialisation of sparse layers, and the initial value of regrown connections.
 
 A weight init is a law: normal or uniform, with a standard deviation for the whole layer or one
-per output unit. The same law fills a dense masked weight (`draw_dense`) or only the active
-entries of a compressed one (`draw_entries`), so both execution paths start from the same
-distribution. `sparse_kaiming` scales each output unit by its own active fan-in (Evci et al.,
+per output unit. It fills the active entries (`draw_entries`) of a masked weight and of a
+compressed one alike, so both execution paths start from the same distribution.
+`sparse_kaiming` scales each output unit by its own active fan-in (Evci et al.,
 "Gradient flow in sparse neural networks", 2022), so that a sparse layer starts with the same
 activation variance as a dense one. The layer keeps the law's mean standard deviation for
 `regrow_init`.
@@ -79,15 +79,6 @@ def _standard(law: InitLaw, out: torch.Tensor,
     if law.uniform:
         return out.uniform_(-math.sqrt(3.0), math.sqrt(3.0), generator=generator)
     return out.normal_(0.0, 1.0, generator=generator)
-
-
-def draw_dense(law: InitLaw, weight: torch.Tensor) -> None:
-    """Fill a dense weight (out_features first) with the law (torch's global random stream)."""
-    _standard(law, weight)
-    std = law.std
-    if isinstance(std, torch.Tensor):
-        std = std.to(weight).view(-1, *([1] * (weight.dim() - 1)))
-    weight.mul_(std)
 
 
 def draw_entries(law: InitLaw, values: torch.Tensor, rows: torch.Tensor,

@@ -37,7 +37,7 @@ from metasparse.sparse import (
     REGROW_INITS,
     WEIGHT_INITS,
 )
-from metasparse.sparse.init import draw_dense
+from metasparse.sparse.init import draw_entries
 
 pytestmark = pytest.mark.parametrize("execution", EXECUTIONS)
 
@@ -569,9 +569,11 @@ def test_sparse_kaiming_scales_each_unit_by_its_fan_in(execution):
     gain = activation_gain("relu")
     mask = torch.zeros(2, 1000)
     mask[0, :4] = mask[1, :400] = 1.0
-    weight = torch.empty(2, 1000)
-    torch.manual_seed(0)
-    draw_dense(WEIGHT_INITS["sparse_kaiming"](weight.shape, mask.sum(dim=1), gain), weight)
+    rows, cols = mask.nonzero(as_tuple=True)
+    values = torch.empty(len(rows))
+    draw_entries(WEIGHT_INITS["sparse_kaiming"](mask.shape, mask.sum(dim=1), gain), values, rows,
+                 torch.Generator().manual_seed(0))
+    weight = torch.zeros(2, 1000).index_put_((rows, cols), values)
     pairs = [*zip(snapshot.masks, snapshot.weights, strict=True), (mask.bool(), weight * mask)]
     for mask, weight in pairs:
         fan_in = mask.sum(dim=1, keepdim=True).clamp_min(1)

@@ -8,9 +8,7 @@ from metasparse.sparse.csr import (
     INDEX_DTYPE,
     CSRLayout,
     SparseLinear,
-    dense_grad_blocks,
     sparse_linear,
-    topk_inactive,
 )
 
 OUT, IN = 37, 53
@@ -114,10 +112,6 @@ def test_round_trip_mask_to_sparse_linear_to_dense():
     layout = sparse.layout
     for index in (layout.crow, layout.col, layout.crow_t, layout.col_t, layout.perm):
         assert index.dtype == INDEX_DTYPE == torch.int32
-    rows, cols = mask.nonzero(as_tuple=True)
-    assert bool(layout.contains(rows, cols).all())
-    inactive_rows, inactive_cols = (~mask).nonzero(as_tuple=True)
-    assert not bool(layout.contains(inactive_rows, inactive_cols).any())
 
 
 def test_a_state_dict_loads_into_a_layer_of_another_pattern():
@@ -220,43 +214,3 @@ def test_optimizer_state_exists_only_for_active_weights_and_a_step_matches_maske
     assert opt_sparse.state[sparse.values]["momentum_buffer"].shape == (sparse.nnz,)
     torch.testing.assert_close(sparse.to_dense(), dense.weight.detach())
     torch.testing.assert_close(sparse.bias, dense.bias)
-
-
-@pytest.mark.parametrize("block_rows", [1, 6, OUT])
-def test_block_wise_dense_gradient_equals_the_dense_one(block_rows):
-    dense, _, sparse = dense_pair(0.1, torch.float64)
-    sparse.capture_io = True
-    x = torch.randn(20, IN, dtype=torch.float64)
-    target = torch.randn(20, OUT, dtype=torch.float64)
-    (sparse(x) - target).square().sum().backward()
-    (dense(x) - target).square().sum().backward()
-    (x_seen, grad_out), = sparse.captured
-    blocks = list(dense_grad_blocks(x_seen, grad_out, block_rows))
-    assert [start for start, _ in blocks] == list(range(0, OUT, block_rows))
-    assert all(b.shape[0] <= block_rows for _, b in blocks)
-    torch.testing.assert_close(torch.cat([b for _, b in blocks]), dense.weight.grad)
-
-
-@pytest.mark.parametrize("block_rows", [1, 5, OUT])
-def test_topk_inactive_equals_a_masked_topk_over_the_whole_gradient(block_rows):
-    _, mask, sparse = dense_pair(0.3, torch.float64)
-    x = torch.randn(20, IN, dtype=torch.float64)
-    grad_out = torch.randn(20, OUT, dtype=torch.float64)
-    full = (grad_out.t() @ x).abs().masked_fill(mask, -float("inf")).flatten()
-    k = 40
-    expected = set(torch.topk(full, k).indices.tolist())
-
-    scores, rows, cols = topk_inactive(sparse.layout,
-                                       dense_grad_blocks(x, grad_out, block_rows), k)
-    assert set((rows * IN + cols).tolist()) == expected
-    torch.testing.assert_close(scores, full[rows * IN + cols])
-    assert not bool(mask[rows, cols].any())
-
-
-def test_topk_inactive_returns_every_inactive_position_when_k_exceeds_them():
-    mask = torch.ones(4, 6, dtype=torch.bool)
-    mask[1, 2] = mask[3, 0] = False
-    layout = CSRLayout.from_mask(mask)
-    blocks = dense_grad_blocks(torch.randn(5, 6), torch.randn(5, 4), 3)
-    _, rows, cols = topk_inactive(layout, blocks, 10)
-    assert sorted(zip(rows.tolist(), cols.tolist(), strict=True)) == [(1, 2), (3, 0)]
