@@ -164,8 +164,7 @@ def fit(
     if sparse:
         materialize(model, device)
     torch.manual_seed(seed)  # dropout's stream, whatever building the model drew
-    optimizer = OPTIMIZERS[c["optimizer"]](
-        topology.param_groups(model, c["lr"], c["lr_scaling"]), c)
+    optimizer = OPTIMIZERS[c["optimizer"]](sparsifier.param_groups(c["lr"]), c)
     lr_factor = LR_SCHEDULES[c["lr_schedule"]]
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))
     sparsifier.attach(optimizer)

@@ -73,6 +73,11 @@ def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_st
     if not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
         raise ConfigError(f"The 'steps_per_epoch' parameter must be a positive integer; got "
                           f"{steps_per_epoch!r}")
+    if optimizer is not None and c["lr_scaling"] != "none":
+        raise ConfigError(
+            f"lr_scaling={c['lr_scaling']!r} gives every sparsified layer a learning rate of its "
+            "own, which an optimizer built before sparsify does not have: pass optimizer=None, "
+            "build it from sparsifier.param_groups(lr), then call sparsifier.attach(optimizer)")
     layers = find_layers(model, exclude_types, exclude_names)
     device = layers[0][1].device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -118,6 +123,12 @@ class Sparsifier:
     def steps(self) -> int:
         """The optimizer steps followed so far (the step count of the schedules)."""
         return self._done
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """The model's parameters as optimizer groups, each sparsified layer's learning rate
+        `lr` scaled as the configuration's `lr_scaling` says; build the optimizer from them,
+        then `attach` it."""
+        return self.topology.param_groups(self.model, lr, self.config["lr_scaling"])
 
     def attach(self, optimizer: torch.optim.Optimizer) -> None:
         """Follow `optimizer`'s steps and keep its state right (on the sparse path it is

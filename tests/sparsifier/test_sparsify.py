@@ -228,3 +228,22 @@ def test_a_full_configuration_with_the_trainers_own_keys_is_taken_as_it_is():
     assert {"model", "optimizer", "lr"} <= set(config)
     sparsifier = metasparse.sparsify(_mlp(), None, 10, **config)
     assert sparsifier.config["grow_score"] == "gradient"
+
+
+@pytest.mark.parametrize("execution", ["masked", "sparse"])
+def test_lr_scaling_comes_through_the_sparsifiers_parameter_groups(execution):
+    model = _mlp()
+    with pytest.raises(ConfigError, match=r"sparsifier\.param_groups\(lr\)"):
+        metasparse.sparsify(model, torch.optim.SGD(model.parameters(), lr=0.1), 10,
+                            lr_scaling="density", density=0.25, execution=execution)
+    sparsifier = metasparse.sparsify(model, None, 10, lr_scaling="density", density=0.25,
+                                     distribution="uniform", execution=execution)
+    optimizer = torch.optim.SGD(sparsifier.param_groups(0.1), lr=0.1)
+    sparsifier.attach(optimizer)
+    lrs = {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+    weights = {id(layer.linear.values if execution == "sparse" else layer.weight): layer
+               for layer in sparsifier.topology.layers}
+    for key, layer in weights.items():
+        assert lrs[key] == pytest.approx(0.1 * layer.size / layer.target)
+    rest = [p for p in model.parameters() if id(p) not in weights]
+    assert len(rest) == 2 and all(lrs[id(p)] == 0.1 for p in rest)  # the biases
