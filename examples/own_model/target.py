@@ -56,10 +56,12 @@ def train(config: dict, budget: int, seed: int) -> dict[str, float]:
     loader = torch.utils.data.DataLoader(train_set, batch_size=int(config["batch_size"]),
                                          shuffle=True)
     model = SmallConvNet()
-    optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"],
-                                momentum=config["momentum"], weight_decay=config["weight_decay"])
-    sparsifier = metasparse.sparsify(model, optimizer, budget * len(loader),
+    sparsifier = metasparse.sparsify(model, None, budget * len(loader),
                                      steps_per_epoch=len(loader), seed=seed, **config)
+    # the optimizer from the sparsifier's groups: a searched lr_scaling sets per-layer lrs
+    optimizer = torch.optim.SGD(sparsifier.param_groups(config["lr"]), lr=config["lr"],
+                                momentum=config["momentum"], weight_decay=config["weight_decay"])
+    sparsifier.attach(optimizer)
     for _ in range(budget):
         model.train()
         for x, y in loader:

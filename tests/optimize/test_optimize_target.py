@@ -32,9 +32,11 @@ TARGET = textwrap.dedent('''
         order = torch.randperm(len(x))
         train, val = order[:100], order[100:]
         model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 3))
-        optimizer = torch.optim.SGD(model.parameters(), lr=config["lr"], momentum=0.9)
         steps = 10 * budget
-        sparsifier = metasparse.sparsify(model, optimizer, steps, **config)
+        sparsifier = metasparse.sparsify(model, None, steps, **config)
+        optimizer = torch.optim.SGD(sparsifier.param_groups(config["lr"]), lr=config["lr"],
+                                    momentum=0.9)
+        sparsifier.attach(optimizer)
         for step in range(steps):
             idx = train[torch.randint(100, (20,))]
             nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
