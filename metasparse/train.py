@@ -23,6 +23,7 @@ from metasparse.models import VISION_MODELS, build_model, materialize
 from metasparse.space import resolve_config
 from metasparse.sparse import DECAYS, Topology, fitting_dense_layers
 from metasparse.sparsifier import Sparsifier, build_topology, find_layers, target_density
+from metasparse.tasks import Task, make_task
 
 __all__ = [
     "OPTIMIZERS", "Trained", "TrialResult", "build_topology", "evaluate", "fit", "run_config",
@@ -145,8 +146,10 @@ def fit(
     topology_generator = torch.Generator(device=device).manual_seed(seed + 1)
     # the sparse path builds on the meta device: its sparsified layers never exist densely
     sparse = c["execution"] == "sparse"
+    task = make_task(c)
     with torch.device("meta") if sparse else contextlib.nullcontext():
-        model = build_model(c, data.n_features, data.n_classes, data.image_shape)
+        model = build_model(c, data.n_features, task.n_outputs(data.n_features, data.n_classes),
+                            data.image_shape)
     model = model if sparse else model.to(device)
     x_train, y_train = data.X_train.to(device), data.y_train.to(device)
     batch_size = min(int(c["batch_size"]), len(x_train))
@@ -169,7 +172,6 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s / total_steps))
     sparsifier.attach(optimizer)
     topology.measure_uses(model, x_train[:batch_size])
-    criterion = nn.CrossEntropyLoss(label_smoothing=c["label_smoothing"])
     # the CIFAR networks train with the literature's standard augmentation
     augment = c["model"] in VISION_MODELS and data.image_shape is not None
 
@@ -182,7 +184,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             if augment:
                 xb = crop_flip(xb, data.image_shape, generator)
-            loss = criterion(model(xb), yb)
+            xb, target = task.batch(xb, yb, generator)
+            loss = task.loss(model(xb), target)
             loss.backward()
             optimizer.step()
             scheduler.step()
@@ -194,7 +197,7 @@ def fit(
         if not torch.isfinite(loss_sum):
             status, error = "diverged", f"training loss is not finite in epoch {epoch}"
             break
-        val_loss, val_acc = evaluate(model, data.X_val, data.y_val, criterion, device)
+        val_loss, val_acc = evaluate(model, data.X_val, data.y_val, task, device)
         val_curve.append(val_acc)
         if report is not None:
             report(epoch, {"val_error": 1.0 - val_acc, "val_accuracy": val_acc,
@@ -202,7 +205,7 @@ def fit(
 
     test_loss = test_acc = None
     if evaluate_test and status == "success":
-        test_loss, test_acc = evaluate(model, data.X_test, data.y_test, criterion, device)
+        test_loss, test_acc = evaluate(model, data.X_test, data.y_test, task, device)
     result = TrialResult(
         status=status, val_accuracy=val_acc, val_error=1.0 - val_acc, val_loss=val_loss,
         test_accuracy=test_acc, test_loss=test_loss, density=topology.density(),
@@ -226,17 +229,12 @@ def _batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module,
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, task: Task,
              device: torch.device) -> tuple[float, float]:
-    """(mean loss, accuracy) on a split; the model's train/eval mode is left as it was."""
+    """(mean loss, score) on a split: the score is the task's (the accuracy of a classifier);
+    the model's train/eval mode is left as it was."""
     was_training = model.training
     model.eval()
-    loss_sum, correct = 0.0, 0
-    for i in range(0, len(x), EVAL_BATCH):
-        xb, yb = x[i:i + EVAL_BATCH].to(device), y[i:i + EVAL_BATCH].to(device)
-        out = model(xb)
-        loss_sum += float(criterion(out, yb)) * len(xb)
-        correct += int((out.argmax(dim=1) == yb).sum())
+    loss, score = task.evaluate(model, x, y, EVAL_BATCH, device)
     model.train(was_training)
-    loss = loss_sum / len(x)
-    return (loss if math.isfinite(loss) else math.inf), correct / len(x)
+    return (loss if math.isfinite(loss) else math.inf), score

@@ -1,6 +1,7 @@
 """Feature selection with sparse training: rank the input features of a trained sparse network
-by the strength of their input neurons (QuickSelection), rank them by scikit-learn baselines, and
-score the top K with a downstream classifier.
+by an importance (the strength of their input neurons, as QuickSelection, or the attribution of
+the outputs to them), rank them by scikit-learn baselines, and score the top K with a downstream
+classifier.
 
     trained = fit(get_preset("set"), "madelon", epochs=5)
     ranking = rank_features(trained)
@@ -9,13 +10,14 @@ score the top K with a downstream classifier.
 
 from metasparse.features._baselines import ALL_FEATURES, BASELINES
 from metasparse.features._evaluate import CLASSIFIERS, Selection, evaluate_selection
-from metasparse.features._ranking import Ranking, rank_features
+from metasparse.features._ranking import IMPORTANCES, Ranking, rank_features
 from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
 
 __all__ = [
     "ALL_FEATURES",
     "BASELINES",
     "CLASSIFIERS",
+    "IMPORTANCES",
     "RESULT_COLUMNS",
     "FeatureSelection",
     "Ranking",

@@ -24,16 +24,19 @@ class Selection:
     """Accuracies in [0, 1] of a classifier trained on the training split's selected features."""
 
     val_accuracy: float
-    test_accuracy: float
+    test_accuracy: float | None  # None: not scored (a search's view)
 
 
 def evaluate_selection(data: Dataset, ranking: Ranking | np.ndarray, k: int,
-                       classifier: str = "svm", seed: int = 0) -> Selection:
+                       classifier: str = "svm", seed: int = 0, *,
+                       evaluate_test: bool = True) -> Selection:
     """Train `classifier` on the training split restricted to the top `k` features of `ranking`
-    (or on the given feature indices) and score it on the validation and test splits."""
+    (or on the given feature indices) and score it on the validation split, and on the test
+    split unless not `evaluate_test` (tuning never sees test scores)."""
     make = CLASSIFIERS[classifier]
     features = ranking.top(k) if isinstance(ranking, Ranking) else np.asarray(ranking)
     model = make(seed).fit(data.X_train[:, features].numpy(), data.y_train.numpy())
     return Selection(
         val_accuracy=float(model.score(data.X_val[:, features].numpy(), data.y_val.numpy())),
-        test_accuracy=float(model.score(data.X_test[:, features].numpy(), data.y_test.numpy())))
+        test_accuracy=float(model.score(data.X_test[:, features].numpy(), data.y_test.numpy()))
+        if evaluate_test else None)

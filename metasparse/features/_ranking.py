@@ -1,12 +1,16 @@
-"""Input features ranked by the neuron strength of the first sparsified layer (QuickSelection)."""
+"""Input features ranked by an importance of a trained network: the neuron strength of its first
+sparsified layer (QuickSelection) or the attribution of its outputs to its inputs (2024)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from metasparse._registry import Registry
 from metasparse.errors import ConfigError
 from metasparse.train import Trained
 
@@ -35,17 +39,63 @@ def check_k(k: int, n_features: int) -> None:
                           f"got {k!r}")
 
 
-def rank_features(trained: Trained) -> Ranking:
-    """Score each input feature by the sum of |w| over its active connections in the first
-    sparsified layer (the strength of its input neuron, as QuickSelection does)."""
+IMPORTANCES: Registry[Callable[[Trained, Any], np.ndarray]] = Registry("importance")
+ATTRIBUTION_SAMPLES = 256  # training samples that the attribution averages over
+_CHUNK_ELEMENTS = 2 ** 22  # input copies x features (or outputs) held at once
+
+
+def rank_features(trained: Trained, importance: str = "neuron_strength") -> Ranking:
+    """Rank the input features of a trained network by `importance`, a name in IMPORTANCES."""
+    score = IMPORTANCES[importance]
+    first = _first_layer(trained)
+    return Ranking(np.asarray(score(trained, first), dtype=np.float64))
+
+
+def _first_layer(trained: Trained):
     layer = trained.topology.layers[0]
-    weight = _dense_weight(layer)
+    shape = tuple(layer.shape if hasattr(layer, "linear") else layer.weight.shape)
     n_features = trained.data.n_features
-    if weight.dim() != 2 or weight.shape[1] != n_features:
+    if len(shape) != 2 or shape[1] != n_features:
         raise ConfigError(f"feature ranking needs a first layer that reads the {n_features} "
-                          f"input features; layer {layer.name!r} has shape "
-                          f"{tuple(weight.shape)} (use an MLP)")
-    return Ranking(weight.abs().sum(dim=0).cpu().double().numpy())
+                          f"input features; layer {layer.name!r} has shape {shape} (use an MLP)")
+    return layer
+
+
+@IMPORTANCES.register("neuron_strength")
+def _neuron_strength(trained: Trained, layer) -> np.ndarray:
+    """The sum of |w| over a feature's active connections in the first sparsified layer: the
+    strength of its input neuron (QuickSelection)."""
+    return _dense_weight(layer).abs().sum(dim=0).cpu().double().numpy()
+
+
+@IMPORTANCES.register("attribution")
+def _attribution(trained: Trained, layer) -> np.ndarray:
+    """The mean over training samples of |d output / d feature|, summed over the outputs (the
+    output attribution of Atashgahi et al. 2024), on the first ATTRIBUTION_SAMPLES training
+    samples, with the network in evaluation mode.
+
+    Each output's gradient is taken on its own copy of the inputs, a chunk of outputs per
+    backward pass: plain autograd, so that it runs on either execution path (no vmap)."""
+    model = trained.model
+    device = next(model.parameters()).device
+    x = trained.data.X_train[:ATTRIBUTION_SAMPLES].to(device)
+    n, n_features = x.shape
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            n_outputs = model(x[:1]).shape[1]
+        chunk = max(1, _CHUNK_ELEMENTS // (n * max(n_features, n_outputs)))
+        total = torch.zeros(n_features, dtype=torch.float64, device=device)
+        for first in range(0, n_outputs, chunk):
+            outputs = torch.arange(first, min(first + chunk, n_outputs), device=device)
+            copies = x.repeat(len(outputs), 1).requires_grad_(True)
+            picked = model(copies).gather(1, outputs.repeat_interleave(n)[:, None]).sum()
+            (grad,) = torch.autograd.grad(picked, copies)
+            total += grad.abs().double().sum(dim=0) / n
+    finally:
+        model.train(was_training)
+    return total.cpu().numpy()
 
 
 @torch.no_grad()

@@ -18,6 +18,7 @@ from metasparse.optimize._session import Session
 from metasparse.optimize._store import CrashCosts, ResultsStore
 from metasparse.optimize._warm_start import warm_start
 from metasparse.results import (
+    OBJECTIVES,
     WARM_START,
     check_resumable,
     crash_costs,
@@ -49,6 +50,7 @@ class RunSummary:
     incumbent_per_instance: dict[str, float]
     incumbent_metrics: dict[str, float]
     wall_time_s: float
+    objective: str = "val_error"  # the first objective: what `cost` is
 
     def table(self) -> str:
         """The closing table: incumbent against the reference preset."""
@@ -92,6 +94,8 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
         data_dir=str(resolve_data_dir(scenario.data_dir)), timeout=scenario.trial_timeout,
         threads=default_threads(scenario.n_workers),
         preload=() if scenario.target else scenario.instances, target=scenario.target,
+        feature_selection=scenario.feature_selection.model_dump()
+        if scenario.feature_selection else None,
     )
     runner.start()
     progress = Progress(scenario.name, scenario.n_trials, store.count(), enabled=show_progress)
@@ -145,12 +149,12 @@ def _summary(scenario: Scenario, store: ResultsStore, reference: dict[str, Any] 
         ids = {str(t) for t in incumbent["trial_ids"]}
         per_instance = _mean_by(
             [r for r in store.instance_rows() if r["trial_id"] in ids and r["status"] == "success"],
-            "instance", "val_error")
+            "instance", "cost")
         rows = [r for r in store.rows() if r["trial_id"] in ids]
         metrics = {key: _mean([float(r[key]) for r in rows if r[key]])
                    for key in ("density", "train_flops")}
     return RunSummary(scenario.name, store.directory, store.count(), incumbent, reference,
-                      per_instance, metrics, wall_time)
+                      per_instance, metrics, wall_time, scenario.objectives[0])
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -165,12 +169,13 @@ def _mean_by(rows: Sequence[Mapping[str, str]], key: str, value: str) -> dict[st
 
 
 def summary_table(summary: RunSummary) -> str:
-    """Incumbent and reference side by side: mean validation error (the cost), per instance,
+    """Incumbent and reference side by side: the mean cost (the first objective), per instance,
     density and training FLOPs."""
     reference = summary.reference or {}
     instances = sorted(summary.incumbent_per_instance
                        or {p["instance"] for p in reference.get("per_instance", [])})
-    header = ["", "val error", *instances, "density", "train MFLOPs"]
+    label = OBJECTIVES[summary.objective].label
+    header = ["", label, *instances, "density", "train MFLOPs"]
     rows = []
     if summary.incumbent is not None:
         rows.append([
@@ -181,9 +186,10 @@ def summary_table(summary: RunSummary) -> str:
             _fmt(_mega(summary.incumbent_metrics.get("train_flops"))),
         ])
     if reference:
-        per = _mean_by([{"instance": p["instance"], "val_error": p["val_error"]}
+        # a reference.yaml written before the objective fs_error has no per-instance cost
+        per = _mean_by([{"instance": p["instance"], "cost": p.get("cost", p["val_error"])}
                         for p in reference["per_instance"] if p["status"] == "success"],
-                       "instance", "val_error")
+                       "instance", "cost")
         metrics = reference.get("metrics", {})
         rows.append([
             f"reference ({reference['preset']})",
@@ -201,7 +207,7 @@ def summary_table(summary: RunSummary) -> str:
                          "(pareto_front in incumbent.yaml)")
         if reference:
             gain = reference["cost"] - summary.incumbent["cost"]
-            lines.append(f"validation error {summary.incumbent['cost']:.4f} vs "
+            lines.append(f"{label} {summary.incumbent['cost']:.4f} vs "
                          f"{reference['cost']:.4f} for {reference['preset']} "
                          f"({'better' if gain > 0 else 'not better'} by {abs(gain):.4f})")
     else:

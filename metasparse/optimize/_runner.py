@@ -91,6 +91,9 @@ class TrialRunner:
     # an evaluation outside tuning: pairs also get their test scores and validation curve
     evaluation: bool = False
     target: str | None = None  # a user's function in place of the trainer (see _target.py)
+    # the scenario's feature_selection (k, classifier, importance): trials also score the top
+    # k features of the trained network (metric fs_error)
+    feature_selection: dict[str, Any] | None = None
 
     def start(self) -> None:
         """Start the trial server now (it imports PyTorch and reads the datasets, about 2 s),
@@ -108,6 +111,7 @@ class TrialRunner:
         job = {"config": config, "budget": int(budget), "pairs": [list(p) for p in pairs],
                "data_dir": self.data_dir, "threads": self.threads,
                "evaluation": self.evaluation, "target": self.target,
+               "feature_selection": self.feature_selection,
                "required": [OBJECTIVES[name].metric for name in self.objectives]}
         start = time.time()
         context = self._context()
@@ -155,7 +159,8 @@ class TrialRunner:
                 current = {"val_error": message[3]["val_error"]}
                 done = [r.metrics["val_error"] for r in results]
                 last_value = (sum(done) + current["val_error"]) / (len(done) + 1)
-                if report is not None and report(index * budget + message[2], last_value):
+                if report is not None and self.objectives[0] == "val_error" \
+                        and report(index * budget + message[2], last_value):
                     error = f"pruned at epoch {message[2]} of {instance}"
                     _cut(results, pairs, "pruned", error, current, start)
                     return results, "pruned", error, last_value
@@ -188,7 +193,8 @@ class TrialRunner:
         metrics: dict[str, float] = {}
         if status == "success":
             costs = [_mean(results, OBJECTIVES[name].metric) for name in self.objectives]
-            metrics = {key: _mean(results, key) for key in _worker.METRICS}
+            metrics = {key: _mean(results, key) for key in _worker.METRICS + _worker.FS_METRICS
+                       if all(key in r.metrics for r in results)}
         elif status == "pruned":
             costs = [last_value]
             metrics = {"val_error": last_value}

@@ -11,9 +11,15 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     fixed: {hidden_sizes: "128"}  # [{}] parameters made constant (checked by resolve_config)
     instances: [digits, wine]     # tuning datasets (names or dataset files)
     heldout_instances: [iris]     # [[]] for validation only, never seen while tuning
-    objectives: [val_error]       # [val_error]; a second one: train_flops, density,
-                                  #   inference_density (the final density of the network) or
-                                  #   train_time (the trainer's measured wall time, seconds)
+    objectives: [val_error]       # [val_error] or fs_error (see feature_selection); a second
+                                  #   one: train_flops, density, inference_density (the final
+                                  #   density of the network) or train_time (the trainer's
+                                  #   measured wall time, seconds)
+    feature_selection:            # [none] required by objectives [fs_error], read by no other:
+      k: 100                      #   the cost is 1 - the validation accuracy of `classifier`
+      classifier: svm             #   [svm] trained on the top k features of the network's
+      importance: neuron_strength #   [neuron_strength] ranking (metasparse.features; test
+                                  #   scores never reach a search)
     seeds: [0]                    # [[0]] a trial's cost is the mean over instances and seeds
     budget: {epochs: 10, min_epochs: 2}   # [10, epochs // 9] min_epochs: lowest fidelity
     backend:
@@ -75,7 +81,7 @@ from metasparse.errors import MetasparseError, ScenarioError
 from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
 from metasparse.optimize._warm_start import check_warm_start
-from metasparse.results import SECOND_OBJECTIVES, default_reference
+from metasparse.results import FIRST_OBJECTIVES, SECOND_OBJECTIVES, default_reference
 
 __all__ = ["Budget", "Scenario", "load_scenario", "shipped_scenarios"]
 
@@ -102,6 +108,26 @@ class Budget(BaseModel):
         return self
 
 
+class FeatureSelection(BaseModel):
+    """What the objective fs_error scores: the top `k` features of the trained network's
+    ranking by `importance`, by the validation accuracy of `classifier` trained on them."""
+
+    model_config = _FORBID
+    k: int = Field(ge=1)
+    classifier: str = "svm"
+    importance: str = "neuron_strength"
+
+    @model_validator(mode="after")
+    def _registered(self) -> FeatureSelection:
+        from metasparse.features import CLASSIFIERS, IMPORTANCES
+
+        for registry, value in ((CLASSIFIERS, self.classifier), (IMPORTANCES, self.importance)):
+            if value not in registry:
+                raise ValueError(f"feature_selection.{registry.axis} must be one of "
+                                 f"{registry.names()}; got {value!r}")
+        return self
+
+
 class Scenario(BaseModel):
     """One tuning run (or, with a list of spaces, several runs of the same budget)."""
 
@@ -113,6 +139,7 @@ class Scenario(BaseModel):
     heldout_instances: list[str] = Field(default_factory=list)
     objectives: list[str] = Field(default_factory=lambda: ["val_error"], min_length=1,
                                   max_length=2)
+    feature_selection: FeatureSelection | None = None
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     budget: Budget = Field(default_factory=Budget)
     # the settings model of the registered backend that `name` selects (see _backends.py)
@@ -157,8 +184,17 @@ class Scenario(BaseModel):
         if not _NAME.match(self.name):
             raise ValueError("name must be letters, digits, '_', '.' or '-' (a directory name); "
                              f"got {self.name!r}")
-        if self.objectives[0] != "val_error":
-            raise ValueError(f"objectives[0] must be 'val_error'; got {self.objectives[0]!r}")
+        if self.objectives[0] not in FIRST_OBJECTIVES:
+            raise ValueError(f"objectives[0] must be one of {list(FIRST_OBJECTIVES)}; "
+                             f"got {self.objectives[0]!r}")
+        selecting = self.objectives[0] == "fs_error"
+        if selecting != (self.feature_selection is not None):
+            raise ValueError("objectives [fs_error] and feature_selection go together; got "
+                             + ("fs_error without feature_selection" if selecting else
+                                "feature_selection without fs_error"))
+        if selecting and self.target is not None:
+            raise ValueError("objectives [fs_error] train the built-in network (a target "
+                             "returns its own metrics); got a target")
         if len(self.objectives) == 2 and self.objectives[1] not in SECOND_OBJECTIVES:
             raise ValueError(f"objectives[1] must be one of {list(SECOND_OBJECTIVES)}; "
                              f"got {self.objectives[1]!r}")
@@ -339,6 +375,21 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
             check_datasets(getattr(scenario, key), scenario.data_dir, key)
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: {exc}") from None
+    if scenario.feature_selection is not None:
+        _check_k(scenario, label)
+
+
+def _check_k(scenario: Scenario, label: str) -> None:
+    """feature_selection.k must not exceed any instance's number of features."""
+    from metasparse.data import load_dataset
+
+    k = scenario.feature_selection.k
+    for name in (*scenario.instances, *scenario.heldout_instances):
+        n_features = load_dataset(name, data_dir=scenario.data_dir).n_features
+        if k > n_features:
+            raise ScenarioError(f"{label}: feature_selection.k must be at most the number of "
+                                f"features of every instance ({name!r} has {n_features}); "
+                                f"got {k}")
 
 
 def resolve_space(spec: str, scenario_file: Path) -> str:

@@ -27,6 +27,7 @@ from metasparse.results import (
     INSTANCE_COLUMNS,
     INSTANCES,
     METRIC_COLUMNS,
+    OBJECTIVES,
     REFERENCE,
     SCENARIO,
     TRAJECTORY,
@@ -182,6 +183,7 @@ class ResultsStore:
             "metrics": dict(outcome.metrics), "error": outcome.error,
             "per_instance": [
                 {"instance": p.instance, "seed": p.seed, "status": p.status,
+                 "cost": p.metrics.get(OBJECTIVES[self.objectives[0]].metric),
                  **{k: p.metrics.get(k) for k in METRIC_COLUMNS}, "error": p.error}
                 for p in outcome.pairs
             ],
@@ -208,7 +210,8 @@ class ResultsStore:
 
     def _instance_row(self, trial_id: int, outcome: TrialOutcome, index: int) -> dict[str, str]:
         pair = outcome.pairs[index]
-        cost = pair.metrics["val_error"] if pair.status == "success" else outcome.costs[0]
+        metric = OBJECTIVES[self.objectives[0]].metric
+        cost = pair.metrics[metric] if pair.status == "success" else outcome.costs[0]
         return {
             "trial_id": str(trial_id), "instance": pair.instance, "seed": str(pair.seed),
             "budget": str(outcome.budget), "status": pair.status, "cost": repr(float(cost)),

@@ -25,6 +25,10 @@ PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
 # Metrics of a TrialResult that the results store keeps (test metrics never leave the child).
 METRICS = ("val_error", "val_accuracy", "val_loss", "density", "train_flops", "inference_flops",
            "topology_updates", "wall_time_s", "epochs")
+# What a trial of a feature-selection scenario adds (the top k features' validation error), and
+# an evaluation outside tuning besides (their test accuracy).
+FS_METRICS = ("fs_error",)
+FS_EVALUATION_METRICS = (*FS_METRICS, "fs_test_accuracy")
 # What an evaluation outside tuning (a job with "evaluation": true) gets back besides: the test
 # split's scores and the validation curve.
 EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")
@@ -79,16 +83,37 @@ Run = Callable[[str, int, Reporter], tuple[str, dict[str, Any], str]]
 
 def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
     """(status, metrics, error) of the built-in trainer on one (instance, seed) pair."""
-    from metasparse.train import run_config
+    from metasparse.train import fit
+
+    evaluation = job.get("evaluation", False)
+    selection = job.get("feature_selection")
 
     def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str]:
-        result = run_config(job["config"], instance, job["budget"], seed, report=report,
-                            data_dir=job["data_dir"], evaluate_test=job.get("evaluation", False),
-                            fit_dense_layers=True)
+        trained = fit(job["config"], instance, job["budget"], seed, report=report,
+                      data_dir=job["data_dir"], evaluate_test=evaluation, fit_dense_layers=True)
+        result = trained.result
         values = result.to_dict()
-        return result.status, {key: values[key] for key in keys}, result.error
+        metrics = {key: values[key] for key in keys}
+        if selection is not None and result.status == "success":
+            metrics.update(_selection_metrics(trained, selection, seed, evaluation))
+        return result.status, metrics, result.error
 
     return run
+
+
+def _selection_metrics(trained: Any, selection: dict[str, Any], seed: int,
+                       evaluation: bool) -> dict[str, float]:
+    """fs_error: 1 - the validation accuracy of the scenario's classifier on the top k features
+    of the network's ranking (and, outside tuning only, their test accuracy)."""
+    from metasparse.features import evaluate_selection, rank_features
+
+    ranking = rank_features(trained, selection["importance"])
+    scores = evaluate_selection(trained.data, ranking, selection["k"], selection["classifier"],
+                                seed, evaluate_test=evaluation)
+    metrics = {"fs_error": 1.0 - scores.val_accuracy}
+    if evaluation:
+        metrics["fs_test_accuracy"] = scores.test_accuracy
+    return metrics
 
 
 def _target_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:

@@ -28,6 +28,7 @@ from metasparse.results._lock import LOCK_FILE, hold_directories, hold_directory
 from metasparse.results._resumable import check_resumable
 from metasparse.results._markdown import format_number, markdown_table
 from metasparse.results._objectives import (
+    FIRST_OBJECTIVES,
     OBJECTIVES,
     SECOND_OBJECTIVES,
     Objective,
@@ -60,6 +61,7 @@ __all__ = [
     "INSTANCES",
     "INSTANCE_COLUMNS",
     "METRIC_COLUMNS",
+    "FIRST_OBJECTIVES",
     "OBJECTIVES",
     "REFERENCE",
     "REPORT",

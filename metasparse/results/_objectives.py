@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["OBJECTIVES", "SECOND_OBJECTIVES", "Objective", "crash_costs", "objective"]
+__all__ = ["FIRST_OBJECTIVES", "OBJECTIVES", "SECOND_OBJECTIVES", "Objective", "crash_costs", "objective"]
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,18 @@ class Objective:
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("val_error", "val_error", "validation error", 1.0),
+    # 1 - the validation accuracy of a classifier trained on the top K features of the
+    # network's ranking (the scenario's `feature_selection` says K, the classifier and the
+    # importance); the network itself may be an autoencoder
+    Objective("fs_error", "fs_error", "feature-selection error", 1.0),
     Objective("density", "density", "density", 1.0),  # a failed trial is as dense as dense
     Objective("inference_density", "density", "density", 1.0),  # the final density
     Objective("train_flops", "train_flops", "training FLOPs", None),
     Objective("train_time", "wall_time_s", "training time (s)", None),  # the trainer's time
 )}
-# What a scenario may name after `val_error` (always the first objective).
-SECOND_OBJECTIVES = tuple(sorted(name for name in OBJECTIVES if name != "val_error"))
+# What a scenario may name first (what the trained network is for), and after it.
+FIRST_OBJECTIVES = ("val_error", "fs_error")
+SECOND_OBJECTIVES = tuple(sorted(name for name in OBJECTIVES if name not in FIRST_OBJECTIVES))
 
 
 def objective(name: str) -> Objective:

@@ -24,6 +24,7 @@ from torch import nn
 
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import ImportanceStudy
+from metasparse.tasks import make_task
 from metasparse.train import Trained, evaluate, fit
 
 ORDERS = ("magnitude", "snip", "random")
@@ -48,12 +49,13 @@ class _Probe:
         self.y = trained.data.y_val.to(device)
         self.device = device
         self.criterion = nn.CrossEntropyLoss()
+        self.task = make_task(trained.config)
         self.generator = torch.Generator().manual_seed(seed)
         self.active = [layer.mask.flatten().nonzero().squeeze(1).cpu() for layer in self.layers]
         self.snip = self._snip_scores()
 
     def accuracy(self) -> float:
-        return evaluate(self.model, self.x, self.y, self.criterion, self.device)[1]
+        return evaluate(self.model, self.x, self.y, self.task, self.device)[1]
 
     def _snip_scores(self) -> list[torch.Tensor]:
         self.model.eval()
