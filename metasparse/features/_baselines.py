@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import mutual_info_classif
 from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
 
 from metasparse._registry import Registry
 from metasparse.data import Dataset
@@ -39,5 +40,9 @@ def _random_forest(data: Dataset, seed: int) -> Ranking:
 
 @BASELINES.register("l1_logistic")
 def _l1_logistic(data: Dataset, seed: int) -> Ranking:
-    model = LogisticRegression(l1_ratio=1.0, solver="liblinear", random_state=seed)
-    return Ranking(np.abs(model.fit(*_train(data)).coef_).sum(axis=0))
+    """|coefficients| summed over the classes of one-vs-rest L1 logistic regressions
+    (liblinear fits one class against the rest only)."""
+    model = OneVsRestClassifier(
+        LogisticRegression(l1_ratio=1.0, solver="liblinear", random_state=seed))
+    model.fit(*_train(data))
+    return Ranking(sum(np.abs(e.coef_).sum(axis=0) for e in model.estimators_))

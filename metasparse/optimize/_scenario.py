@@ -46,9 +46,10 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     reference: rigl               # [the space's own preset, else rigl] compared in the summary
     data_dir: ../shared/data      # [$METASPARSE_DATA_DIR, else ~/.cache/metasparse/data]
     warm_start: presets           # [none] evaluate first the published presets (with `fixed`,
-                                  #   those that are points of the space), or give a results
-                                  #   directory: its best configurations (warm_start.yaml says
-                                  #   which were taken and why others were dropped)
+                                  #   those that are points of the space), or a list of preset
+                                  #   names, or a results directory: its best configurations
+                                  #   (warm_start.yaml says which were taken and why others
+                                  #   were dropped)
     target: my_target.py:train    # [none: the built-in trainer] a user's function that trains
                                   #   a configuration and returns its metrics (_target.py);
                                   #   its instances are labels for it, not datasets
@@ -152,7 +153,7 @@ class Scenario(BaseModel):
     output: str | None = None
     reference: str | None = None
     data_dir: str | None = None
-    warm_start: str | None = None
+    warm_start: str | list[str] | None = None
     target: str | None = None
 
     @field_validator("backend", mode="before")

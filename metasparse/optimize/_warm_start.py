@@ -1,7 +1,8 @@
 """Warm start: the configurations a run evaluates first, before its backend searches.
 
-`warm_start: presets` starts from the published presets, each with the scenario's fixed
-settings and restricted to its space; `warm_start: <results directory>` from the best
+`warm_start: presets` starts from the published presets (`[name, ...]`: from those), each with
+the scenario's fixed settings and restricted to its space; `warm_start: <results directory>`
+from the best
 configurations of an earlier run. A configuration that is not a point of the space (a value the
 space fixes otherwise, a choice or range it excludes, a forbidden combination) is dropped with
 its reason; both lists are written to the results directory (warm_start.yaml).
@@ -46,15 +47,24 @@ class WarmStart:
                 "dropped": [{"label": k, "reason": v} for k, v in self.dropped.items()]}
 
 
-def check_warm_start(value: str | None) -> None:
-    """Raise ValueError (one line) unless `value` is None, 'presets' or a results directory."""
+def check_warm_start(value: str | list[str] | None) -> None:
+    """Raise ValueError (one line) unless `value` is None, 'presets', a list of preset names or
+    a results directory."""
+    if isinstance(value, list):
+        from metasparse.space import preset_names
+
+        bad = next((v for v in value if v not in preset_names()), None)
+        if bad is not None or not value:
+            raise ValueError(f"warm_start must list preset names among {preset_names()}; "
+                             f"got {bad if value else value!r}")
+        return
     if value is None or value == PRESETS or (Path(value) / TRIALS).is_file():
         return
     raise ValueError(f"warm_start must be {PRESETS!r} or a results directory holding {TRIALS}; "
                      f"got {value!r}")
 
 
-def warm_start(source: str | None, space: ConfigurationSpace,
+def warm_start(source: str | list[str] | None, space: ConfigurationSpace,
                fixed: Mapping[str, Any]) -> WarmStart:
     """The warm-start configurations of `source` (see the module) as points of `space`."""
     result = WarmStart()
@@ -68,11 +78,13 @@ def warm_start(source: str | None, space: ConfigurationSpace,
     return result
 
 
-def _candidates(source: str, fixed: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _candidates(source: str | list[str],
+                fixed: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     from metasparse.space import preset_config, preset_names, resolve_config
 
-    if source == PRESETS:
-        return [(name, preset_config(name, fixed)) for name in preset_names()]
+    if source == PRESETS or isinstance(source, list):
+        names = preset_names() if source == PRESETS else source
+        return [(name, preset_config(name, fixed)) for name in names]
     rows = [r for r in read_rows(Path(source) / TRIALS) if r["status"] == "success"]
     seen, best = set(), []
     for row in sorted(rows, key=lambda r: (float(r["cost"]), int(r["trial_id"]))):

@@ -1,9 +1,10 @@
-"""The research studies: randomness in prune/grow, what weight importance depends on, and what
-tuning each algorithm (and combining them) is worth.
+"""The research studies: randomness in prune/grow, what weight importance depends on, what
+tuning each algorithm (and combining them) is worth, and which features sparse training selects.
 
     metasparse study randomness scenarios/study-randomness.yaml
     metasparse study importance scenarios/study-importance.yaml
     metasparse study configuration scenarios/study-configuration.yaml
+    metasparse study feature-selection scenarios/study-feature-selection.yaml
 
 Each is a resumable grid of runs (one CSV row per finished run) followed by a report
 in <output>/report/ (Markdown, PNG, CSV).
@@ -18,10 +19,17 @@ from metasparse.study._configuration_report import (
 )
 from metasparse.study._importance import correlations, curve_gaps, measure
 from metasparse.study._randomness import best_fixed_ratio, learning_speed, summarize
-from metasparse.study._spec import ConfigurationStudy, ImportanceStudy, RandomnessStudy, load_study
+from metasparse.study._spec import (
+    ConfigurationStudy,
+    FeatureSelectionStudy,
+    ImportanceStudy,
+    RandomnessStudy,
+    load_study,
+)
 
 __all__ = [
     "ConfigurationStudy",
+    "FeatureSelectionStudy",
     "ImportanceStudy",
     "RandomnessStudy",
     "best_fixed_ratio",

@@ -1,4 +1,4 @@
-"""`metasparse study randomness|importance STUDY.yaml`: run or resume a study, write its report."""
+"""`metasparse study KIND STUDY.yaml`: run or resume a study, write its report."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from metasparse.results import write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["randomness", "importance", "configuration"],
+    parser.add_argument("kind", choices=["randomness", "importance", "configuration",
+                                         "feature-selection"],
                         help="randomness: prune/grow randomness ratios; importance: weight "
                              "magnitude against measured importance; configuration: each "
                              "algorithm tuned against its preset, the combined space against "
-                             "the best single one, which components matter, the optimizers")
+                             "the best single one, which components matter, the optimizers; "
+                             "feature-selection: the features that presets and a tuned "
+                             "configuration select, against scikit-learn baselines")
     parser.add_argument("study", help="a study file (scenarios/study-*.yaml)")
     parser.add_argument("--output", help="output directory (default: the study's `output`, "
                                          "else results/<name>)")
@@ -24,13 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # What every finished run of a study depends on; lists (datasets, seeds, ratios...) may grow.
 _FROZEN = ("preset", "fixed", "epochs")
-_FROZEN_CONFIGURATION = ("n_trials",)
+_FROZEN_BY_KIND = {"configuration": ("n_trials",),
+                   "feature-selection": ("tuned_trials", "classifier", "tune_space")}
 
 
 def check_unchanged(study) -> None:
     """Refuse to resume a study whose runs were made with other settings."""
     path = study.output_dir / "study-settings.json"
-    frozen = _FROZEN + (_FROZEN_CONFIGURATION if study.kind == "configuration" else ())
+    frozen = _FROZEN + _FROZEN_BY_KIND.get(study.kind, ())
     settings = json.loads(json.dumps({k: getattr(study, k) for k in frozen}, default=str))
     if path.exists():
         before = json.loads(path.read_text())
@@ -49,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from metasparse.study import (
         _configuration,
         _configuration_report,
+        _feature_selection,
+        _feature_selection_report,
         _importance,
         _randomness,
         _report,
@@ -66,6 +72,9 @@ def run(args: argparse.Namespace) -> int:
                 runs = _randomness.run(study, progress)
                 tuned = _tuned.compare(study, runs, progress) if study.tuned_trials else None
                 path = _report.randomness_report(study, runs, tuned)
+            elif args.kind == "feature-selection":
+                path = _feature_selection_report.feature_selection_report(
+                    study, *_feature_selection.run(study, progress))
             elif args.kind == "configuration":
                 path = _configuration_report.configuration_report(
                     study, *_configuration.run(study, progress))

@@ -100,8 +100,39 @@ class ConfigurationStudy(_Study):
         return value
 
 
+class FeatureSelectionStudy(_Study):
+    """Sparse training for feature selection (metasparse.study's _feature_selection module):
+    presets, a configuration tuned on validation (objective fs_error) and scikit-learn
+    baselines, each ranking the features of every dataset; the top K scored on test by
+    `classifier` over the seeds, beside the published numbers."""
+
+    kind: Literal["feature-selection"]
+    preset: str = "quickselection"  # the reference of the tuning runs
+    presets: list[str] = Field(default=["quickselection", "set"], min_length=1)
+    importances: list[str] = Field(default=["neuron_strength", "attribution"], min_length=1)
+    # the output attribution costs one backward pass per output: for an autoencoder, one per
+    # feature (minutes on arcene's 10,000), so autoencoders are ranked by neuron strength only
+    autoencoder_importances: list[str] = Field(default=["neuron_strength"], min_length=1)
+    k: list[int] = Field(default=[100], min_length=1)
+    dataset_k: dict[str, list[int]] = Field(default_factory=dict,
+                                            description="K per dataset, in place of `k`")
+    classifier: str = "svm"
+    baselines: list[str] = Field(default=["all", "mutual_info", "random_forest", "l1_logistic"])
+    tune: list[str] = Field(default_factory=list, description="datasets to tune on")
+    tune_space: str = "feature-selection"
+    tune_importance: str = "neuron_strength"
+    tuned_trials: int = Field(default=20, ge=1)
+    # dataset -> K -> method -> published test accuracy in % (the report shows them beside ours)
+    published: dict[str, dict[int, dict[str, float]]] = Field(default_factory=dict)
+    published_source: str = ""
+
+    def ks(self, dataset: str) -> list[int]:
+        return self.dataset_k.get(dataset, self.k)
+
+
 def load_study(path: str | Path, kind: str,
-               **overrides: Any) -> RandomnessStudy | ImportanceStudy | ConfigurationStudy:
+               **overrides: Any) -> RandomnessStudy | ImportanceStudy | ConfigurationStudy \
+        | FeatureSelectionStudy:
     """Read and validate a study file of the given kind; `overrides` (output, data_dir) replace
     the file's values as the command line does. Every dataset must be available."""
     path = Path(path)
@@ -115,7 +146,7 @@ def load_study(path: str | Path, kind: str,
     if not isinstance(raw, dict):
         raise ScenarioError(f"study file {str(path)!r} must hold a mapping")
     model = {"randomness": RandomnessStudy, "importance": ImportanceStudy,
-             "configuration": ConfigurationStudy}[kind]
+             "configuration": ConfigurationStudy, "feature-selection": FeatureSelectionStudy}[kind]
     raw.setdefault("kind", kind)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     try:
@@ -128,6 +159,8 @@ def load_study(path: str | Path, kind: str,
     try:
         if isinstance(study, ConfigurationStudy):
             _check_configuration(study)
+        elif isinstance(study, FeatureSelectionStudy):
+            _check_feature_selection(study)
         else:
             base = study.base_config()
             for values in _axis_values(study):
@@ -152,6 +185,25 @@ def _check_configuration(study: ConfigurationStudy) -> None:
     if study.transfer and len(study.datasets) < 2:
         raise ConfigError("transfer needs at least two datasets (one left out, the others "
                           f"tuned on); got {study.datasets}")
+
+
+def _check_feature_selection(study: FeatureSelectionStudy) -> None:
+    """Presets, importances, classifier, baselines and the tuning space exist; tuning datasets
+    are among the study's."""
+    from metasparse.features import BASELINES, CLASSIFIERS, IMPORTANCES
+
+    for name in study.presets:
+        preset_config(name, study.fixed)
+    for name in {*study.importances, *study.autoencoder_importances, study.tune_importance}:
+        IMPORTANCES[name]
+    CLASSIFIERS[study.classifier]
+    for name in study.baselines:
+        BASELINES[name]
+    load_space(study.tune_space, fixed=study.fixed)
+    for key, names in (("tune", study.tune), ("dataset_k", list(study.dataset_k))):
+        bad = next((d for d in names if d not in study.datasets), None)
+        if bad is not None:
+            raise ConfigError(invalid_choice(key, study.datasets, bad))
 
 
 def _axis_values(study: RandomnessStudy | ImportanceStudy) -> Iterator[dict[str, Any]]:

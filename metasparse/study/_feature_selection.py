@@ -1,0 +1,137 @@
+"""The feature-selection study: which features sparse training selects, against the baselines.
+
+1. Tuning (`tune` datasets, each K): a `metasparse optimize` run of the `tune_space` with the
+   objective fs_error, on the validation split only, warm-started from the study's presets, in
+   tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there.
+2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
+   (trained once, ranked by every importance, scored at every K), the tuned configuration (at
+   its own K), and every baseline (scikit-learn on the same scaled training split). Each row
+   holds the validation and test accuracy of `classifier` on the top K features.
+
+The test split plays no part in any choice: tuning reads validation scores only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from metasparse.data import load_dataset, scale_inputs
+from metasparse.features import ALL_FEATURES, BASELINES, evaluate_selection, rank_features
+from metasparse.optimize import load_scenario, optimize
+from metasparse.space import preset_config
+from metasparse.study._grid import run_grid
+from metasparse.study._spec import FeatureSelectionStudy
+from metasparse.train import fit
+
+TUNED = "tuned"
+TUNING_SEED = 1000  # tuning trains with its own seed: no evaluation repeats a tuning run
+
+
+def tuning_directory(study: FeatureSelectionStudy, dataset: str, k: int) -> Path:
+    return study.output_dir / "tuning" / f"{dataset}-k{k}"
+
+
+def tune(study: FeatureSelectionStudy, dataset: str, k: int,
+         progress: bool = True) -> dict[str, Any]:
+    """The incumbent configuration of SMAC on `dataset` for the top `k` features."""
+    directory = tuning_directory(study, dataset, k)
+    directory.mkdir(parents=True, exist_ok=True)
+    scenario = {
+        "name": f"{study.name}-{dataset}-k{k}", "space": study.tune_space,
+        "fixed": dict(study.fixed), "instances": [dataset], "seeds": [TUNING_SEED],
+        "objectives": ["fs_error"],
+        "feature_selection": {"k": k, "classifier": study.classifier,
+                              "importance": study.tune_importance},
+        "budget": {"epochs": study.epochs}, "backend": {"name": "smac", "facade": "hpo"},
+        "n_trials": study.tuned_trials, "warm_start": list(study.presets), "reference": study.preset,
+        "output": str(directory), "data_dir": study.data_dir,
+    }
+    path = directory / "scenario-in.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False))
+    summary = optimize(load_scenario(path), progress=progress)[0]
+    if summary.incumbent is None:
+        raise RuntimeError(f"tuning on {dataset} (k={k}) finished no trial; see {directory}")
+    return dict(summary.incumbent["config"])
+
+
+def points(study: FeatureSelectionStudy,
+           tuned: Mapping[tuple[str, int], Any]) -> list[dict[str, Any]]:
+    """Every (dataset, seed, method[, k]) to run."""
+    result = []
+    for dataset in study.datasets:
+        for seed in study.seeds:
+            result += [{"dataset": dataset, "seed": seed, "method": p, "k": None}
+                       for p in study.presets]
+            result += [{"dataset": dataset, "seed": seed, "method": TUNED, "k": k}
+                       for (d, k) in tuned if d == dataset]
+            result += [{"dataset": dataset, "seed": seed, "method": b, "k": None}
+                       for b in study.baselines]
+    return result
+
+
+def run(study: FeatureSelectionStudy,
+        progress: bool = True) -> tuple[pd.DataFrame, dict[tuple[str, int], dict[str, Any]]]:
+    """Tune, then run the grid; returns its rows and the tuned configurations."""
+    tuned = {(d, k): tune(study, d, k, progress) for d in study.tune for k in study.ks(d)}
+    write = {f"{d}-k{k}": c for (d, k), c in tuned.items()}
+    (study.output_dir / "tuned.yaml").write_text(yaml.safe_dump(write, sort_keys=False))
+    datasets: dict[str, Any] = {}
+
+    def data(name: str):
+        if name not in datasets:
+            datasets[name] = load_dataset(name, data_dir=study.data_dir)
+        return datasets[name]
+
+    def one(point: Mapping[str, Any]) -> list[dict[str, Any]]:
+        dataset, seed, method = point["dataset"], point["seed"], point["method"]
+        if method in study.baselines:
+            return _baseline(study, data(dataset), method, seed, study.ks(dataset))
+        config = tuned[(dataset, point["k"])] if method == TUNED \
+            else preset_config(method, study.fixed)
+        ks = [point["k"]] if method == TUNED else study.ks(dataset)
+        return _network(study, config, data(dataset), seed, ks)
+
+    rows = run_grid(study.output_dir / "runs.csv", points(study, tuned), one,
+                    description="feature selection", progress=progress)
+    return rows, tuned
+
+
+def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: Any, seed: int,
+             ks: list[int]) -> list[dict[str, Any]]:
+    trained = fit(config, dataset, study.epochs, seed)
+    result = trained.result
+    base = {"task": trained.config["task"], "status": result.status,
+            "network_val_score": result.val_accuracy, "wall_time_s": result.wall_time_s}
+    if result.status != "success":
+        return [{**base, "importance": None, "k_selected": k, "val_accuracy": None,
+                 "test_accuracy": None} for k in ks]
+    importances = study.autoencoder_importances if trained.config["task"] == "autoencoder" \
+        else study.importances
+    rows = []
+    for importance in importances:
+        ranking = rank_features(trained, importance)
+        for k in ks:
+            scores = evaluate_selection(trained.data, ranking, k, study.classifier, seed)
+            rows.append({**base, "importance": importance, "k_selected": k,
+                         "val_accuracy": scores.val_accuracy,
+                         "test_accuracy": scores.test_accuracy})
+    return rows
+
+
+def _baseline(study: FeatureSelectionStudy, dataset: Any, name: str, seed: int,
+              ks: list[int]) -> list[dict[str, Any]]:
+    data = scale_inputs(dataset, "standard")  # as the networks see it (input_scaling standard)
+    ranking = BASELINES[name](data, seed)
+    ks = [data.n_features] if name == ALL_FEATURES else ks
+    rows = []
+    for k in ks:
+        scores = evaluate_selection(data, ranking, k, study.classifier, seed)
+        rows.append({"task": None, "status": "success", "network_val_score": None,
+                     "wall_time_s": None, "importance": None, "k_selected": k,
+                     "val_accuracy": scores.val_accuracy, "test_accuracy": scores.test_accuracy})
+    return rows
