@@ -125,7 +125,7 @@ class FeatureSelection(BaseModel):
         for registry, value in ((CLASSIFIERS, self.classifier), (IMPORTANCES, self.importance)):
             if value not in registry:
                 raise ValueError(f"feature_selection.{registry.axis} must be one of "
-                                 f"{registry.names()}; got {value!r}")
+                                 f"{sorted(registry.names())}; got {value!r}")
         return self
 
 

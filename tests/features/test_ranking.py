@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 from metasparse.data import dataset_from_arrays, load_dataset
 from metasparse.errors import ConfigError
 from metasparse.features import BASELINES, Ranking, evaluate_selection, rank_features
+from metasparse.features._ranking import ATTRIBUTION_SAMPLES
 from metasparse.space import get_preset
 from metasparse.train import fit
 
@@ -87,3 +88,28 @@ def test_unknown_classifier_and_baseline_are_refused(madelon):
         evaluate_selection(madelon, Ranking(np.ones(madelon.n_features)), 5, "knn")
     with pytest.raises(ConfigError, match=r"The 'baseline' parameter must be one of .*got 'x'"):
         BASELINES["x"]
+
+
+@pytest.mark.parametrize("execution", ["masked", "sparse"])
+@pytest.mark.parametrize("task", ["classifier", "autoencoder"])
+def test_attribution_is_the_mean_absolute_jacobian_summed_over_outputs(execution, task):
+    # with dropout, whose masks would make the gradients random unless in evaluation mode
+    small = {**SMALL, "hidden_sizes": "16", "execution": execution, "task": task, "dropout": 0.3}
+    trained = fit(small, _synthetic(), epochs=1, seed=0, device="cpu")
+    assert trained.model.training
+    ranking = rank_features(trained, "attribution")
+    assert trained.model.training  # the mode it had is restored
+    model = trained.model.eval()
+    x = trained.data.X_train[:ATTRIBUTION_SAMPLES]
+    # an independent computation: each sample's full Jacobian, outputs x features
+    jacobians = torch.stack([torch.autograd.functional.jacobian(lambda v: model(v[None])[0], row)
+                             for row in x])
+    expected = jacobians.abs().mean(dim=0).sum(dim=0)
+    np.testing.assert_allclose(ranking.scores, expected.double().numpy(), rtol=1e-4, atol=1e-7)
+
+
+def test_an_unknown_importance_is_refused_with_the_valid_ones():
+    trained = fit(SMALL, _synthetic(), epochs=1, seed=0, device="cpu")
+    with pytest.raises(ConfigError, match=r"The 'importance' parameter must be one of "
+                                          r"\['attribution', 'neuron_strength'\]; got 'shap'"):
+        rank_features(trained, "shap")

@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
+from metasparse.features import evaluate_selection, rank_features
 from metasparse.optimize import load_scenario, optimize
+from metasparse.results import CONFIG_PREFIX, parse_value
 from metasparse.space import load_space
+from metasparse.train import fit
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("METASPARSE_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -40,6 +43,31 @@ LR_DECIDES = {"model": "mlp", "hidden_sizes": "32", "dense_first_layer": False,
               "lr_schedule": "constant", "dropout": 0.0, "label_smoothing": 0.0,
               "weight_decay": 1e-6, "normalization": "none", "activation": "relu",
               "input_scaling": "standard", "weight_init": "kaiming_normal", "density": 0.5}
+
+
+# A small feature-selection problem (objective fs_error): the top 3 features of wine.
+K = 3
+FS = {
+    "space": "feature-selection",
+    "fixed": {"hidden_sizes": "32", "dense_first_layer": False, "dense_last_layer": False},
+    "instances": ["wine"], "objectives": ["fs_error"],
+    "feature_selection": {"k": K, "classifier": "svm", "importance": "neuron_strength"},
+    "budget": {"epochs": 2}, "n_trials": 3, "reference": "quickselection",
+}
+
+
+def selection_errors(config: dict, k: int = K) -> tuple[float, float, float]:
+    """(validation, test) error of the SVM on the top k features, and the network's own
+    validation error, of `config` trained as a trial trains it (wine, seed 0, 2 epochs)."""
+    trained = fit(config, "wine", 2, seed=0, device="cpu", fit_dense_layers=True)
+    scores = evaluate_selection(trained.data, rank_features(trained), k, "svm", seed=0)
+    return 1 - scores.val_accuracy, 1 - scores.test_accuracy, trained.result.val_error
+
+
+def trial_config(row: dict[str, str]) -> dict[str, Any]:
+    """The configuration of a row of trials.csv."""
+    return {k.removeprefix(CONFIG_PREFIX): parse_value(v) for k, v in row.items()
+            if k.startswith(CONFIG_PREFIX) and v != ""}
 
 
 STATUSES = {"success", "crashed", "timeout", "diverged", "pruned"}

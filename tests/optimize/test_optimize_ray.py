@@ -21,7 +21,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from optimize_helpers import LR_DECIDES, cli_env, read_csv, write_scenario
+from optimize_helpers import (
+    FS,
+    LR_DECIDES,
+    cli_env,
+    read_csv,
+    selection_errors,
+    trial_config,
+    write_scenario,
+)
 
 from metasparse.errors import ScenarioError
 from metasparse.optimize import load_scenario
@@ -159,6 +167,26 @@ def test_two_trials_at_once_with_asha_land_in_the_results_files(tmp_path, cluste
     again = _optimize(path, tmp_path)  # finished: rerunning adds nothing
     assert again.returncode == 0, again.stderr[-3000:]
     assert len(read_csv(directory / "trials.csv")) == 6
+
+
+def test_ray_tunes_for_feature_selection_on_validation(tmp_path, cluster):
+    address, _ = cluster
+    path = write_scenario(tmp_path, "ray-fs", **{**FS, "n_trials": 2}, backend={
+        "name": "ray", "address": address, "max_concurrent": 2, "scheduler": "asha",
+        "seed": 0})
+    result = _optimize(path, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_csv(tmp_path / "results" / "ray-fs" / "trials.csv")
+    # Ray's Optuna search samples the space without its forbidden clauses: such a point is a
+    # crashed trial with its reason (test_optimize_failures.py)
+    assert len(rows) == 2 and {r["status"] for r in rows} <= {"success", "crashed"}
+    assert all("forbidden" in r["error"] for r in rows if r["status"] == "crashed")
+    successes = [r for r in rows if r["status"] == "success"]
+    assert successes
+    for row in successes:  # the cost is the selection's validation error, not the network's
+        val, _, network = selection_errors(trial_config(row))
+        assert float(row["cost"]) == pytest.approx(val)
+        assert float(row["val_error"]) == pytest.approx(network)
 
 
 def test_a_killed_worker_costs_a_retry_not_the_run(tmp_path, cluster):

@@ -38,7 +38,7 @@ MALFORMED = [
      "got 'shap'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 0}},
      "feature_selection.k must be >= 1; got 0"),
-    ({"objectives": ["fs_error"], "feature_selection": {"kk": 2}},
+    ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "kk": 2}},
      "unknown key 'feature_selection.kk'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 5}},
      "feature_selection.k must be at most the number of features of every instance ('iris' "
@@ -57,6 +57,7 @@ MALFORMED = [
     ({"warm_start": "preset"},
      "warm_start must be 'presets' or a results directory holding trials.csv; got 'preset'"),
     ({"reference": "sett"}, "reference must be one of"),
+    ({"warm_start": ["rigl", "sett"]}, "warm_start must list preset names among ["),
     ({"seeds": [0, 0]}, "seeds must not repeat an entry; got 0 twice"),
     ({"backend": {"name": "optuna", "facade": "hpo"}},
      "backend.facade applies to backend.name 'smac' only; got it with 'optuna'"),

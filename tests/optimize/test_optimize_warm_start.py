@@ -46,3 +46,28 @@ def test_a_preset_outside_the_space_is_dropped_with_the_parameter_that_excludes_
     kept = restrict({**get_preset("rigl"), "hidden_sizes": "128"}, space)
     assert kept["delta_t"] == 100 and kept["grow_score"] == "gradient"
     assert "mest_gamma" not in kept  # inactive where prune_score is not mest
+
+
+def test_a_list_of_presets_warm_starts_with_those_in_its_order(scenario_file):
+    directory = run(scenario_file("listed", backend={"name": "random"}, n_trials=3,
+                                  warm_start=["rigl", "set"]))
+    warm = yaml.safe_load((directory / "warm_start.yaml").read_text())
+    assert [c["label"] for c in warm["configs"]] == ["rigl"]
+    assert "'distribution' parameter at 'erk'" \
+        in {d["label"]: d["reason"] for d in warm["dropped"]}["set"]
+    first = sorted(read_csv(directory / "trials.csv"), key=lambda r: int(r["trial_id"]))[0]
+    assert _values(first) == resolve_config(warm["configs"][0]["config"])
+
+
+def test_smac_keeps_the_warm_start_within_its_initial_design(scenario_file):
+    # the meta-space holds 13 presets; SMAC's design refuses more configurations than n_trials
+    # and keeps at least one of its own: of 4 trials, the first 3 presets come first
+    directory = run(scenario_file("cut", backend={"name": "smac"}, space="meta", n_trials=4,
+                                  warm_start="presets"))
+    warm = yaml.safe_load((directory / "warm_start.yaml").read_text())
+    assert len(warm["configs"]) > 4
+    rows = sorted(read_csv(directory / "trials.csv"), key=lambda r: int(r["trial_id"]))
+    assert len(rows) == 4
+    assert [_values(r) for r in rows[:3]] == [resolve_config(c["config"])
+                                              for c in warm["configs"][:3]]
+    assert _values(rows[3]) not in [resolve_config(c["config"]) for c in warm["configs"]]

@@ -1,0 +1,56 @@
+"""Scenarios with the objective fs_error: every backend tunes sparse training for feature
+selection, and a trial's cost is the classifier's validation error on the network's top k
+features (never a test score)."""
+
+from __future__ import annotations
+
+import pytest
+from optimize_helpers import (
+    FS,
+    K,
+    config_key,
+    read_csv,
+    selection_errors,
+    trial_config,
+    write_scenario,
+)
+
+from metasparse.features import evaluate_selection, rank_features
+from metasparse.optimize import load_scenario, optimize
+from metasparse.train import fit
+
+
+@pytest.mark.parametrize("backend", ["smac", "optuna", "random"])
+def test_the_cost_is_the_selection_error_on_validation(tmp_path, backend):
+    path = write_scenario(tmp_path, f"fs-{backend}", **FS, backend={"name": backend, "seed": 0})
+    summary = optimize(load_scenario(path), progress=False)[0]
+    assert "reference (quickselection)" in summary.table()
+    assert "feature-selection error" in summary.table()
+    rows = read_csv(summary.directory / "trials.csv")
+    assert len(rows) == FS["n_trials"] and {r["status"] for r in rows} == {"success"}
+    assert len({config_key(r) for r in rows}) == len(rows)
+    assert {r["config.task"] for r in rows} <= {"classifier", "autoencoder"}
+    row = min(rows, key=lambda r: float(r["cost"]))
+    val, _, network = selection_errors(trial_config(row))
+    assert float(row["cost"]) == pytest.approx(val)
+    assert float(row["val_error"]) == pytest.approx(network)  # the network's own, kept apart
+    instances = read_csv(summary.directory / "trial_instances.csv")
+    assert [float(r["cost"]) for r in instances] == [float(r["cost"]) for r in rows]
+    assert not any("test" in column for column in rows[0])  # test scores never reach a search
+
+
+def test_the_trial_scores_the_scenarios_k_and_importance(tmp_path):
+    # the same point scored at another k, or by another importance, costs otherwise: the worker
+    # reads the scenario's feature_selection, not a default
+    fs = {**FS, "n_trials": 1, "feature_selection": {"k": 1, "importance": "attribution"},
+          "backend": {"name": "random", "seed": 0}}
+    summary = optimize(load_scenario(write_scenario(tmp_path, "fs-k1", **fs)), progress=False)[0]
+    row = read_csv(summary.directory / "trials.csv")[0]
+    config = trial_config(row)
+    trained = fit(config, "wine", 2, seed=0, device="cpu", fit_dense_layers=True)
+    expected = {
+        (k, importance): 1 - evaluate_selection(
+            trained.data, rank_features(trained, importance), k, "svm", seed=0).val_accuracy
+        for k in (1, K) for importance in ("attribution", "neuron_strength")}
+    assert float(row["cost"]) == pytest.approx(expected[(1, "attribution")])
+    assert len(set(expected.values())) > 1  # the choice matters on this point
