@@ -48,7 +48,8 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
         "feature_selection": {"k": k, "classifier": study.classifier,
                               "importance": study.tune_importance},
         "budget": {"epochs": study.epochs}, "backend": {"name": "smac", "facade": "hpo"},
-        "n_trials": study.tuned_trials, "warm_start": list(study.presets), "reference": study.preset,
+        "n_trials": study.tuned_trials, "warm_start": list(study.presets),
+        "reference": study.preset,
         "output": str(directory), "data_dir": study.data_dir,
     }
     path = directory / "scenario-in.yaml"

@@ -75,6 +75,8 @@ def feature_selection_report(study: FeatureSelectionStudy, runs: pd.DataFrame,
         for k in study.ks(dataset):
             part = table[(table["dataset"] == dataset) & (table["k"] == k)]
             part = part.drop(columns=["dataset", "k"]).sort_values("test_mean", ascending=False)
+            part["seeds"] = part["seeds"].astype("Int64")
+            part = part.astype(object).where(part.notna(), "")  # published: no spread
             lines += [f"## {dataset}, K = {k}", "", *markdown_table(part, 1), ""]
     if len(choices):
         lines += ["## What the tuner chose", "", *markdown_table(choices, 3), ""]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from metasparse.data import check_datasets
+from metasparse.data import check_datasets, load_dataset
 from metasparse.errors import ConfigError, DataError, ScenarioError, invalid_choice
 from metasparse.space import get_preset, load_space, preset_config, resolve_config
 
@@ -113,8 +113,8 @@ class FeatureSelectionStudy(_Study):
     # the output attribution costs one backward pass per output: for an autoencoder, one per
     # feature (minutes on arcene's 10,000), so autoencoders are ranked by neuron strength only
     autoencoder_importances: list[str] = Field(default=["neuron_strength"], min_length=1)
-    k: list[int] = Field(default=[100], min_length=1)
-    dataset_k: dict[str, list[int]] = Field(default_factory=dict,
+    k: list[Annotated[int, Field(ge=1)]] = Field(default=[100], min_length=1)
+    dataset_k: dict[str, list[Annotated[int, Field(ge=1)]]] = Field(default_factory=dict,
                                             description="K per dataset, in place of `k`")
     classifier: str = "svm"
     baselines: list[str] = Field(default=["all", "mutual_info", "random_forest", "l1_logistic"])
@@ -204,6 +204,12 @@ def _check_feature_selection(study: FeatureSelectionStudy) -> None:
         bad = next((d for d in names if d not in study.datasets), None)
         if bad is not None:
             raise ConfigError(invalid_choice(key, study.datasets, bad))
+    check_datasets(study.datasets, study.data_dir, "datasets")
+    for name in study.datasets:
+        n_features = load_dataset(name, data_dir=study.data_dir).n_features
+        if max(study.ks(name)) > n_features:
+            raise ConfigError(f"K must be at most the number of features of every dataset "
+                              f"({name!r} has {n_features}); got {max(study.ks(name))}")
 
 
 def _axis_values(study: RandomnessStudy | ImportanceStudy) -> Iterator[dict[str, Any]]:

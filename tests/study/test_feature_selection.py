@@ -1,0 +1,95 @@
+"""The feature-selection study: presets ranked by every importance, a configuration tuned on
+validation only, and the baselines, scored at every K beside the published numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from metasparse.cli import main
+from metasparse.data import load_dataset
+from metasparse.errors import ScenarioError
+from metasparse.features import evaluate_selection, rank_features
+from metasparse.space import preset_config
+from metasparse.study import load_study
+from metasparse.train import fit
+
+TINY = {
+    "name": "tiny-fs", "datasets": ["wine", "breast_cancer"], "seeds": [0, 1], "epochs": 2,
+    "presets": ["quickselection", "set"], "fixed": {"hidden_sizes": "32"},
+    "k": [3], "dataset_k": {"breast_cancer": [3, 5]}, "tune": ["wine"], "tuned_trials": 3,
+    "baselines": ["all", "mutual_info"],
+    "published": {"wine": {3: {"a paper": 90.0}}}, "published_source": "a paper, 2024",
+}
+
+
+def _study(tmp_path, **changes):
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "output": str(tmp_path / "out"), **changes}))
+    return path
+
+
+def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
+    assert main(["study", "feature-selection", str(_study(tmp_path)), "--no-progress"]) == 0
+    out = tmp_path / "out"
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs["status"] == "success").all()
+    counts = runs.groupby(["dataset", "method"]).size().to_dict()
+    # per seed: set ranks by both importances at each K, the autoencoder by neuron strength
+    assert counts[("wine", "set")] == 2 * 2 * 1 and counts[("breast_cancer", "set")] == 2 * 2 * 2
+    assert counts[("wine", "quickselection")] == 2 * 1 and counts[("wine", "tuned")] == 2
+    assert ("breast_cancer", "tuned") not in counts  # tuned on wine only
+    assert counts[("breast_cancer", "mutual_info")] == 2 * 2
+    assert set(runs[runs["method"] == "all"]["k_selected"]) == {13, 30}  # every feature
+
+    # a row is what it says: SET, seed 1, breast_cancer, attribution at K = 5, retrained here
+    row = runs[(runs["dataset"] == "breast_cancer") & (runs["method"] == "set")
+               & (runs["seed"] == 1) & (runs["importance"] == "attribution")
+               & (runs["k_selected"] == 5)].iloc[0]
+    trained = fit(preset_config("set", TINY["fixed"]), load_dataset("breast_cancer"), 2, seed=1)
+    scores = evaluate_selection(trained.data, rank_features(trained, "attribution"), 5, "svm", 1)
+    assert row["test_accuracy"] == pytest.approx(scores.test_accuracy)
+    assert row["val_accuracy"] == pytest.approx(scores.val_accuracy)
+
+    tuning = yaml.safe_load((out / "tuning" / "wine-k3" / "scenario.yaml").read_text())
+    assert tuning["objectives"] == "fs_error" or tuning["objectives"] == ["fs_error"]
+    assert tuning["feature_selection"]["k"] == 3
+    assert tuning["warm_start"] == ["quickselection", "set"]
+    tuned = yaml.safe_load((out / "tuned.yaml").read_text())["wine-k3"]
+    incumbent = yaml.safe_load((out / "tuning" / "wine-k3" / "incumbent.yaml").read_text())
+    assert tuned == incumbent["config"]
+
+    summary = pd.read_csv(out / "report" / "summary.csv")
+    wine = summary[(summary["dataset"] == "wine") & (summary["k"] == 3)]
+    means = dict(zip(wine["method"], wine["test_mean"], strict=True))
+    assert means["published: a paper"] == 90.0
+    ours = runs[(runs["dataset"] == "wine") & (runs["method"] == "set")
+                & (runs["importance"] == "neuron_strength")]
+    assert means["set (neuron_strength)"] == pytest.approx(100 * ours["test_accuracy"].mean())
+    assert "all" in means  # the all-features level at every K
+    report = (out / "report" / "report.md").read_text()
+    assert "## breast_cancer, K = 5" in report and "## What the tuner chose" in report
+    assert "a paper, 2024" in report
+    assert capsys.readouterr().out.strip() == f"report: {out / 'report' / 'report.md'}"
+
+    before = (out / "runs.csv").read_text()  # a finished study reruns nothing
+    assert main(["study", "feature-selection", str(_study(tmp_path)), "--no-progress"]) == 0
+    assert (out / "runs.csv").read_text() == before
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"importances": ["shap"]}, "The 'importance' parameter must be one of ["),
+    ({"baselines": ["lasso"]}, "The 'baseline' parameter must be one of ["),
+    ({"classifier": "knn"}, "The 'classifier' parameter must be one of ["),
+    ({"tune": ["iris"]}, "The 'tune' parameter must be one of ['wine', 'breast_cancer']"),
+    ({"presets": ["quickselect"]}, "The 'preset' parameter must be one of ["),
+    ({"k": [0]}, "k.0: Input should be greater than or equal to 1"),
+    ({"dataset_k": {"wine": [14]}}, "K must be at most the number of features of every dataset "
+                                    "('wine' has 13); got 14"),
+])
+def test_a_bad_study_file_is_one_line(tmp_path, changes, message):
+    with pytest.raises(ScenarioError) as caught:
+        load_study(_study(tmp_path, **changes), "feature-selection")
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+    load_study(_study(tmp_path), "feature-selection")
