@@ -11,6 +11,7 @@ from pathlib import Path
 from metasparse.features._baselines import BASELINES
 from metasparse.features._evaluate import CLASSIFIERS
 from metasparse.features._plot import plot_accuracy
+from metasparse.features._ranking import IMPORTANCES
 from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
 
 DEFAULT_PRESET = "set"  # QuickSelection's sparse training is SET's
@@ -26,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         metavar="KEY=VALUE", help="override one parameter (repeatable)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--importance", default="neuron_strength",
+                        help=f"how the network ranks features, one of {IMPORTANCES.names()} "
+                             "(default: neuron_strength)")
     parser.add_argument("--classifier", default="svm",
                         help=f"downstream classifier, one of {CLASSIFIERS.names()} (default: svm)")
     parser.add_argument("--baselines", nargs="*", default=[],
@@ -49,13 +53,15 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     selection = select_features(config, dataset, args.ks, args.epochs, args.seed,
                                 classifier=args.classifier, baselines=args.baselines,
+                                importance=args.importance,
                                 progress=not args.json, device=args.device)
     if args.out is not None:
         _write(selection, args.out)
     result = selection.trained.result
     summary = {
         "dataset": args.dataset, "seed": args.seed, "epochs": args.epochs,
-        "classifier": args.classifier, "ks": args.ks, "status": result.status,
+        "classifier": args.classifier, "importance": args.importance, "ks": args.ks,
+        "status": result.status,
         "val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
         "density": result.density, "wall_time_s": result.wall_time_s,
         "results": selection.rows, "ranking": selection.ranking.order.tolist(),

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from metasparse.data import Dataset
 from metasparse.features._baselines import ALL_FEATURES, BASELINES
 from metasparse.features._evaluate import CLASSIFIERS, evaluate_selection
-from metasparse.features._ranking import Ranking, check_k, rank_features
+from metasparse.features._ranking import IMPORTANCES, Ranking, check_k, rank_features
 from metasparse.train import Trained, fit
 
 SPARSE_METHOD = "sparse_training"
@@ -30,16 +30,18 @@ class FeatureSelection:
 def select_features(config: Mapping[str, Any], dataset: Dataset, ks: Sequence[int],
                     epochs: int, seed: int = 0, *, classifier: str = "svm",
                     baselines: Sequence[str] = (), progress: bool = True,
-                    device: str | None = None) -> FeatureSelection:
-    """Train `config` on `dataset`, rank its features and score the top K of it and of every
-    baseline (the 'all' baseline once, with every feature)."""
+                    device: str | None = None,
+                    importance: str = "neuron_strength") -> FeatureSelection:
+    """Train `config` on `dataset`, rank its features by `importance` and score the top K of
+    it and of every baseline (the 'all' baseline once, with every feature)."""
     CLASSIFIERS[classifier]  # every input is checked before the training
+    IMPORTANCES[importance]
     for name in baselines:
         BASELINES[name]
     for k in ks:
         check_k(k, dataset.n_features)
     trained = fit(config, dataset, epochs, seed, device=device)
-    ranking = rank_features(trained)
+    ranking = rank_features(trained, importance)
     data = trained.data  # scaled as the network saw it: the baselines see the same
     jobs = [(SPARSE_METHOD, k) for k in ks]
     jobs += [(name, dataset.n_features if name == ALL_FEATURES else k)

@@ -40,6 +40,8 @@ def test_writes_ranking_results_and_plot(tmp_path, capsys):
     (["--k", "3", "--classifier", "knn"],
      "The 'classifier' parameter must be one of ['extra_trees', 'svm']; got 'knn'"),
     (["--k", "3", "--baselines", "lasso"], "The 'baseline' parameter must be one of ["),
+    (["--k", "3", "--importance", "shap"],
+     "The 'importance' parameter must be one of ['attribution', 'neuron_strength']; got 'shap'"),
 ])
 def test_refuses_bad_input_in_one_line(args, message, tmp_path, capsys):
     assert main(["select-features", *FAST, *args, "--out", str(tmp_path)]) == 2
