@@ -10,7 +10,7 @@ import pandas as pd
 
 from metasparse.analysis._results import Results
 from metasparse.analysis._surrogate import select_trials
-from metasparse.analysis._training import preset_config, train_runs
+from metasparse.analysis._training import preset_config, selection_of, train_runs
 from metasparse.results import OBJECTIVES, cost_columns
 
 __all__ = ["dominated_by", "evaluate_presets", "pareto_front", "pareto_trials",
@@ -78,7 +78,8 @@ def evaluate_presets(results: Results, presets: Sequence[str] | None = None, *,
                       data_dir=data_dir or results.data_dir, evaluate_test=False,
                       timeout=results.settings.trial_timeout,
                       progress=progress, description="presets",
-                      target=results.settings.target)
+                      target=results.settings.target,
+                      feature_selection=selection_of(results.settings))
     return preset_costs(runs, results.objectives, results.crash_cost), runs
 
 
@@ -93,7 +94,8 @@ def preset_costs(runs: pd.DataFrame, objectives: Sequence[str],
         costs = {}
         for k, (column, objective) in enumerate(zip(cost_columns(len(objectives)), objectives,
                                                     strict=True)):
-            metric = OBJECTIVES[objective].metric
+            # the run's val_error is the first objective's (the selection's, with fs_error)
+            metric = OBJECTIVES[objective].metric if k else "val_error"
             costs[column] = crash_cost if failed and k == 0 else \
                 float(pd.to_numeric(group[metric]).mean())
         rows.append({**row, **costs})

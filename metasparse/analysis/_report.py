@@ -40,7 +40,7 @@ from metasparse.analysis._plots import (
 from metasparse.analysis._results import Results
 from metasparse.analysis._shapley import explain_shapley
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate
-from metasparse.analysis._training import TrainingCost, preset_config
+from metasparse.analysis._training import TrainingCost, preset_config, selection_of
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
 from metasparse.results import CONFIG_PREFIX, REPORT
@@ -198,7 +198,8 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
         cost = TrainingCost(main.tuning_instances, seed_list, main.epochs,
                             data_dir=main.data_dir, crash_cost=main.crash_cost,
                             timeout=main.settings.trial_timeout, progress=progress,
-                            target=main.settings.target)
+                            target=main.settings.target,
+                            feature_selection=selection_of(main.settings))
         trained = (f"mean validation error over {len(main.tuning_instances)} tuning "
                    f"instance(s) x seeds {seed_list} at {main.epochs} epochs")
         try:

@@ -14,22 +14,31 @@ from tqdm import tqdm
 
 from metasparse.space import preset_config
 
-__all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "train_runs"]
+__all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "selection_of", "train_runs"]
 
 RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error", "test_error",
                "test_accuracy", "density", "train_flops", "inference_flops", "wall_time_s",
                "error"]
 
 
+def selection_of(settings: Any) -> dict[str, Any] | None:
+    """A scenario's feature_selection as plain data (None without the objective fs_error)."""
+    selection = settings.feature_selection
+    return None if selection is None else selection.model_dump()
+
+
 def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[str],
                seeds: Sequence[int], epochs: int, *, data_dir: str | None = None,
                evaluate_test: bool = True, timeout: float | None = None,
                progress: bool = True, description: str = "training",
-               target: str | None = None) -> pd.DataFrame:
+               target: str | None = None,
+               feature_selection: dict[str, Any] | None = None) -> pd.DataFrame:
     """Train every candidate (name -> configuration) on every (instance, seed) pair.
 
     One row per run (columns RUN_COLUMNS); `test_error` is empty unless `evaluate_test`, and for
     runs that failed (status diverged, or crashed where the trainer rejects the configuration).
+    With a scenario's `feature_selection`, `val_error` and `test_error` are the selection's (the
+    objective fs_error and its test counterpart), not the network's.
     """
     jobs = [(name, instance, seed) for name in candidates for instance in instances
             for seed in seeds]
@@ -38,14 +47,15 @@ def train_runs(candidates: Mapping[str, Mapping[str, Any]], instances: Sequence[
         for name, instance, seed in jobs:
             bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
             rows.append(_train_one(name, candidates[name], instance, seed, epochs, data_dir,
-                                   evaluate_test, timeout, target))
+                                   evaluate_test, timeout, target, feature_selection))
             bar.update(1)
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
 def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, epochs: int,
                data_dir: str | None, evaluate_test: bool,
-               timeout: float | None = None, target: str | None = None) -> dict[str, Any]:
+               timeout: float | None = None, target: str | None = None,
+               feature_selection: dict[str, Any] | None = None) -> dict[str, Any]:
     """One run as a row, trained through the trial runner (`metasparse.optimize.evaluate_run`):
     every failure (a configuration the trainer rejects, divergence, a timeout, a dead process)
     is a row with its status and one-line error, as in tuning."""
@@ -54,11 +64,13 @@ def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, e
     row: dict[str, Any] = {"candidate": name, "instance": instance, "seed": seed,
                            "epochs": epochs}
     run = evaluate_run(config, instance, seed, epochs, data_dir=data_dir, timeout=timeout,
-                       evaluate_test=evaluate_test, target=target)
+                       evaluate_test=evaluate_test, target=target,
+                       feature_selection=feature_selection)
     m = run.metrics
-    accuracy = m.get("test_accuracy")
+    selecting = feature_selection is not None
+    accuracy = m.get("fs_test_accuracy" if selecting else "test_accuracy")
     return {
-        **row, "status": run.status, "val_error": m.get("val_error"),
+        **row, "status": run.status, "val_error": m.get("fs_error" if selecting else "val_error"),
         "test_error": None if accuracy is None else 1.0 - accuracy,
         "test_accuracy": accuracy, "density": m.get("density"),
         "train_flops": m.get("train_flops"), "inference_flops": m.get("inference_flops"),
@@ -82,6 +94,7 @@ class TrainingCost:
     crash_cost: float = 1.0
     timeout: float | None = None  # seconds per run, as the scenario's trial_timeout
     target: str | None = None  # the scenario's user function, if it names one
+    feature_selection: dict[str, Any] | None = None  # the scenario's, with objective fs_error
     progress: bool = True
     runs: list[dict[str, Any]] = field(default_factory=list)
     _cache: dict[str, float] = field(default_factory=dict)
@@ -103,7 +116,7 @@ class TrainingCost:
             for instance, seed in pairs:
                 self._bar.set_postfix_str(f"{name} on {instance}, seed {seed}")
                 row = _train_one(name, config, instance, seed, self.epochs, self.data_dir,
-                                 False, self.timeout, self.target)
+                                 False, self.timeout, self.target, self.feature_selection)
                 self.runs.append(row)
                 errors.append(row["val_error"] if row["status"] == "success"
                               else self.crash_cost)

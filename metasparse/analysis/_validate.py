@@ -12,7 +12,7 @@ from scipy.stats import wilcoxon
 from tqdm import tqdm
 
 from metasparse.analysis._results import Results
-from metasparse.analysis._training import RUN_COLUMNS, _train_one, preset_config
+from metasparse.analysis._training import RUN_COLUMNS, _train_one, preset_config, selection_of
 from metasparse.errors import MetasparseError
 from metasparse.results import VALIDATION
 
@@ -77,7 +77,8 @@ def validate(results: Results, *, seeds: int | Sequence[int] = 3,
             row = done.get((key, instance, int(seed), int(epochs)))
             if row is None:
                 row = _train_one(name, config, instance, seed, epochs, data_dir, True,
-                                 results.settings.trial_timeout, results.settings.target)
+                                 results.settings.trial_timeout, results.settings.target,
+                                 selection_of(results.settings))
             rows.append({**row, "candidate": name, "role": role, "config": key})
             bar.update(1)
             if on_run is not None:

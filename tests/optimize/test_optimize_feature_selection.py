@@ -17,6 +17,7 @@ from optimize_helpers import (
 
 from metasparse.features import evaluate_selection, rank_features
 from metasparse.optimize import load_scenario, optimize
+from metasparse.space import preset_config
 from metasparse.train import fit
 
 
@@ -54,3 +55,24 @@ def test_the_trial_scores_the_scenarios_k_and_importance(tmp_path):
         for k in (1, K) for importance in ("attribution", "neuron_strength")}
     assert float(row["cost"]) == pytest.approx(expected[(1, "attribution")])
     assert len(set(expected.values())) > 1  # the choice matters on this point
+
+
+def test_validation_of_a_feature_selection_run_scores_the_selection(tmp_path):
+    from metasparse.analysis import load_results, validate
+
+    # validate (and the ablation and Pareto evaluations) trains through the same runner: with
+    # fs_error, val_error and test_error are the selection's
+    fs = {**FS, "n_trials": 2, "heldout_instances": ["breast_cancer"],
+          "backend": {"name": "random", "seed": 0}}
+    summary = optimize(load_scenario(write_scenario(tmp_path, "fs-val", **fs)), progress=False)[0]
+    frame = validate(load_results(summary.directory), seeds=[0], presets=["quickselection"],
+                     progress=False)
+    assert list(frame["candidate"]) == ["incumbent", "quickselection"]
+    for row in frame.to_dict("records"):
+        config = summary.incumbent["config"] if row["candidate"] == "incumbent" \
+            else preset_config("quickselection", FS["fixed"])
+        trained = fit(config, "breast_cancer", 2, seed=0, device="cpu", fit_dense_layers=True)
+        scores = evaluate_selection(trained.data, rank_features(trained), K, "svm", seed=0)
+        assert row["val_error"] == pytest.approx(1 - scores.val_accuracy)
+        assert row["test_error"] == pytest.approx(1 - scores.test_accuracy)
+
