@@ -14,7 +14,7 @@ from metasparse.features._plot import plot_accuracy
 from metasparse.features._ranking import IMPORTANCES
 from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
 
-DEFAULT_PRESET = "set"  # QuickSelection's sparse training is SET's
+DEFAULT_PRESET = "quickselection"  # SET on a denoising autoencoder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
