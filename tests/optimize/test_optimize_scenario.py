@@ -213,6 +213,14 @@ def test_shipped_offline_scenarios_are_valid(name):
     assert scenario.name == name
 
 
+def test_shipped_feature_selection_scenario_is_valid(monkeypatch):
+    if not (SHARED_DATA / "madelon.npz").is_file():
+        pytest.skip(f"the feature-selection scenario tunes on madelon of {SHARED_DATA}: absent")
+    monkeypatch.setenv("METASPARSE_DATA_DIR", str(SHARED_DATA))
+    scenario = load_scenario("feature-selection")
+    assert scenario.objectives == ["fs_error"] and scenario.feature_selection.k == 20
+
+
 def test_shipped_set_rigl_meta_is_valid(monkeypatch):
     if not (SHARED_DATA / "coil20.npz").is_file():
         pytest.skip(f"set-rigl-meta tunes on coil20/isolet/madelon of {SHARED_DATA}, absent here")
