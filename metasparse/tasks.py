@@ -95,7 +95,7 @@ class DenoisingAutoencoder:
             xb = x[i:i + batch].to(device)
             squared += float(((model(xb) - xb) ** 2).sum())
             total += float(((xb - mean.to(device)) ** 2).sum())
-        loss = squared / x.numel()
+        loss = squared / len(x)  # the training loss's scale: summed over features
         return loss, 1.0 - squared / total if total > 0 else 0.0
 
 

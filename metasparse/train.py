@@ -198,6 +198,9 @@ def fit(
             status, error = "diverged", f"training loss is not finite in epoch {epoch}"
             break
         val_loss, val_acc = evaluate(model, data.X_val, data.y_val, task, device)
+        if not math.isfinite(val_acc):  # an autoencoder's R² of a reconstruction gone wild
+            status, error = "diverged", f"validation score is not finite in epoch {epoch}"
+            break
         val_curve.append(val_acc)
         if report is not None:
             report(epoch, {"val_error": 1.0 - val_acc, "val_accuracy": val_acc,

@@ -60,6 +60,9 @@ def test_autoencoder_reconstructs_its_input_and_reports_the_r2(execution):
     result = trained.result
     assert result.val_accuracy == pytest.approx(r2.item(), abs=1e-5)
     assert result.val_error == pytest.approx(1 - r2.item(), abs=1e-5)
+    # the validation loss on the training loss's scale: summed over features, mean over samples
+    assert result.val_loss == pytest.approx(((out - x_val) ** 2).sum().item() / len(x_val),
+                                            rel=1e-5)
     assert result.val_accuracy > 0.3  # an untrained network's R² is below 0
     assert result.test_accuracy > 0.3
 

@@ -63,7 +63,7 @@ from metasparse.analysis._plots import (
     plot_per_instance,
     save_figure,
 )
-from metasparse.analysis._report import Analysis, analyze, write_report
+from metasparse.analysis._report import Analysis, analyze, instance_title, write_report
 from metasparse.analysis._results import Results, find_runs, load_results
 from metasparse.analysis._shapley import explain_shapley, shapley_ablation, tunability
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
@@ -112,6 +112,7 @@ __all__ = [
     "footprint",
     "incumbent_config",
     "incumbent_differences",
+    "instance_title",
     "load_results",
     "local_importance",
     "optuna_distribution",

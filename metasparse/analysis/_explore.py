@@ -15,7 +15,12 @@ from sklearn.manifold import MDS
 from metasparse.analysis._ablation import ablation_path
 from metasparse.analysis._configspace import active_parameters
 from metasparse.analysis._importance import _changed
-from metasparse.analysis._report import PRESETS_FILE, _differences, _full, _per_instance
+from metasparse.analysis._report import (
+    PRESETS_FILE,
+    _differences,
+    _full,
+    _per_instance,
+)
 from metasparse.analysis._results import Results, configs_of
 from metasparse.analysis._surrogate import USABLE_STATUSES, Surrogate
 from metasparse.analysis._training import preset_config
@@ -166,7 +171,8 @@ def incumbent_differences(results: Results) -> pd.DataFrame:
 
 
 def per_instance(results: Results) -> pd.DataFrame:
-    """Validation error of the incumbent and of the reference on each tuning instance."""
+    """The cost of the incumbent and of the reference on each tuning instance (its title:
+    `instance_title`)."""
     return _per_instance(results)
 
 

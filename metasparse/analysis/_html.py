@@ -34,6 +34,7 @@ from metasparse.analysis._figures import (
     figure_per_instance,
     figure_shapley,
 )
+from metasparse.analysis._report import instance_title
 
 __all__ = ["PDP_PARAMETERS", "write_html"]
 
@@ -100,7 +101,7 @@ def write_html(analysis: Any, out: Path) -> Path:
             analysis.pareto, main.objectives[:2], analysis.presets)]))
     if not analysis.per_instance.empty:
         sections.append(("Per-instance results", "", [figure_per_instance(
-            analysis.per_instance, title="validation error per tuning instance")]))
+            analysis.per_instance, title=instance_title(main))]))
     path = out / "report.html"
     path.write_text(_page(f"Analysis of {main.name}", sections))
     return path

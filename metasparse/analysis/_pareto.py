@@ -10,7 +10,12 @@ import pandas as pd
 
 from metasparse.analysis._results import Results
 from metasparse.analysis._surrogate import select_trials
-from metasparse.analysis._training import preset_config, selection_of, train_runs
+from metasparse.analysis._training import (
+    comparable_presets,
+    preset_config,
+    selection_of,
+    train_runs,
+)
 from metasparse.results import OBJECTIVES, cost_columns
 
 __all__ = ["dominated_by", "evaluate_presets", "pareto_front", "pareto_trials",
@@ -70,9 +75,8 @@ def evaluate_presets(results: Results, presets: Sequence[str] | None = None, *,
     """Train every preset (with the scenario's fixed settings) like a trial: on the tuning
     instances with the scenario's seeds at its budget. Returns (one row per preset with its
     costs in the run's objectives, one row per run)."""
-    from metasparse.space import preset_names
 
-    names = list(presets) if presets is not None else preset_names()
+    names = list(presets) if presets is not None else comparable_presets(results.objectives[0])
     candidates = {name: preset_config(name, results.fixed) for name in names}
     runs = train_runs(candidates, results.tuning_instances, results.seeds, results.epochs,
                       data_dir=data_dir or results.data_dir, evaluate_test=False,

@@ -43,7 +43,7 @@ from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config, selection_of
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
-from metasparse.results import CONFIG_PREFIX, REPORT
+from metasparse.results import CONFIG_PREFIX, OBJECTIVES, REPORT
 from metasparse.results import format_number as _num
 from metasparse.results import markdown_table as _table
 
@@ -247,24 +247,31 @@ def _seeds(main: Results, seeds: int | Sequence[int] | None) -> list[int]:
     return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
 
 
+def instance_title(run: Results) -> str:
+    """What a per-instance figure shows: the first objective's label."""
+    return f"{OBJECTIVES[run.objectives[0]].label} per tuning instance"
+
+
 def _per_instance(run: Results) -> pd.DataFrame:
-    """Validation error of the incumbent and of the reference on each tuning instance (mean and
-    standard deviation over seeds)."""
+    """The cost (the first objective: validation error, or the selection's with fs_error) of
+    the incumbent and of the reference on each tuning instance (mean and standard deviation
+    over seeds)."""
     rows = []
     instances = run.instances
     if run.incumbent and not instances.empty:
         ids = {str(t) for t in run.incumbent.get("trial_ids", [run.incumbent["trial_id"]])}
         mine = instances[instances["trial_id"].isin(ids) & (instances["status"] == "success")]
         for instance, group in mine.groupby("instance", sort=False):
+            values = pd.to_numeric(group["cost"])
             rows.append({"candidate": "incumbent", "instance": instance,
-                         "error": group["val_error"].mean(),
-                         "std": group["val_error"].std(ddof=0), "runs": len(group)})
+                         "error": values.mean(), "std": values.std(ddof=0), "runs": len(group)})
     if run.reference:
         per = pd.DataFrame(run.reference.get("per_instance") or [])
         if not per.empty:
             per = per[per["status"] == "success"]
             for instance, group in per.groupby("instance", sort=False):
-                values = pd.to_numeric(group["val_error"])
+                # a reference.yaml written before the objective fs_error has no cost
+                values = pd.to_numeric(group["cost"] if "cost" in group else group["val_error"])
                 rows.append({"candidate": f"{run.reference['preset']} (reference)",
                              "instance": instance, "error": values.mean(),
                              "std": values.std(ddof=0), "runs": len(group)})
@@ -390,7 +397,7 @@ def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
                                    objectives=main.objectives[:2]))
     if not analysis.per_instance.empty:
         save("per_instance", plot_per_instance(
-            analysis.per_instance, title="validation error per tuning instance"))
+            analysis.per_instance, title=instance_title(main)))
     if analysis.validation_runs is not None and not analysis.validation_runs.empty:
         runs = analysis.validation_runs.copy()
         runs["error"] = np.where(runs["status"] == "success", runs["test_error"], 1.0)

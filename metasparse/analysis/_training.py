@@ -14,11 +14,22 @@ from tqdm import tqdm
 
 from metasparse.space import preset_config
 
-__all__ = ["RUN_COLUMNS", "TrainingCost", "preset_config", "selection_of", "train_runs"]
+__all__ = ["RUN_COLUMNS", "TrainingCost", "comparable_presets", "preset_config", "selection_of",
+           "train_runs"]
 
 RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error", "test_error",
                "test_accuracy", "density", "train_flops", "inference_flops", "wall_time_s",
                "error"]
+
+
+def comparable_presets(objective: str) -> list[str]:
+    """The presets that a run whose first objective is `objective` compares with by default:
+    every one with fs_error (a selection of any network), the classifiers with val_error (an
+    autoencoder has no classification error)."""
+    from metasparse.space import get_preset, preset_names
+
+    return [name for name in preset_names()
+            if objective != "val_error" or get_preset(name)["task"] == "classifier"]
 
 
 def selection_of(settings: Any) -> dict[str, Any] | None:

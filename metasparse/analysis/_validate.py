@@ -12,7 +12,13 @@ from scipy.stats import wilcoxon
 from tqdm import tqdm
 
 from metasparse.analysis._results import Results
-from metasparse.analysis._training import RUN_COLUMNS, _train_one, preset_config, selection_of
+from metasparse.analysis._training import (
+    RUN_COLUMNS,
+    _train_one,
+    comparable_presets,
+    preset_config,
+    selection_of,
+)
 from metasparse.errors import MetasparseError
 from metasparse.results import VALIDATION
 
@@ -28,7 +34,6 @@ def validation_candidates(results: Results, presets: Sequence[str] | None = None
                           ) -> dict[str, tuple[str, dict[str, Any]]]:
     """name -> (role, configuration): the incumbent, then every preset (or `presets`) with the
     scenario's fixed settings applied. Roles: incumbent, reference, dense, preset."""
-    from metasparse.space import preset_names
 
     if results.incumbent is None or "config" not in results.incumbent:
         raise MetasparseError(f"{str(results.directory)!r} has no incumbent yet (no successful "
@@ -36,7 +41,7 @@ def validation_candidates(results: Results, presets: Sequence[str] | None = None
     reference = results.reference_preset
     candidates: dict[str, tuple[str, dict[str, Any]]] = {
         "incumbent": ("incumbent", dict(results.incumbent["config"]))}
-    for name in presets if presets is not None else preset_names():
+    for name in presets if presets is not None else comparable_presets(results.objectives[0]):
         role = "reference" if name == reference else "dense" if name == "dense" else "preset"
         candidates[name] = (role, preset_config(name, results.fixed))
     return candidates
@@ -62,6 +67,14 @@ def validate(results: Results, *, seeds: int | Sequence[int] = 3,
     seed_list = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     if not seed_list:
         raise MetasparseError("validation needs at least one seed")
+    selection = selection_of(results.settings)
+    if selection is not None:  # the top k of each instance is scored: k must fit them all
+        from metasparse.data import load_dataset
+        from metasparse.features import check_k
+
+        for name in instances:
+            check_k(selection["k"], load_dataset(name, data_dir=data_dir
+                                                  or results.data_dir).n_features)
     candidates = validation_candidates(results, presets)
     epochs = results.epochs
     data_dir = data_dir or results.data_dir

@@ -31,6 +31,7 @@ from metasparse.analysis import (
     footprint,
     incumbent_config,
     incumbent_differences,
+    instance_title,
     local_importance,
     pareto_trials,
     partial_dependence,
@@ -231,7 +232,7 @@ def page_instances(store: RunStore, index: int, results: Results) -> list[Any]:
     if frame.empty:
         return [note("No per-instance results yet (no successful trial).")]
     return [graph("instances", figure_per_instance(
-        frame, title="validation error per tuning instance (incumbent and reference)")),
+        frame, title=f"{instance_title(results)} (incumbent and reference)")),
         table(frame, "instances-table")]
 
 

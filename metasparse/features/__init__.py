@@ -10,7 +10,7 @@ classifier.
 
 from metasparse.features._baselines import ALL_FEATURES, BASELINES
 from metasparse.features._evaluate import CLASSIFIERS, Selection, evaluate_selection
-from metasparse.features._ranking import IMPORTANCES, Ranking, rank_features
+from metasparse.features._ranking import IMPORTANCES, Ranking, check_k, rank_features
 from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "FeatureSelection",
     "Ranking",
     "Selection",
+    "check_k",
     "evaluate_selection",
     "rank_features",
     "select_features",

@@ -8,15 +8,20 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import ExtraTreesClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from metasparse._registry import Registry
 from metasparse.data import Dataset
 from metasparse.features._ranking import Ranking
 
+# Each classifier standardizes the selected features first (fitted on the training split), so a
+# selection scores the same whatever per-feature scaling (input_scaling) its network trained on.
 CLASSIFIERS: Registry[Callable[[int], ClassifierMixin]] = Registry("classifier")
-CLASSIFIERS.register("svm")(lambda seed: SVC())  # RBF kernel, defaults, as the papers
-CLASSIFIERS.register("extra_trees")(lambda seed: ExtraTreesClassifier(random_state=seed))
+CLASSIFIERS.register("svm")(lambda seed: make_pipeline(StandardScaler(), SVC()))  # RBF, defaults
+CLASSIFIERS.register("extra_trees")(
+    lambda seed: make_pipeline(StandardScaler(), ExtraTreesClassifier(random_state=seed)))
 
 
 @dataclass(frozen=True)

@@ -47,20 +47,29 @@ class Backend(BaseModel):
             return cls.model_fields[str(info.field_name)].get_default(call_default_factory=True)
         return value
 
-    def settle(self, multi_objective: bool) -> None:
-        """Complete the settings that depend on the number of objectives; raise ValueError
-        (one line naming the key) for a combination this backend cannot run."""
+    def settle(self, multi_objective: bool, per_epoch: bool = True) -> None:
+        """Complete the settings that depend on the objectives (two, or a first one with no
+        per-epoch values, as fs_error: `per_epoch` False); raise ValueError (one line naming
+        the key) for a combination this backend cannot run."""
 
-    def _none_with_two_objectives(self, key: str, default: str, multi_objective: bool,
-                                  why: str) -> None:
-        """Settle `key` (e.g. a pruner), which must be 'none' with two objectives (`why`): its
-        default is `default` with one objective."""
+    def warm_start_limit(self, n_trials: int | None) -> int | None:
+        """The most warm-start configurations this backend evaluates first (None: all)."""
+        return None
+
+    def _settle_stopper(self, key: str, default: str, multi_objective: bool, per_epoch: bool,
+                        why: str) -> None:
+        """Settle `key` (a pruner or scheduler that stops trials on their per-epoch values),
+        which must be 'none' with two objectives (`why`) or with a first objective scored only
+        after training: its default is `default` otherwise."""
         value = getattr(self, key)
         if value is None:
-            setattr(self, key, "none" if multi_objective else default)
+            setattr(self, key, default if per_epoch and not multi_objective else "none")
         elif multi_objective and value != "none":
             raise ValueError(f"backend.{key} must be 'none' with two objectives ({why}); "
                              f"got {value!r}")
+        elif not per_epoch and value != "none":
+            raise ValueError(f"backend.{key} must be 'none' with objective fs_error (it is "
+                             f"scored once, after training); got {value!r}")
 
     def run(self, session: Session) -> None:
         """Search: the adapter's `run(session)`, its optional dependencies imported only now."""

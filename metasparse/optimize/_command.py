@@ -50,9 +50,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def comparison(summaries: list[RunSummary]) -> str:
-    """One line per run of a multi-space scenario: best validation error and the reference."""
+    """One line per run of a multi-space scenario: the best cost and the reference's."""
     width = max(len(s.name) for s in summaries)
-    lines = [f"{'run':<{width}}  trials  best val error  reference"]
+    best_label = "best " + ("val error" if summaries[0].objective == "val_error" else "fs error")
+    lines = [f"{'run':<{width}}  trials  {best_label}  reference"]
     for s in summaries:
         best = f"{s.incumbent['cost']:.4f}" if s.incumbent else "-"
         ref = f"{s.reference['cost']:.4f} ({s.reference['preset']})" if s.reference else "-"

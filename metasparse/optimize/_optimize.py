@@ -124,6 +124,12 @@ def _warm_start(scenario: Scenario, space: Any, store: ResultsStore) -> list[dic
     if scenario.warm_start is None:
         return []
     warm = warm_start(scenario.warm_start, space, scenario.fixed)
+    limit = scenario.backend.warm_start_limit(scenario.n_trials)
+    if limit is not None:
+        for label in list(warm.configs)[limit:]:
+            del warm.configs[label]
+            warm.dropped[label] = (f"{scenario.backend.name} evaluates at most {limit} "
+                                   f"warm-start configurations in {scenario.n_trials} trials")
     write_atomic(store.directory / WARM_START, yaml.safe_dump(
         {"source": scenario.warm_start, **warm.as_dict()}, sort_keys=False))
     return list(warm.configs.values())

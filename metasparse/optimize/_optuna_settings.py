@@ -17,6 +17,6 @@ class OptunaBackend(Backend):
     sampler: Literal["gp", "nsga2", "tpe"] = "tpe"
     pruner: Literal["hyperband", "none"] | None = None
 
-    def settle(self, multi_objective: bool) -> None:
-        self._none_with_two_objectives("pruner", "hyperband", multi_objective,
-                                       "Optuna cannot prune multi-objective trials")
+    def settle(self, multi_objective: bool, per_epoch: bool = True) -> None:
+        self._settle_stopper("pruner", "hyperband", multi_objective, per_epoch,
+                             "Optuna cannot prune multi-objective trials")

@@ -26,6 +26,6 @@ class RayBackend(Backend):
     scheduler: Literal["asha", "none"] | None = None
     max_failures: int = Field(default=2, ge=0)
 
-    def settle(self, multi_objective: bool) -> None:
-        self._none_with_two_objectives("scheduler", "asha", multi_objective,
-                                       "ASHA stops trials on one metric")
+    def settle(self, multi_objective: bool, per_epoch: bool = True) -> None:
+        self._settle_stopper("scheduler", "asha", multi_objective, per_epoch,
+                             "ASHA stops trials on one metric")

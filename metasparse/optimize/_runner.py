@@ -193,8 +193,9 @@ class TrialRunner:
         metrics: dict[str, float] = {}
         if status == "success":
             costs = [_mean(results, OBJECTIVES[name].metric) for name in self.objectives]
-            metrics = {key: _mean(results, key) for key in _worker.METRICS + _worker.FS_METRICS
-                       if all(key in r.metrics for r in results)}
+            metrics = {key: _mean(results, key) for key in _worker.METRICS}
+            metrics.update({key: _mean(results, key) for key in _worker.FS_METRICS
+                            if all(key in r.metrics for r in results)})
         elif status == "pruned":
             costs = [last_value]
             metrics = {"val_error": last_value}

@@ -29,13 +29,13 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
       seed: 0                     # [0]
       facade: hpo                 # smac only [hpo]: hpo | mf | ac | bb
       sampler: tpe                # optuna only [tpe]: tpe | gp | nsga2
-      pruner: hyperband           # optuna only [hyperband; none with two objectives]
+      pruner: hyperband           # optuna only [hyperband; none with two objectives or fs_error]
       address: auto               # ray only [$RAY_ADDRESS, else a local instance on 127.0.0.1]:
                                   #   auto | host:port | ray://host:port
       cpus_per_trial: 1           # ray only [1]; gpus_per_trial [0]
       max_concurrent: 2           # ray only [n_workers] trials at a time
       search: optuna              # ray only [optuna]: optuna | random
-      scheduler: asha             # ray only [asha; none with two objectives]: asha | none
+      scheduler: asha             # ray only [asha; none with two objectives or fs_error]
       max_failures: 2             # ray only [2] retries of a trial whose worker died
     n_trials: 30                  # finished trials to reach (n_trials and/or walltime)
     walltime: 600                 # [none] seconds in which one command may start trials
@@ -78,7 +78,7 @@ from pydantic import (
 )
 
 from metasparse._paths import shipped_dir
-from metasparse.errors import MetasparseError, ScenarioError
+from metasparse.errors import ConfigError, MetasparseError, ScenarioError
 from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
 from metasparse.optimize._warm_start import check_warm_start
@@ -218,7 +218,7 @@ class Scenario(BaseModel):
             raise ValueError(f"crash_cost has one entry per objective ({len(self.objectives)}); "
                              f"got {len(self.crash_cost)}")
         check_warm_start(self.warm_start)
-        self.backend.settle(self.multi_objective)
+        self.backend.settle(self.multi_objective, per_epoch=self.objectives[0] == "val_error")
         return self
 
     @property
@@ -336,7 +336,7 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
 def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
     from metasparse.data import available_datasets, check_datasets
-    from metasparse.space import load_space, preset_names, resolve_config
+    from metasparse.space import get_preset, load_space, preset_names, resolve_config
 
     try:
         resolve_config(scenario.fixed)
@@ -346,7 +346,7 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     for spec in scenario.space:
         resolved = resolve_space(spec, path)
         try:
-            load_space(resolved, fixed=scenario.fixed)
+            _check_task(scenario, load_space(resolved, fixed=scenario.fixed))
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: space {spec!r} cannot be used: {exc}") from None
         except (OSError, ValueError, TypeError, KeyError) as exc:
@@ -358,6 +358,11 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     if scenario.reference is not None and scenario.reference not in presets:
         raise ScenarioError(f"{label}: reference must be one of {presets}; "
                             f"got {scenario.reference!r}")
+    if scenario.objectives[0] == "val_error" and scenario.target is None \
+            and get_preset(scenario.default_reference())["task"] != "classifier":
+        raise ScenarioError(f"{label}: reference {scenario.default_reference()!r} is an "
+                            "autoencoder, whose val_error is not a classification error; use "
+                            "objectives [fs_error] or a classifier preset")
     if scenario.target is not None:
         from metasparse.optimize._target import load_target, resolve_target
 
@@ -391,6 +396,21 @@ def _check_k(scenario: Scenario, label: str) -> None:
             raise ScenarioError(f"{label}: feature_selection.k must be at most the number of "
                                 f"features of every instance ({name!r} has {n_features}); "
                                 f"got {k}")
+
+
+def _check_task(scenario: Scenario, space: Any) -> None:
+    """The objective val_error compares classification errors: a space in which the task may be
+    an autoencoder (whose val_error is 1 - the R² of its reconstruction) needs fs_error."""
+    from ConfigSpace import Constant
+
+    if scenario.objectives[0] != "val_error" or scenario.target is not None \
+            or "task" not in space:
+        return
+    task = space["task"]
+    if not (isinstance(task, Constant) and task.value == "classifier"):
+        raise ConfigError("its task may be an autoencoder, whose val_error is not a "
+                          "classification error: use objectives [fs_error] (with "
+                          "feature_selection) or fix task: classifier")
 
 
 def resolve_space(spec: str, scenario_file: Path) -> str:

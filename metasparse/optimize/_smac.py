@@ -151,17 +151,12 @@ def run(session: Session) -> None:
             client.cluster.close()
 
 
-MAX_RATIO = 0.25  # SMAC's facades' default: their design takes at most this share of n_trials
-
-
 def _warm_first(facade_class: Any, smac_scenario: SmacScenario, session: Session) -> Any:
     """The facade's own initial design with the warm start's configurations as its additional
     configurations, put first (SMAC appends them after its own design)."""
     warm = [configuration_from_values(session.space, c) for c in session.warm]
-    # SMAC refuses a design larger than n_trials, and keeps at least one configuration of its
-    # own (at most MAX_RATIO of n_trials): more warm-start configurations than that are cut
-    room = smac_scenario.n_trials - max(1, int(MAX_RATIO * smac_scenario.n_trials))
-    warm = warm[:max(0, room)]
+    # the run cut the warm start to what SMAC's design holds (_optimize, warm_start.yaml)
+    warm = warm[:session.scenario.backend.warm_start_limit(smac_scenario.n_trials)]
     design = facade_class.get_initial_design(smac_scenario, additional_configs=warm)
     select = design.select_configurations
 

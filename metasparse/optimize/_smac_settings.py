@@ -6,6 +6,8 @@ from typing import Literal
 
 from metasparse.optimize._backends import Backend, register_backend
 
+MAX_RATIO = 0.25  # SMAC's facades' default: their own design takes at most this share of n_trials
+
 
 @register_backend
 class SmacBackend(Backend):
@@ -16,8 +18,15 @@ class SmacBackend(Backend):
     name: Literal["smac"] = "smac"
     facade: Literal["ac", "bb", "hpo", "mf"] = "hpo"
 
-    def settle(self, multi_objective: bool) -> None:
+    def settle(self, multi_objective: bool, per_epoch: bool = True) -> None:
         if multi_objective and self.facade in ("mf", "bb"):
             raise ValueError("backend.facade must be one of ['ac', 'hpo'] with two objectives "
                              "(SMAC's multi-objective support; mf fails, SMAC3 #1050); "
                              f"got {self.facade!r}")
+
+    def warm_start_limit(self, n_trials: int | None) -> int | None:
+        """SMAC refuses an initial design larger than n_trials and keeps at least one
+        configuration of its own (at most MAX_RATIO of n_trials) beside the warm start."""
+        if n_trials is None:
+            return None
+        return max(0, n_trials - max(1, int(MAX_RATIO * n_trials)))

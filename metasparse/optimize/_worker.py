@@ -25,10 +25,9 @@ PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
 # Metrics of a TrialResult that the results store keeps (test metrics never leave the child).
 METRICS = ("val_error", "val_accuracy", "val_loss", "density", "train_flops", "inference_flops",
            "topology_updates", "wall_time_s", "epochs")
-# What a trial of a feature-selection scenario adds (the top k features' validation error), and
-# an evaluation outside tuning besides (their test accuracy).
+# What a trial of a feature-selection scenario adds: the top k features' validation error (an
+# evaluation outside tuning also gets their test accuracy, fs_test_accuracy).
 FS_METRICS = ("fs_error",)
-FS_EVALUATION_METRICS = (*FS_METRICS, "fs_test_accuracy")
 # What an evaluation outside tuning (a job with "evaluation": true) gets back besides: the test
 # split's scores and the validation curve.
 EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")

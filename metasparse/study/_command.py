@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # What every finished run of a study depends on; lists (datasets, seeds, ratios...) may grow.
 _FROZEN = ("preset", "fixed", "epochs")
 _FROZEN_BY_KIND = {"configuration": ("n_trials",),
-                   "feature-selection": ("tuned_trials", "classifier", "tune_space")}
+                   "feature-selection": ("tuned_trials", "classifier", "tune_space",
+                                         "tune_importance", "k", "dataset_k", "importances",
+                                         "autoencoder_importances")}
 
 
 def check_unchanged(study) -> None:

@@ -5,8 +5,10 @@
    tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there.
 2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
    (trained once, ranked by every importance, scored at every K), the tuned configuration (at
-   its own K), and every baseline (scikit-learn on the same scaled training split). Each row
-   holds the validation and test accuracy of `classifier` on the top K features.
+   its own K), and every baseline (scikit-learn on the standardized training split). Each row
+   holds the validation and test accuracy of `classifier` on the top K features (standardized
+   by the classifier, whatever scaling the network trained on); a network that fails is a row
+   with its status and one-line error.
 
 The test split plays no part in any choice: tuning reads validation scores only.
 """
@@ -21,6 +23,7 @@ import pandas as pd
 import yaml
 
 from metasparse.data import load_dataset, scale_inputs
+from metasparse.errors import MetasparseError
 from metasparse.features import ALL_FEATURES, BASELINES, evaluate_selection, rank_features
 from metasparse.optimize import load_scenario, optimize
 from metasparse.space import preset_config
@@ -104,13 +107,19 @@ def run(study: FeatureSelectionStudy,
 
 def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: Any, seed: int,
              ks: list[int]) -> list[dict[str, Any]]:
-    trained = fit(config, dataset, study.epochs, seed)
+    failed = {"importance": None, "val_accuracy": None, "test_accuracy": None,
+              "network_val_score": None, "wall_time_s": None}
+    try:  # a dense layer that the density cannot pay for is trained sparse, as in tuning
+        trained = fit(config, dataset, study.epochs, seed, fit_dense_layers=True)
+    except MetasparseError as exc:
+        return [{**failed, "task": config["task"], "status": "crashed", "k_selected": k,
+                 "error": str(exc)} for k in ks]  # one line, as every ConfigError
     result = trained.result
     base = {"task": trained.config["task"], "status": result.status,
-            "network_val_score": result.val_accuracy, "wall_time_s": result.wall_time_s}
+            "network_val_score": result.val_accuracy, "wall_time_s": result.wall_time_s,
+            "error": result.error}
     if result.status != "success":
-        return [{**base, "importance": None, "k_selected": k, "val_accuracy": None,
-                 "test_accuracy": None} for k in ks]
+        return [{**base, **failed, "k_selected": k} for k in ks]
     importances = study.autoencoder_importances if trained.config["task"] == "autoencoder" \
         else study.importances
     rows = []
@@ -126,13 +135,13 @@ def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: A
 
 def _baseline(study: FeatureSelectionStudy, dataset: Any, name: str, seed: int,
               ks: list[int]) -> list[dict[str, Any]]:
-    data = scale_inputs(dataset, "standard")  # as the networks see it (input_scaling standard)
+    data = scale_inputs(dataset, "standard")  # the classifiers standardize the selection anyway
     ranking = BASELINES[name](data, seed)
     ks = [data.n_features] if name == ALL_FEATURES else ks
     rows = []
     for k in ks:
         scores = evaluate_selection(data, ranking, k, study.classifier, seed)
         rows.append({"task": None, "status": "success", "network_val_score": None,
-                     "wall_time_s": None, "importance": None, "k_selected": k,
+                     "wall_time_s": None, "error": "", "importance": None, "k_selected": k,
                      "val_accuracy": scores.val_accuracy, "test_accuracy": scores.test_accuracy})
     return rows

@@ -163,6 +163,7 @@ def load_study(path: str | Path, kind: str,
             _check_feature_selection(study)
         else:
             base = study.base_config()
+            _check_classifier(study, base["task"], f"preset {study.preset!r} with fixed")
             for values in _axis_values(study):
                 resolve_config({**base, **values})
         check_datasets(study.datasets, study.data_dir, "datasets")
@@ -171,14 +172,27 @@ def load_study(path: str | Path, kind: str,
     return study
 
 
+def _check_classifier(study: _Study, task: Any, where: str) -> None:
+    """The studies other than feature selection measure classification accuracy."""
+    if task != "classifier":
+        raise ConfigError(f"The 'task' parameter must be 'classifier' in a {study.kind} study "
+                          f"(it measures classification accuracy); got {task!r} ({where})")
+
+
 def _check_configuration(study: ConfigurationStudy) -> None:
-    """Spaces (with the fixed values), presets and backends exist; transfer needs two datasets."""
+    """Spaces (with the fixed values), presets and backends exist; transfer needs two datasets;
+    every network is a classifier."""
+    from ConfigSpace import Constant
+
     from metasparse.optimize import backend_names
 
     for space in {*study.spaces, *study.transfer}:
-        load_space(space, fixed=study.fixed)
+        task = load_space(space, fixed=study.fixed).get("task")
+        if task is not None:
+            _check_classifier(study, task.value if isinstance(task, Constant) else "searched",
+                              f"space {space!r}")
     for name in study.presets:
-        preset_config(name, study.fixed)
+        _check_classifier(study, preset_config(name, study.fixed)["task"], f"preset {name!r}")
     bad = next((b for b in study.backends if b not in backend_names()), None)
     if bad is not None:
         raise ConfigError(invalid_choice("backends", backend_names(), bad))

@@ -113,3 +113,14 @@ def test_an_unknown_importance_is_refused_with_the_valid_ones():
     with pytest.raises(ConfigError, match=r"The 'importance' parameter must be one of "
                                           r"\['attribution', 'neuron_strength'\]; got 'shap'"):
         rank_features(trained, "shap")
+
+
+@pytest.mark.parametrize("classifier", ["svm", "extra_trees"])
+def test_a_selection_scores_the_same_whatever_the_inputs_scaling(classifier):
+    from metasparse.data import scale_inputs
+
+    raw = load_dataset("wine")
+    features = np.array([0, 6, 9])
+    scores = {scaling: evaluate_selection(scale_inputs(raw, scaling), features, 3, classifier)
+              for scaling in ("standard", "minmax", "none")}
+    assert len(set(scores.values())) == 1, scores

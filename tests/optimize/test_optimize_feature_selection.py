@@ -4,6 +4,7 @@ features (never a test score)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from optimize_helpers import (
     FS,
@@ -15,6 +16,7 @@ from optimize_helpers import (
     write_scenario,
 )
 
+from metasparse.errors import ConfigError
 from metasparse.features import evaluate_selection, rank_features
 from metasparse.optimize import load_scenario, optimize
 from metasparse.space import preset_config
@@ -58,15 +60,23 @@ def test_the_trial_scores_the_scenarios_k_and_importance(tmp_path):
 
 
 def test_validation_of_a_feature_selection_run_scores_the_selection(tmp_path):
-    from metasparse.analysis import load_results, validate
+    from metasparse.analysis import instance_title, load_results, per_instance, validate
 
     # validate (and the ablation and Pareto evaluations) trains through the same runner: with
     # fs_error, val_error and test_error are the selection's
     fs = {**FS, "n_trials": 2, "heldout_instances": ["breast_cancer"],
           "backend": {"name": "random", "seed": 0}}
     summary = optimize(load_scenario(write_scenario(tmp_path, "fs-val", **fs)), progress=False)[0]
-    frame = validate(load_results(summary.directory), seeds=[0], presets=["quickselection"],
-                     progress=False)
+    results = load_results(summary.directory)
+    mine = per_instance(results).set_index("candidate").loc["incumbent"]
+    assert mine["error"] == pytest.approx(summary.incumbent["cost"])  # the cost, per instance
+    assert instance_title(results) == "feature-selection error per tuning instance"
+    narrow = tmp_path / "narrow.npz"  # 2 features: fewer than k, refused before any training
+    rng = np.random.default_rng(0)
+    np.savez(narrow, X=rng.normal(size=(60, 2)).astype(np.float32), y=np.arange(60) % 2)
+    with pytest.raises(ConfigError, match=r"The 'k' parameter must be an integer in 1\.\.2"):
+        validate(results, seeds=[0], instances=[str(narrow)], progress=False)
+    frame = validate(results, seeds=[0], presets=["quickselection"], progress=False)
     assert list(frame["candidate"]) == ["incumbent", "quickselection"]
     for row in frame.to_dict("records"):
         config = summary.incumbent["config"] if row["candidate"] == "incumbent" \
@@ -76,3 +86,28 @@ def test_validation_of_a_feature_selection_run_scores_the_selection(tmp_path):
         assert row["val_error"] == pytest.approx(1 - scores.val_accuracy)
         assert row["test_error"] == pytest.approx(1 - scores.test_accuracy)
 
+
+
+@pytest.mark.parametrize("objective", ["fs_error", "val_error"])
+def test_a_selection_trial_reports_no_epochs_and_no_test_score(objective):
+    from metasparse.optimize._runner import TrialRunner
+
+    selection = FS["feature_selection"] if objective == "fs_error" else None
+    runner = TrialRunner(objectives=[objective], crash_costs=lambda: [1.0],
+                         feature_selection=selection)
+    steps = []
+
+    def stop_at_once(step: int, value: float) -> bool:  # a pruner that stops every trial
+        steps.append(step)
+        return True
+
+    config = preset_config("quickselection" if selection else "set", FS["fixed"])
+    outcome = runner.evaluate(config, 2, [("wine", 0)], report=stop_at_once)
+    if selection is None:  # the network's per-epoch error reaches the pruner
+        assert outcome.status == "pruned" and steps == [1]
+        return
+    # fs_error exists only after training: no epoch reaches the pruner, the trial finishes
+    assert outcome.status == "success" and steps == []
+    metrics = outcome.pairs[0].metrics
+    assert outcome.costs == [pytest.approx(metrics["fs_error"])]
+    assert not any("test" in key for key in metrics)  # tuning never sees a test score

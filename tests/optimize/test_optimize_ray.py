@@ -172,8 +172,7 @@ def test_two_trials_at_once_with_asha_land_in_the_results_files(tmp_path, cluste
 def test_ray_tunes_for_feature_selection_on_validation(tmp_path, cluster):
     address, _ = cluster
     path = write_scenario(tmp_path, "ray-fs", **{**FS, "n_trials": 2}, backend={
-        "name": "ray", "address": address, "max_concurrent": 2, "scheduler": "asha",
-        "seed": 0})
+        "name": "ray", "address": address, "max_concurrent": 2, "seed": 0})
     result = _optimize(path, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_csv(tmp_path / "results" / "ray-fs" / "trials.csv")

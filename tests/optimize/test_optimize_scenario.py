@@ -58,6 +58,17 @@ MALFORMED = [
      "warm_start must be 'presets' or a results directory holding trials.csv; got 'preset'"),
     ({"reference": "sett"}, "reference must be one of"),
     ({"warm_start": ["rigl", "sett"]}, "warm_start must list preset names among ["),
+    ({"space": "feature-selection"}, "space 'feature-selection' cannot be used: its task may be "
+                                     "an autoencoder, whose val_error is not a classification"),
+    ({"fixed": {"task": "autoencoder"}}, "space 'rigl' cannot be used: its task may be an "
+                                         "autoencoder"),
+    ({"reference": "quickselection"}, "reference 'quickselection' is an autoencoder"),
+    ({"objectives": ["fs_error"], "feature_selection": {"k": 2},
+      "backend": {"name": "optuna", "pruner": "hyperband"}},
+     "backend.pruner must be 'none' with objective fs_error (it is scored once, after training)"),
+    ({"objectives": ["fs_error"], "feature_selection": {"k": 2},
+      "backend": {"name": "ray", "scheduler": "asha"}},
+     "backend.scheduler must be 'none' with objective fs_error"),
     ({"seeds": [0, 0]}, "seeds must not repeat an entry; got 0 twice"),
     ({"backend": {"name": "optuna", "facade": "hpo"}},
      "backend.facade applies to backend.name 'smac' only; got it with 'optuna'"),

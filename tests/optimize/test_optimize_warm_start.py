@@ -65,9 +65,11 @@ def test_smac_keeps_the_warm_start_within_its_initial_design(scenario_file):
     directory = run(scenario_file("cut", backend={"name": "smac"}, space="meta", n_trials=4,
                                   warm_start="presets"))
     warm = yaml.safe_load((directory / "warm_start.yaml").read_text())
-    assert len(warm["configs"]) > 4
+    assert len(warm["configs"]) == 3  # the others are dropped, with the reason
+    reasons = {d["label"]: d["reason"] for d in warm["dropped"]}
+    assert reasons["dense"] == "smac evaluates at most 3 warm-start configurations in 4 trials"
     rows = sorted(read_csv(directory / "trials.csv"), key=lambda r: int(r["trial_id"]))
     assert len(rows) == 4
     assert [_values(r) for r in rows[:3]] == [resolve_config(c["config"])
-                                              for c in warm["configs"][:3]]
+                                              for c in warm["configs"]]
     assert _values(rows[3]) not in [resolve_config(c["config"]) for c in warm["configs"]]

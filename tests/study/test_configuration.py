@@ -164,6 +164,11 @@ def test_a_gain_and_its_interval():
     ({"backends": ["hyperopt"]}, "The 'backends' parameter must be one of ["),
     ({"spaces": ["set", "nospace"], "combined": "set"}, "The 'space' parameter must be one of"),
     ({"transfer": ["rigl"], "datasets": ["iris"]}, "transfer needs at least two datasets"),
+    ({"presets": ["rigl", "quickselection"]}, "The 'task' parameter must be 'classifier' in a "
+     "configuration study (it measures classification accuracy); got 'autoencoder' (preset "
+     "'quickselection')"),
+    ({"spaces": ["rigl", "feature-selection"], "combined": "rigl"},
+     "got 'searched' (space 'feature-selection')"),
 ])
 def test_a_bad_study_file_is_one_line(tmp_path, changes, message):
     with pytest.raises(ScenarioError) as caught:

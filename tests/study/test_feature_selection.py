@@ -9,10 +9,11 @@ import yaml
 
 from metasparse.cli import main
 from metasparse.data import load_dataset
-from metasparse.errors import ScenarioError
+from metasparse.errors import ConfigError, ScenarioError
 from metasparse.features import evaluate_selection, rank_features
 from metasparse.space import preset_config
 from metasparse.study import load_study
+from metasparse.study._feature_selection import _network
 from metasparse.train import fit
 
 TINY = {
@@ -93,3 +94,18 @@ def test_a_bad_study_file_is_one_line(tmp_path, changes, message):
         load_study(_study(tmp_path, **changes), "feature-selection")
     assert message in str(caught.value) and "\n" not in str(caught.value)
     load_study(_study(tmp_path), "feature-selection")
+
+
+def test_a_network_trains_as_a_trial_and_a_refused_one_is_a_failed_row(tmp_path):
+    study = load_study(_study(tmp_path), "feature-selection")
+    wine = load_dataset("wine")
+    # a dense first layer that a 1% budget cannot pay for: trials train it sparse, so must this
+    dense = {**preset_config("set", TINY["fixed"]), "dense_first_layer": True, "density": 0.01}
+    with pytest.raises(ConfigError, match="dense"):
+        fit(dense, wine, 1, seed=0)
+    rows = _network(study, dense, wine, 0, [3])
+    assert [r["status"] for r in rows] == ["success", "success"]  # one per importance
+    refused = {**preset_config("quickselection", TINY["fixed"]), "model": "cnn"}
+    (row,) = _network(study, refused, wine, 0, [3])
+    assert row["status"] == "crashed" and row["test_accuracy"] is None
+    assert row["error"].startswith("The 'task' autoencoder needs the 'model' mlp")

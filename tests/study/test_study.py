@@ -79,6 +79,11 @@ def test_bad_study_file_is_one_line(tmp_path):
     path.write_text("name: x\ndatasets: [digits]\nbogus: 1\n")
     with pytest.raises(ScenarioError, match="bogus"):
         load_study(path, "randomness")
+    for kind in ("randomness", "importance"):  # they measure classification accuracy
+        path.write_text("name: x\ndatasets: [digits]\npreset: quickselection\n")
+        with pytest.raises(ScenarioError, match=f"The 'task' parameter must be 'classifier' in "
+                                                f"a {kind} study .*got 'autoencoder'"):
+            load_study(path, kind)
 
 
 @pytest.mark.parametrize("kind", ["randomness", "importance"])
