@@ -188,3 +188,18 @@ def test_boolean_score_draws_preferred_candidates_first_then_uniformly():
         counts[chosen] += 1
     assert counts[:100].sum() == 0
     assert stats.chisquare(counts[130:].numpy()).pvalue > 0.001  # the other 20 uniformly
+
+
+def test_a_missing_gradient_counts_as_zero():
+    # before the first backward pass (or for a layer the loss does not reach) there is no grad
+    w = torch.randn(4, 6)
+    s = state(w)
+    assert torch.equal(GROW_SCORES["gradient"](s), torch.zeros_like(w))
+    assert torch.equal(GROW_SCORES["momentum"](s), torch.zeros_like(w))
+    assert torch.equal(PRUNE_SCORES["mest"](s), w.abs())
+
+
+def test_cosine_growth_without_activations_has_no_preference_among_candidates():
+    w = torch.randn(4, 6)
+    score = GROW_SCORES["cosine"](state(w))
+    assert torch.equal(score, torch.zeros_like(w))
