@@ -56,3 +56,34 @@ def test_grow_rows_without_keys_is_uniform_within_each_row():
     assert not counts[1, :10].any()
     assert stats.chisquare(counts[0].numpy()).pvalue > 1e-3
     assert stats.chisquare(counts[1, 10:].numpy()).pvalue > 1e-3
+
+
+def test_a_boolean_preference_fills_from_the_preferred_tier_uniformly():
+    # a bool score (e.g. `unfired`): preferred candidates first, uniformly among them
+    candidates = torch.ones(1, 8, dtype=torch.bool)
+    preferred = torch.tensor([[True, True, True, True, False, False, False, False]])
+    counts = torch.zeros(8)
+    for seed in range(400):
+        grown = grow_rows(preferred, candidates, torch.tensor([2]), 0.0,
+                          torch.Generator().manual_seed(seed))
+        assert set(grown.tolist()) <= {0, 1, 2, 3}
+        counts[grown] += 1
+    assert stats.chisquare(counts[:4].numpy()).pvalue > 0.001  # 200 expected each
+    # more needed than preferred: every preferred one, then the others
+    grown = grow_rows(preferred, candidates, torch.tensor([6]), 0.0,
+                      torch.Generator().manual_seed(0))
+    assert {0, 1, 2, 3} <= set(grown.tolist()) and len(grown) == 6
+
+
+def test_draws_follow_the_given_generator_not_the_global_one():
+    candidates = torch.rand(6, 20, generator=torch.Generator().manual_seed(1)) < 0.7
+    need = torch.tensor([3, 2, 4, 1, 3, 2])
+    draws = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        draws.append((row_positions((6, 20), 5, torch.Generator().manual_seed(7)),
+                      grow_rows(None, candidates, need, 0.0, torch.Generator().manual_seed(7)),
+                      grow_rows(torch.rand(6, 20, generator=torch.Generator().manual_seed(3)),
+                                candidates, need, 0.5, torch.Generator().manual_seed(7))))
+    for first, second in zip(*draws, strict=True):
+        assert torch.equal(first, second)
