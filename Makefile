@@ -54,7 +54,9 @@ mutate: $(STAMP)
 
 # The committed reference results of the studies (results/reference/), regenerated from scratch.
 reference: $(STAMP)
-	rm -rf results/reference/randomness results/reference/importance results/reference/configuration
+	rm -rf results/reference/randomness results/reference/importance results/reference/configuration \
+		results/reference/feature-selection
 	$(VENV)/bin/metasparse study randomness scenarios/study-randomness-small.yaml
 	$(VENV)/bin/metasparse study importance scenarios/study-importance-small.yaml
 	$(VENV)/bin/metasparse study configuration scenarios/study-configuration-small.yaml
+	$(VENV)/bin/metasparse study feature-selection scenarios/study-feature-selection.yaml
