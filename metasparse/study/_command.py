@@ -30,7 +30,7 @@ _FROZEN = ("preset", "fixed", "epochs")
 _FROZEN_BY_KIND = {"configuration": ("n_trials",),
                    "feature-selection": ("tuned_trials", "classifier", "tune_space",
                                          "tune_importance", "k", "dataset_k", "importances",
-                                         "autoencoder_importances")}
+                                         "autoencoder_importances", "tune_seeds")}
 
 
 def check_unchanged(study) -> None:

@@ -1,7 +1,8 @@
 """The feature-selection study: which features sparse training selects, against the baselines.
 
 1. Tuning (`tune` datasets, each K): a `metasparse optimize` run of the `tune_space` with the
-   objective fs_error, on the validation split only, warm-started from the study's presets, in
+   objective fs_error, on the validation split only, with the seeds `tune_seeds` (none of the
+   evaluation seeds, so no evaluation repeats a tuning run), warm-started from the presets, in
    tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there.
 2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
    (trained once, ranked by every importance, scored at every K), the tuned configuration (at
@@ -32,7 +33,6 @@ from metasparse.study._spec import FeatureSelectionStudy
 from metasparse.train import fit
 
 TUNED = "tuned"
-TUNING_SEED = 1000  # tuning trains with its own seed: no evaluation repeats a tuning run
 
 
 def tuning_directory(study: FeatureSelectionStudy, dataset: str, k: int) -> Path:
@@ -46,7 +46,7 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
     directory.mkdir(parents=True, exist_ok=True)
     scenario = {
         "name": f"{study.name}-{dataset}-k{k}", "space": study.tune_space,
-        "fixed": dict(study.fixed), "instances": [dataset], "seeds": [TUNING_SEED],
+        "fixed": dict(study.fixed), "instances": [dataset], "seeds": list(study.tune_seeds),
         "objectives": ["fs_error"],
         "feature_selection": {"k": k, "classifier": study.classifier,
                               "importance": study.tune_importance},

@@ -122,6 +122,8 @@ class FeatureSelectionStudy(_Study):
     tune_space: str = "feature-selection"
     tune_importance: str = "neuron_strength"
     tuned_trials: int = Field(default=20, ge=1)
+    # seeds each tuning trial trains (its cost is the mean): one seed rewards a lucky draw
+    tune_seeds: list[int] = Field(default=[1000], min_length=1)
     # dataset -> K -> method -> published test accuracy in % (the report shows them beside ours)
     published: dict[str, dict[int, dict[str, float]]] = Field(default_factory=dict)
     published_source: str = ""
@@ -214,6 +216,11 @@ def _check_feature_selection(study: FeatureSelectionStudy) -> None:
     for name in study.baselines:
         BASELINES[name]
     load_space(study.tune_space, fixed=study.fixed)
+    both = next((s for s in study.tune_seeds if s in study.seeds), None)
+    if both is not None:
+        raise ConfigError(f"tune_seeds must differ from the evaluation seeds (a tuned "
+                          f"configuration is judged on runs it was not chosen on); got {both} "
+                          "in both")
     for key, names in (("tune", study.tune), ("dataset_k", list(study.dataset_k))):
         bad = next((d for d in names if d not in study.datasets), None)
         if bad is not None:

@@ -20,6 +20,7 @@ TINY = {
     "name": "tiny-fs", "datasets": ["wine", "breast_cancer"], "seeds": [0, 1], "epochs": 2,
     "presets": ["quickselection", "set"], "fixed": {"hidden_sizes": "32"},
     "k": [3], "dataset_k": {"breast_cancer": [3, 5]}, "tune": ["wine"], "tuned_trials": 3,
+    "tune_seeds": [7, 8],
     "baselines": ["all", "mutual_info"],
     "published": {"wine": {3: {"a paper": 90.0}}}, "published_source": "a paper, 2024",
 }
@@ -55,7 +56,7 @@ def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
 
     tuning = yaml.safe_load((out / "tuning" / "wine-k3" / "scenario.yaml").read_text())
     assert tuning["objectives"] == "fs_error" or tuning["objectives"] == ["fs_error"]
-    assert tuning["feature_selection"]["k"] == 3
+    assert tuning["feature_selection"]["k"] == 3 and tuning["seeds"] == [7, 8]
     assert tuning["warm_start"] == ["quickselection", "set"]
     tuned = yaml.safe_load((out / "tuned.yaml").read_text())["wine-k3"]
     incumbent = yaml.safe_load((out / "tuning" / "wine-k3" / "incumbent.yaml").read_text())
@@ -86,6 +87,7 @@ def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
     ({"tune": ["iris"]}, "The 'tune' parameter must be one of ['wine', 'breast_cancer']"),
     ({"presets": ["quickselect"]}, "The 'preset' parameter must be one of ["),
     ({"k": [0]}, "k.0: Input should be greater than or equal to 1"),
+    ({"tune_seeds": [1, 9]}, "tune_seeds must differ from the evaluation seeds"),
     ({"dataset_k": {"wine": [14]}}, "K must be at most the number of features of every dataset "
                                     "('wine' has 13); got 14"),
 ])
