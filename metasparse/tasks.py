@@ -33,7 +33,6 @@ class Task(Protocol):
 
     def loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
                  device: torch.device) -> tuple[float, float]:
         """(mean loss, score) on a split."""

@@ -57,16 +57,19 @@ def load_dataset(
 
 def check_datasets(
     names: Sequence[str], data_dir: str | os.PathLike[str] | None, key: str
-) -> None:
+) -> dict[str, int]:
     """Raise DataError unless every name is an available dataset (or dataset file) that can be
     learned: read and split here, so that a run is refused before its first training, not at
-    every trial (a single class, continuous labels, too few samples). `key` names the list."""
+    every trial (a single class, continuous labels, too few samples). `key` names the list.
+    Returns each name's number of features (what the read found)."""
     check_available(names, data_dir, key)
+    widths = {}
     for name in names:
         try:
-            load_dataset(name, data_dir=data_dir)
+            widths[name] = load_dataset(name, data_dir=data_dir).n_features
         except DataError as exc:
             raise DataError(f"{key}: {exc}") from None
+    return widths
 
 
 def dataset_from_arrays(

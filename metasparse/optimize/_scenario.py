@@ -376,22 +376,19 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
         available_datasets(scenario.data_dir)
     except MetasparseError as exc:
         raise ScenarioError(f"{label}: data_dir: {exc}") from None
+    widths = {}
     for key in ("instances", "heldout_instances"):
         try:
-            check_datasets(getattr(scenario, key), scenario.data_dir, key)
+            widths.update(check_datasets(getattr(scenario, key), scenario.data_dir, key))
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: {exc}") from None
     if scenario.feature_selection is not None:
-        _check_k(scenario, label)
+        _check_k(scenario.feature_selection.k, widths, label)
 
 
-def _check_k(scenario: Scenario, label: str) -> None:
+def _check_k(k: int, widths: Mapping[str, int], label: str) -> None:
     """feature_selection.k must not exceed any instance's number of features."""
-    from metasparse.data import load_dataset
-
-    k = scenario.feature_selection.k
-    for name in (*scenario.instances, *scenario.heldout_instances):
-        n_features = load_dataset(name, data_dir=scenario.data_dir).n_features
+    for name, n_features in widths.items():
         if k > n_features:
             raise ScenarioError(f"{label}: feature_selection.k must be at most the number of "
                                 f"features of every instance ({name!r} has {n_features}); "

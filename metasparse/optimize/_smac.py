@@ -154,9 +154,8 @@ def run(session: Session) -> None:
 def _warm_first(facade_class: Any, smac_scenario: SmacScenario, session: Session) -> Any:
     """The facade's own initial design with the warm start's configurations as its additional
     configurations, put first (SMAC appends them after its own design)."""
+    # already cut to what SMAC's design holds (SmacBackend.warm_start_limit, _optimize)
     warm = [configuration_from_values(session.space, c) for c in session.warm]
-    # the run cut the warm start to what SMAC's design holds (_optimize, warm_start.yaml)
-    warm = warm[:session.scenario.backend.warm_start_limit(smac_scenario.n_trials)]
     design = facade_class.get_initial_design(smac_scenario, additional_configs=warm)
     select = design.select_configurations
 

@@ -488,15 +488,15 @@ class Topology:
     @torch.no_grad()
     def update(self, step: int) -> None:
         start = time.perf_counter()
-        fraction = self.schedule.fraction(step) if self.schedule.is_update(step) else 0.0
+        scheduled = self.schedule.is_update(step)
+        fraction = self.schedule.fraction(step) if scheduled else 0.0
         targets = self._step_targets(step)
         grows = [min(round(fraction * t), math.prod(s) - t)
                  for t, s in zip(targets, self.shapes, strict=True)]
         if self.config.redistribution == "momentum" and fraction > 0:
             targets, grows = self._redistribute(targets, grows)
-        if self.schedule.is_update(step):
-            self.scheduled_updates += 1
-        if self._removes_channels(step):
+        self.scheduled_updates += scheduled
+        if scheduled and self._removes_channels(step):
             grows = [g + f for g, f in zip(grows, self._remove_channels(step, targets),
                                            strict=True)]
         moved = 0
@@ -512,11 +512,10 @@ class Topology:
         """What a path refreshes once all layers are updated."""
 
     def _removes_channels(self, step: int) -> bool:
-        """Chase: whether the update at `step` removes channels (every channel_prune_every-th
-        scheduled update until channel_prune_end of training)."""
+        """Chase: whether the scheduled update at `step` removes channels (every
+        channel_prune_every-th one until channel_prune_end of training)."""
         c = self.config
-        return (c.channel_prune != "none" and self.schedule.is_update(step)
-                and self.scheduled_updates % c.channel_prune_every == 0
+        return (c.channel_prune != "none" and self.scheduled_updates % c.channel_prune_every == 0
                 and step <= c.channel_prune_end * self.schedule.total_steps)
 
     def _remove_channels(self, step: int, targets: list[int]) -> list[int]:

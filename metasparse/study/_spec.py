@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from metasparse.data import check_datasets, load_dataset
+from metasparse.data import check_datasets
 from metasparse.errors import ConfigError, DataError, ScenarioError, invalid_choice
 from metasparse.space import get_preset, load_space, preset_config, resolve_config
 
@@ -161,14 +161,14 @@ def load_study(path: str | Path, kind: str,
     try:
         if isinstance(study, ConfigurationStudy):
             _check_configuration(study)
-        elif isinstance(study, FeatureSelectionStudy):
-            _check_feature_selection(study)
-        else:
+        elif not isinstance(study, FeatureSelectionStudy):
             base = study.base_config()
             _check_classifier(study, base["task"], f"preset {study.preset!r} with fixed")
             for values in _axis_values(study):
                 resolve_config({**base, **values})
-        check_datasets(study.datasets, study.data_dir, "datasets")
+        widths = check_datasets(study.datasets, study.data_dir, "datasets")
+        if isinstance(study, FeatureSelectionStudy):
+            _check_feature_selection(study, widths)
     except (ConfigError, DataError) as exc:
         raise ScenarioError(f"study file {str(path)!r}: {exc}") from None
     return study
@@ -203,9 +203,9 @@ def _check_configuration(study: ConfigurationStudy) -> None:
                           f"tuned on); got {study.datasets}")
 
 
-def _check_feature_selection(study: FeatureSelectionStudy) -> None:
+def _check_feature_selection(study: FeatureSelectionStudy, widths: dict[str, int]) -> None:
     """Presets, importances, classifier, baselines and the tuning space exist; tuning datasets
-    are among the study's."""
+    are among the study's; every K fits its dataset's `widths` (number of features)."""
     from metasparse.features import BASELINES, CLASSIFIERS, IMPORTANCES
 
     for name in study.presets:
@@ -225,9 +225,7 @@ def _check_feature_selection(study: FeatureSelectionStudy) -> None:
         bad = next((d for d in names if d not in study.datasets), None)
         if bad is not None:
             raise ConfigError(invalid_choice(key, study.datasets, bad))
-    check_datasets(study.datasets, study.data_dir, "datasets")
-    for name in study.datasets:
-        n_features = load_dataset(name, data_dir=study.data_dir).n_features
+    for name, n_features in widths.items():
         if max(study.ks(name)) > n_features:
             raise ConfigError(f"K must be at most the number of features of every dataset "
                               f"({name!r} has {n_features}); got {max(study.ks(name))}")
