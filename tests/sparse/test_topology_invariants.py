@@ -179,3 +179,27 @@ def test_dense_layers_hold_no_mask_memory_until_they_become_sparse():
     result = run_config(config, "digits", epochs=4, seed=0, on_step=hook)
     assert result.density == pytest.approx(0.1, abs=0.01)
     assert strides[0] == (0, 0) and strides[-1] == (64, 1)
+
+
+def test_update_stats_count_the_updates_and_the_connections_they_moved():
+    # what results report as topology_updates, connections_moved and update_time_s
+    config = {**get_preset("set"), "hidden_sizes": "64", "density": 0.2}
+    masks, moves = [], []
+
+    def watch(step, topology, optimizer):
+        now = [layer.mask.clone() for layer in topology.layers]
+        if masks and any(not torch.equal(a, b) for a, b in zip(masks[-1], now, strict=True)):
+            moves.append(sum(int(((b != 0) & (a == 0)).sum())
+                             for a, b in zip(masks[-1], now, strict=True)))
+        masks.append(now)
+
+    from metasparse.train import fit
+
+    trained = fit(config, load_dataset("digits"), 4, seed=0, device="cpu", on_step=watch)
+    stats = trained.topology.stats
+    assert len(moves) >= 3 and stats.updates == len(moves)  # SET: once per epoch but the last
+    # SET grows zeta x each layer's active count per update (constant zeta), where a connection
+    # may regrow at a position pruned in the same update: at least the newly active ones
+    per_update = sum(round(config["zeta"] * layer.target) for layer in trained.topology.layers)
+    assert stats.moved == stats.updates * per_update >= sum(moves) > 0
+    assert 0 < stats.seconds < trained.result.wall_time_s
