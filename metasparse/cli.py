@@ -114,13 +114,15 @@ def _space_command(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_space(args: argparse.Namespace) -> int:
-    from metasparse.space import load_space, preset_info, preset_names
+    from metasparse.space import RELATIVE, load_space, preset_info, preset_names
 
     if args.presets:
-        for name in preset_names():
+        for name in preset_names(relative=True):
             info = preset_info(name)
             print(f"{name}: {info['paper']}")
             print(f"    source: {info['source']}")
+            if name.endswith(RELATIVE):
+                print(f"    {info['note']}")
             print("    " + ", ".join(f"{k}={v}" for k, v in info["config"].items()))
         return 0
     space = load_space(args.space)

@@ -70,6 +70,7 @@ from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_tria
 from metasparse.analysis._training import TrainingCost, preset_config, train_runs
 from metasparse.analysis._validate import (
     VALIDATION_COLUMNS,
+    never_updated,
     validate,
     validation_candidates,
     validation_summary,
@@ -115,6 +116,7 @@ __all__ = [
     "instance_title",
     "load_results",
     "local_importance",
+    "never_updated",
     "optuna_distribution",
     "pareto_front",
     "pareto_trials",

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from metasparse.space import preset_names
 
-    if args.reference is not None and args.reference not in preset_names():
-        raise MetasparseError(f"--from must be one of {preset_names()}; got {args.reference!r}")
+    if args.reference is not None and args.reference not in preset_names(relative=True):
+        raise MetasparseError(f"--from must be one of {preset_names(relative=True)}; got "
+                              f"{args.reference!r}")
     if args.seeds is not None and args.seeds < 1:
         raise MetasparseError(f"--seeds must be a positive integer; got {args.seeds}")
     groups = [find_runs(path) for path in args.results]

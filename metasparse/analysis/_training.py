@@ -19,16 +19,16 @@ __all__ = ["RUN_COLUMNS", "TrainingCost", "comparable_presets", "preset_config",
 
 RUN_COLUMNS = ["candidate", "instance", "seed", "epochs", "status", "val_error", "test_error",
                "test_accuracy", "density", "train_flops", "inference_flops", "wall_time_s",
-               "error"]
+               "topology_updates", "error"]
 
 
 def comparable_presets(objective: str) -> list[str]:
     """The presets that a run whose first objective is `objective` compares with by default:
     every one with fs_error (a selection of any network), the classifiers with val_error (an
-    autoencoder has no classification error)."""
+    autoencoder has no classification error); each in both forms, published and relative."""
     from metasparse.space import get_preset, preset_names
 
-    return [name for name in preset_names()
+    return [name for name in preset_names(relative=True)
             if objective != "val_error" or get_preset(name)["task"] == "classifier"]
 
 
@@ -85,7 +85,8 @@ def _train_one(name: str, config: Mapping[str, Any], instance: str, seed: int, e
         "test_error": None if accuracy is None else 1.0 - accuracy,
         "test_accuracy": accuracy, "density": m.get("density"),
         "train_flops": m.get("train_flops"), "inference_flops": m.get("inference_flops"),
-        "wall_time_s": m.get("wall_time_s"), "error": run.error,
+        "wall_time_s": m.get("wall_time_s"), "topology_updates": m.get("topology_updates"),
+        "error": run.error,
     }
 
 

@@ -22,7 +22,8 @@ from metasparse.analysis._training import (
 from metasparse.errors import MetasparseError
 from metasparse.results import VALIDATION
 
-__all__ = ["VALIDATION_COLUMNS", "validate", "validation_candidates", "validation_summary"]
+__all__ = ["VALIDATION_COLUMNS", "never_updated", "validate", "validation_candidates",
+           "validation_summary"]
 
 VALIDATION_FILE = VALIDATION
 VALIDATION_COLUMNS = ["candidate", "role", *RUN_COLUMNS[1:], "config"]
@@ -136,6 +137,8 @@ def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.Da
             "test_accuracy": float(1.0 - scores.mean()),
             "density": float(pd.to_numeric(group["density"]).mean()),
             "train_mflops": float(pd.to_numeric(group["train_flops"]).mean() / 1e6),
+            "updates": float(pd.to_numeric(group.get("topology_updates"),
+                                           errors="coerce").mean()),
         }
         if name != baseline and not base.empty:
             paired = pd.concat([base, scores], axis=1, keys=["base", "other"],
@@ -148,10 +151,35 @@ def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.Da
             })
         rows.append(row)
     columns = ["candidate", "role", "runs", "failed", "test_error", "std", "test_accuracy",
-               "density", "train_mflops", "gain_of_" + baseline, "wins", "ties", "losses",
-               "p_value"]
+               "density", "train_mflops", "updates", "gain_of_" + baseline, "wins", "ties",
+               "losses", "p_value"]
     frame = pd.DataFrame(rows).reindex(columns=columns)
     return frame.sort_values("test_error", kind="stable").reset_index(drop=True)
+
+
+def never_updated(runs: pd.DataFrame, by: Sequence[str] = ("candidate", "instance")
+                  ) -> pd.DataFrame:
+    """The groups (`by`) of finished runs whose configuration schedules topology updates (its
+    `config` JSON has an update_every other than never) but whose runs made none: a published
+    interval of steps longer than the training on a small dataset. Columns: `by`, update_every,
+    delta_t and runs."""
+    columns = [*by, "update_every", "delta_t", "runs"]
+    if "topology_updates" not in runs.columns:  # written before the count was recorded
+        return pd.DataFrame(columns=columns)
+    done = runs[runs["status"] == "success"].copy()
+    configs = done["config"].map(json.loads)
+    done["update_every"] = configs.map(lambda c: c.get("update_every", "never"))
+    done["delta_t"] = configs.map(lambda c: c.get("delta_t"))
+    done["updates"] = pd.to_numeric(done["topology_updates"], errors="coerce")
+    rows = []
+    for keys, group in done[done["update_every"] != "never"].groupby(list(by), sort=False):
+        if (group["updates"] == 0).all():
+            first = group.iloc[0]
+            rows.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,),
+                                    strict=True)),
+                         "update_every": first["update_every"], "delta_t": first["delta_t"],
+                         "runs": len(group)})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _wilcoxon(difference: pd.Series) -> float:

@@ -1,9 +1,11 @@
 """`metasparse validate RESULTS [--seeds N] [--instances NAME ...] [--presets NAME ...]`.
 
-Trains the incumbent and every preset (with the scenario's fixed settings) on the held-out
-instances, writes RESULTS/validation.csv (one row per run, saved after every run; a rerun reuses
-the rows it finds there) and prints the summary table. For the directory of a scenario with a
-list of spaces, each space's run is validated in turn, reusing the presets' runs.
+Trains the incumbent and every preset in both forms, published and relative
+(`<name>-relative`), with the scenario's fixed settings on the held-out instances, writes
+RESULTS/validation.csv (one row per run, saved after every run; a rerun reuses the rows it finds
+there) and prints the summary table, and a note for each preset whose published schedule made
+no topology update on an instance. For the directory of a scenario with a list of spaces, each
+space's run is validated in turn, reusing the presets' runs.
 """
 
 from __future__ import annotations
@@ -14,9 +16,15 @@ from pathlib import Path
 import pandas as pd
 
 from metasparse.analysis._results import find_runs, load_results
-from metasparse.analysis._validate import VALIDATION_FILE, validate, validation_summary
+from metasparse.analysis._validate import (
+    VALIDATION_FILE,
+    never_updated,
+    validate,
+    validation_summary,
+)
 from metasparse.errors import MetasparseError
 from metasparse.results import JobTable, hold_directories, write_atomic
+from metasparse.space import relative_form
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="datasets to validate on instead of the scenario's "
                              "heldout_instances")
     parser.add_argument("--presets", nargs="+", metavar="NAME",
-                        help="presets to compare with (default: every preset)")
+                        help="presets to compare with (default: every preset, in both "
+                             "forms: published and <name>-relative)")
     parser.add_argument("--data-dir", help="data directory (default: the scenario's, else "
                                            "$METASPARSE_DATA_DIR)")
     parser.add_argument("--rerun", action="store_true",
@@ -40,9 +49,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise MetasparseError(f"--seeds must be a positive integer; got {args.seeds}")
-    unknown = [p for p in args.presets or [] if p not in preset_names()]
+    names = preset_names(relative=True)
+    unknown = [p for p in args.presets or [] if p not in names]
     if unknown:
-        raise MetasparseError(f"--presets must be among {preset_names()}; got {unknown[0]!r}")
+        raise MetasparseError(f"--presets must be among {names}; got {unknown[0]!r}")
     directories = find_runs(args.results)
     # it trains for a while and writes validation.csv into each directory: not beside a run
     with hold_directories(directories, "metasparse validate"):
@@ -64,6 +74,13 @@ def _validate(args: argparse.Namespace, directories: list[Path]) -> int:
         save(frame)
         print(f"{results.name}: {len(frame)} runs written to {target}")
         print(_text_table(validation_summary(frame)))
+        for row in never_updated(frame).itertuples():
+            every = f"every {int(row.delta_t)} steps" if row.update_every == "steps" else \
+                f"every {row.update_every}"
+            print(f"note: {row.candidate} made no topology update on {row.instance} in "
+                  f"{row.runs} runs (its schedule: {every}, longer than the training there)"
+                  + (f"; {row.candidate}-relative updates as often as in its paper"
+                     if relative_form(row.candidate) else ""))
         print()
     return 0
 

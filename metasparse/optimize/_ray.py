@@ -205,17 +205,19 @@ def _active_recorder() -> _Recorder:
 
 
 # ------------------------------------------------------------------------------- cluster
-def _connect(address: str | None) -> bool:
-    """Connect to the cluster (or start a local instance); True when this call started Ray."""
+def connect(address: str | None, num_cpus: int | None = None, **init: Any) -> bool:
+    """Connect to the cluster (or start a local instance with `num_cpus`, all the machine's by
+    default); `init`: more ray.init arguments (runtime_env). True when this call started Ray."""
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                              "configure_logging": False}
+                              "configure_logging": False, **init}
     where = address or "a local Ray instance on 127.0.0.1"
     try:
         if address is None:
-            ray.init(address="local", _node_ip_address="127.0.0.1", **kwargs)
+            ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=num_cpus,
+                     **kwargs)
         else:
             _check_reachable(address)
             ray.init(address=address, **kwargs)
@@ -285,7 +287,7 @@ def _scheduler(session: Session) -> TrialScheduler:
 def run(session: Session) -> None:
     directory = session.store.directory.resolve()
     experiment = directory / EXPERIMENT
-    started = _connect(session.scenario.backend.address)
+    started = connect(session.scenario.backend.address)
     try:
         _tune(session, directory, experiment)
     finally:

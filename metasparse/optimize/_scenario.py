@@ -354,7 +354,7 @@ def _check_references(scenario: Scenario, path: Path, label: str) -> None:
                                 f"{type(exc).__name__}: {exc}") from None
         spaces.append(str(resolved))
     scenario.space = spaces
-    presets = preset_names()
+    presets = preset_names(relative=True)
     if scenario.reference is not None and scenario.reference not in presets:
         raise ScenarioError(f"{label}: reference must be one of {presets}; "
                             f"got {scenario.reference!r}")

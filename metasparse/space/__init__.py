@@ -17,10 +17,18 @@ from metasparse.space._config import (
     resolve_config,
 )
 from metasparse.space._definition import build_space, fix, load_definition, shipped_spaces
-from metasparse.space._presets import get_preset, preset_config, preset_info, preset_names
+from metasparse.space._presets import (
+    RELATIVE,
+    get_preset,
+    preset_config,
+    preset_info,
+    preset_names,
+    relative_form,
+)
 
 __all__ = [
     "PRESETS",
+    "RELATIVE",
     "active_config",
     "active_parameters",
     "coerce_value",
@@ -34,6 +42,7 @@ __all__ = [
     "preset_config",
     "preset_info",
     "preset_names",
+    "relative_form",
     "resolve_config",
     "shipped_spaces",
 ]

@@ -19,16 +19,42 @@ def _presets_file() -> dict[str, dict[str, Any]]:
     return yaml.safe_load((shipped_dir("spaces") / "presets.yaml").read_text())
 
 
-def preset_names() -> list[str]:
-    return list(_presets_file())
+RELATIVE = "-relative"  # `<name>-relative`: a preset's relative form
+
+
+def preset_names(relative: bool = False) -> list[str]:
+    """The published presets; with `relative`, each followed by its relative form if it has
+    one (a preset whose topology changes: see spaces/presets.yaml)."""
+    names = []
+    for name, info in _presets_file().items():
+        names += [name, name + RELATIVE] if relative and "relative" in info else [name]
+    return names
 
 
 def preset_info(name: str) -> dict[str, Any]:
-    """The preset's paper, source and note, and its partial configuration."""
-    try:
-        return copy.deepcopy(_presets_file()[name])
-    except KeyError:
-        raise ConfigError(invalid_choice("preset", preset_names(), name)) from None
+    """The preset's paper, source and note, and its partial configuration. The relative form
+    `<name>-relative` is `<name>` with `updates_per_run` updates (its `relative` entry) in place
+    of its published interval in steps or epochs."""
+    base = name.removesuffix(RELATIVE)
+    info = copy.deepcopy(_presets_file().get(base))
+    if info is None or (name != base and "relative" not in info):
+        raise ConfigError(invalid_choice("preset", preset_names(relative=True), name))
+    if name == base:
+        info.pop("relative", None)
+        return info
+    relative = info.pop("relative")
+    info["note"] = (f"the relative form of {base}: {relative['updates_per_run']} topology "
+                    f"updates spread over its t_end of training whatever the dataset's size, as "
+                    f"many as its paper's ({relative['figure']}; {relative['source']})")
+    config = {k: v for k, v in info["config"].items() if k != "delta_t"}
+    info["config"] = {**config, "update_every": "run",
+                      "updates_per_run": relative["updates_per_run"]}
+    return info
+
+
+def relative_form(name: str) -> str | None:
+    """The name of a preset's relative form, or None where its topology never changes."""
+    return name + RELATIVE if "relative" in _presets_file().get(name, {}) else None
 
 
 def get_preset(name: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 
 from metasparse.errors import ScenarioError
@@ -23,11 +24,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                          "else results/<name>)")
     parser.add_argument("--data-dir", help="data directory (default: $METASPARSE_DATA_DIR)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="configuration study: run its grid's cells (tuning runs, test "
+                             "runs) N at a time as tasks on a local Ray instance bound to "
+                             "127.0.0.1 (default: 1, one after another in this process); the "
+                             "same results either way")
+    parser.add_argument("--address", metavar="ADDRESS",
+                        help="configuration study: run the cells on the Ray cluster at ADDRESS "
+                             "(auto, host:port or ray://host:port), on all its CPUs; its nodes "
+                             "need metasparse installed and the study's datasets")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text!r}")
+    return value
 
 
 # What every finished run of a study depends on; lists (datasets, seeds, ratios...) may grow.
 _FROZEN = ("preset", "fixed", "epochs")
-_FROZEN_BY_KIND = {"configuration": ("n_trials",),
+_FROZEN_BY_KIND = {"configuration": ("n_trials", "min_epochs"),
                    "feature-selection": ("tuned_trials", "classifier", "tune_space",
                                          "tune_importance", "k", "dataset_k", "importances",
                                          "autoencoder_importances", "tune_seeds")}
@@ -62,10 +82,15 @@ def run(args: argparse.Namespace) -> int:
         _report,
         _tuned,
     )
+    from metasparse.study._parallel import RayGrid
     from metasparse.study._spec import load_study
 
     study = load_study(args.study, args.kind, output=args.output, data_dir=args.data_dir)
     progress = not args.no_progress
+    parallel = args.workers > 1 or args.address is not None
+    if parallel and args.kind != "configuration":
+        raise ScenarioError(f"--workers and --address run the configuration study's grid on "
+                            f"Ray; the {args.kind} study runs in this process only")
     try:
         # one study at a time in a directory (a second one would run the same grid points)
         with hold_directory(study.output_dir, "study", f"metasparse study {args.kind}"):
@@ -78,8 +103,11 @@ def run(args: argparse.Namespace) -> int:
                 path = _feature_selection_report.feature_selection_report(
                     study, *_feature_selection.run(study, progress))
             elif args.kind == "configuration":
-                path = _configuration_report.configuration_report(
-                    study, *_configuration.run(study, progress))
+                with contextlib.ExitStack() as stack:
+                    grid = stack.enter_context(RayGrid(args.workers, args.address)) \
+                        if parallel else None
+                    results = _configuration.run(study, progress, grid)
+                path = _configuration_report.configuration_report(study, *results)
             else:
                 path = _report.importance_report(study, _importance.run(study, progress))
     except KeyboardInterrupt:

@@ -7,16 +7,28 @@ Two resumable grids (metasparse.study's run_grid) in the study's output director
   run of its own in tuning/<space>/<variant>/<dataset>/seed-<k>/, which resumes itself); the
   combined space also warm-started from the presets (variant `<backend>-warm`); and the
   `transfer` spaces tuned leave-one-dataset-out (instances: every other dataset).
-- `evaluation.csv`, one row per test run: every incumbent and every preset trained again on
+- `evaluation.csv`, one row per test run: every incumbent and every preset in both forms
+  (published, and `<name>-relative` with as many updates per run as its paper) trained again on
   the dataset it is judged on (the held-out one for transfer) over the training seeds, and
-  scored on its test split. Tuning trains with seeds of its own (TUNING_SEED + optimizer seed),
-  so no evaluation repeats a tuning run; the test split plays no part in any choice.
+  scored on its test split, with the number of topology updates it made. Tuning trains with
+  seeds of its own (TUNING_SEED + optimizer seed), so no evaluation repeats a tuning run; the
+  test split plays no part in any choice. A run's key is what it is (kind, space, variant,
+  dataset, seeds), not the full configuration it trains (`config`, recorded beside it), so the
+  committed grid stays valid when the space gains a parameter.
+
+Either grid runs its cells one after another in this process, or as tasks on Ray with a
+`parallel` study._parallel.RayGrid (the same rows).
+
+With `min_epochs`, the SMAC tuning runs are multi-fidelity (SMAC's Hyperband over epochs from
+min_epochs to epochs, facade `mf`): n_trials then counts (configuration, budget) evaluations,
+most of them short.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +37,13 @@ import yaml
 
 from metasparse.optimize import evaluate_run, load_scenario, optimize
 from metasparse.results import TRIALS, read_rows
-from metasparse.space import preset_config
+from metasparse.space import preset_config, relative_form
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import ConfigurationStudy
 
 TUNING_SEED = 1000  # tuning trains with seed TUNING_SEED + optimizer seed
 WARM = "-warm"
+EVALUATION_UNKEYED = ("config",)  # recorded, not part of an evaluation run's key
 
 
 def tuning_points(study: ConfigurationStudy) -> Iterator[dict[str, Any]]:
@@ -75,6 +88,9 @@ def tune(study: ConfigurationStudy, point: Mapping[str, Any]) -> list[dict[str, 
     }
     if point["variant"].endswith(WARM):
         scenario["warm_start"] = "presets"
+    if study.min_epochs is not None and point["backend"] == "smac":
+        scenario["backend"]["facade"] = "mf"
+        scenario["budget"]["min_epochs"] = study.min_epochs
     path = directory / "scenario-in.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     (summary,) = optimize(load_scenario(path), progress=False)
@@ -100,12 +116,17 @@ def evaluation_points(study: ConfigurationStudy,
                    "optimizer_seed": int(row.optimizer_seed), "seed": seed,
                    "config": row.incumbent}
     for dataset in study.datasets:
-        for name in study.presets:
+        for name in preset_forms(study):
             config = json.dumps(preset_config(name, study.fixed), sort_keys=True)
             for seed in study.seeds:
                 yield {"kind": "preset", "phase": "preset", "space": name, "variant": name,
                        "dataset": dataset, "optimizer_seed": -1, "seed": seed,
                        "config": config}
+
+
+def preset_forms(study: ConfigurationStudy) -> list[str]:
+    """The study's presets, each followed by its relative form where it has one."""
+    return [form for name in study.presets for form in (name, relative_form(name)) if form]
 
 
 def evaluate(study: ConfigurationStudy, point: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -114,14 +135,19 @@ def evaluate(study: ConfigurationStudy, point: Mapping[str, Any]) -> list[dict[s
     accuracy = run.metrics.get("test_accuracy")
     return [{"status": run.status, "error": run.error,
              "test_error": None if accuracy is None else 1.0 - accuracy,
-             "val_error": run.metrics.get("val_error")}]
+             "val_error": run.metrics.get("val_error"),
+             "topology_updates": run.metrics.get("topology_updates")}]
 
 
-def run(study: ConfigurationStudy, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Both grids (resuming what an earlier run of the study finished)."""
+def run(study: ConfigurationStudy, progress: bool = True,
+        parallel: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both grids (resuming what an earlier run of the study finished), on `parallel` (a
+    study._parallel.RayGrid) where given."""
     tuning = run_grid(study.output_dir / "tuning.csv", tuning_points(study),
-                      lambda p: tune(study, p), description="tuning", progress=progress)
+                      partial(tune, study), description="tuning", progress=progress,
+                      parallel=parallel)
     evaluation = run_grid(study.output_dir / "evaluation.csv",
-                          evaluation_points(study, tuning), lambda p: evaluate(study, p),
-                          description="test evaluation", progress=progress)
+                          evaluation_points(study, tuning), partial(evaluate, study),
+                          description="test evaluation", progress=progress,
+                          unkeyed=EVALUATION_UNKEYED, parallel=parallel)
     return tuning, evaluation

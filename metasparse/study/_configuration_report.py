@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from metasparse.results import default_reference, markdown_table
+from metasparse.space import relative_form
 from metasparse.study._configuration import WARM
 from metasparse.study._spec import ConfigurationStudy
 
@@ -55,6 +57,29 @@ def difference(worse: pd.Series, better: pd.Series) -> dict[str, float]:
     return {"gain": gain, "ci_low": low, "ci_high": high}
 
 
+def across(values: pd.Series) -> dict[str, float]:
+    """The mean of per-unit values (one per dataset) with its 95% t-interval over the units
+    (NaN with fewer than two)."""
+    values = values.dropna().astype(float)
+    mean = values.mean() if len(values) else math.nan
+    low = high = math.nan
+    if len(values) > 1 and values.std() > 0:
+        ci = stats.ttest_1samp(values, 0.0).confidence_interval(0.95)
+        low, high = float(ci.low), float(ci.high)
+    elif len(values) > 1:
+        low = high = mean
+    return {"mean": mean, "ci_low": low, "ci_high": high, "units": len(values)}
+
+
+def verdict(low: float, high: float, better: str, worse: str) -> str:
+    """What a 95% interval of a gain says: `better` above 0, `worse` below, else noise."""
+    if low > 0:
+        return better
+    if high < 0:
+        return worse
+    return "within noise"
+
+
 def _tuned(evaluation: pd.DataFrame, space: str, variant: str,
            phase: str = "tune") -> pd.DataFrame:
     e = evaluation
@@ -62,28 +87,55 @@ def _tuned(evaluation: pd.DataFrame, space: str, variant: str,
              & (e["variant"] == variant)]
 
 
-def _preset(evaluation: pd.DataFrame, name: str, dataset: str) -> pd.Series:
+def _preset_runs(evaluation: pd.DataFrame, name: str, dataset: str) -> pd.DataFrame:
     e = evaluation
-    return e[(e["kind"] == "preset") & (e["space"] == name) & (e["dataset"] == dataset)][
-        "test_error"]
+    return e[(e["kind"] == "preset") & (e["space"] == name) & (e["dataset"] == dataset)]
 
 
 def configurability(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.DataFrame:
-    """Question 1: per algorithm space and dataset, its published preset's test error minus
-    its tuned incumbents' (over optimizer and training seeds), with a 95% interval."""
+    """Question 1: per algorithm space, form of its preset (published, and relative where it
+    has one) and dataset, the preset's test error minus the space's tuned incumbents' (over
+    optimizer and training seeds), with a 95% interval, and the preset's mean number of
+    topology updates there."""
     main = study.backends[0]
     rows = []
     for space in study.spaces:
         if space == study.combined:
             continue
-        preset = default_reference(space, None)
+        published = default_reference(space, None)
         tuned = _tuned(evaluation, space, main)
-        for dataset in study.datasets:
-            t = tuned[tuned["dataset"] == dataset]["test_error"]
-            p = _preset(evaluation, preset, dataset)
-            rows.append({"space": space, "preset": preset, "dataset": dataset,
-                         "preset_error": p.mean(), "tuned_error": t.mean(),
-                         **difference(p, t)})
+        for preset in filter(None, (published, relative_form(published))):
+            for dataset in study.datasets:
+                t = tuned[tuned["dataset"] == dataset]["test_error"]
+                p = _preset_runs(evaluation, preset, dataset)
+                gain = difference(p["test_error"], t)
+                rows.append({"space": space, "preset": preset, "dataset": dataset,
+                             "preset_error": p["test_error"].mean(), "tuned_error": t.mean(),
+                             "preset_updates": _updates(p), **gain,
+                             "verdict": verdict(gain["ci_low"], gain["ci_high"],
+                                                "tuning helped", "preset better")})
+    return pd.DataFrame(rows)
+
+
+def _updates(runs: pd.DataFrame) -> float:
+    if "topology_updates" not in runs.columns:
+        return math.nan
+    return float(pd.to_numeric(runs["topology_updates"], errors="coerce").mean())
+
+
+def summary(table: pd.DataFrame, by: list[str], better: str, worse: str) -> pd.DataFrame:
+    """Per group (`by`) of a per-dataset gain table: the mean gain over datasets with its 95%
+    t-interval over them (datasets as the units), the verdict, and how many datasets each way."""
+    rows = []
+    for keys, part in table.groupby(by, sort=False) if by else [((), table)]:
+        keys = keys if isinstance(keys, tuple) else (keys,)
+        pooled = across(part["gain"])
+        rows.append({**dict(zip(by, keys, strict=True)), "datasets": pooled["units"],
+                     "mean_gain": pooled["mean"], "ci_low": pooled["ci_low"],
+                     "ci_high": pooled["ci_high"],
+                     "verdict": verdict(pooled["ci_low"], pooled["ci_high"], better, worse),
+                     "better_on": int((part["ci_low"] > 0).sum()),
+                     "worse_on": int((part["ci_high"] < 0).sum())})
     return pd.DataFrame(rows)
 
 
@@ -130,8 +182,11 @@ def combination(study: ConfigurationStudy, evaluation: pd.DataFrame,
         single = _tuned(evaluation, best, main)
         c = combined[combined["dataset"] == dataset]["test_error"]
         s = single[single["dataset"] == dataset]["test_error"]
+        gain = difference(s, c)
         rows.append({"dataset": dataset, "best_single": best, "single_error": s.mean(),
-                     "combined_error": c.mean(), **difference(s, c)})
+                     "combined_error": c.mean(), **gain,
+                     "verdict": verdict(gain["ci_low"], gain["ci_high"], "combined better",
+                                        "single better")})
     return pd.DataFrame(rows)
 
 
@@ -153,7 +208,48 @@ def importance(study: ConfigurationStudy, tuning: pd.DataFrame) -> tuple[pd.Data
         columns[dataset] = fanova(trials, space, pairs=False).main.set_index(
             "parameter")["importance"]
     table = pd.DataFrame(columns).fillna(0.0).sort_values("pooled", ascending=False)
+    spread = pd.DataFrame([across(table.loc[p, list(runs)]) for p in table.index],
+                          index=table.index)
+    table["mean_over_datasets"] = spread["mean"]
+    table["ci_low"], table["ci_high"] = spread["ci_low"], spread["ci_high"]
     return table.reset_index(names="parameter"), runs
+
+
+def choices(study: ConfigurationStudy, tuning: pd.DataFrame) -> pd.DataFrame:
+    """What the tuner chose: over the combined space's incumbents (every dataset and optimizer
+    seed, first backend), each searched parameter's values (categorical: how many incumbents
+    chose each value; numeric: the median and range)."""
+    from ConfigSpace import Constant
+
+    from metasparse.space import load_space
+
+    main = study.backends[0]
+    t = tuning[(tuning["phase"] == "tune") & (tuning["space"] == study.combined)
+               & (tuning["variant"] == main)]
+    configs = [json.loads(c) for c in t["incumbent"] if isinstance(c, str) and c]
+    space = load_space(study.combined, fixed=study.fixed)
+    rows = []
+    for hp in space.values():
+        values = pd.Series([c[hp.name] for c in configs if hp.name in c], dtype=object)
+        if isinstance(hp, Constant) or values.empty:
+            continue
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.notna().all() and values.map(lambda v: not isinstance(v, (bool, str))).all():
+            chosen = f"median {numeric.median():.3g} (range {numeric.min():.3g} to " \
+                     f"{numeric.max():.3g})"
+        else:
+            counts = values.astype(str).value_counts()
+            chosen = ", ".join(f"{v} {n}" for v, n in counts.items())
+        rows.append({"parameter": hp.name, "incumbents": len(values), "chosen": chosen})
+    return pd.DataFrame(rows, columns=["parameter", "incumbents", "chosen"])
+
+
+def silent_presets(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """The presets whose schedule made no topology update on a dataset (every test run)."""
+    from metasparse.analysis import never_updated
+
+    presets = evaluation[evaluation["kind"] == "preset"]
+    return never_updated(presets, by=("space", "dataset")).rename(columns={"space": "preset"})
 
 
 def ablations(study: ConfigurationStudy, runs: dict) -> pd.DataFrame:
@@ -244,21 +340,42 @@ def _importance_plot(table: pd.DataFrame, path: Path, top: int = 12) -> None:
     _save(fig, path)
 
 
+def _silent_text(silent: pd.DataFrame) -> str:
+    if not len(silent):
+        return "Every preset updated its topology on every dataset."
+    lines = []
+    for (preset, every, delta_t), part in silent.groupby(["preset", "update_every", "delta_t"],
+                                                         sort=False, dropna=False):
+        schedule = f"every {int(delta_t)} steps" if every == "steps" else f"every {every}"
+        lines.append(f"- `{preset}` ({schedule}) made no topology update on "
+                     f"{', '.join(part['dataset'])}: it trained as a static sparse network "
+                     "there." + (f" `{relative_form(preset)}` updates as often, relative to "
+                                 "training, as in its paper." if relative_form(preset) else ""))
+    return "\n".join(lines)
+
+
 def configuration_report(study: ConfigurationStudy, tuning: pd.DataFrame,
                          evaluation: pd.DataFrame) -> Path:
     out = study.output_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     main = study.backends[0]
     q1 = configurability(study, evaluation)
+    q1_summary = summary(q1, ["space", "preset"], "tuning helped", "preset better")
     q2 = combination(study, evaluation, tuning)
+    q2_summary = summary(q2, [], "combined better", "single better")
     q3, runs = importance(study, tuning)
     paths = ablations(study, runs)
+    chosen = choices(study, tuning)
     q4 = optimizers(study, tuning, evaluation)
     moved = transfer(study, evaluation)
-    for name, frame in [("configurability", q1), ("combination", q2), ("importance", q3),
-                        ("ablation", paths), ("optimizers", q4), ("transfer", moved)]:
+    silent = silent_presets(evaluation)
+    for name, frame in [("configurability", q1), ("configurability_summary", q1_summary),
+                        ("combination", q2), ("combination_summary", q2_summary),
+                        ("importance", q3), ("ablation", paths), ("choices", chosen),
+                        ("optimizers", q4), ("transfer", moved), ("silent_presets", silent)]:
         frame.to_csv(out / f"{name}.csv", index=False)
-    _gain_plot(q1, "space", out / "configurability.png", "tuned vs published preset")
+    published = q1[q1["preset"] == q1["space"].map(lambda s: default_reference(s, None))]
+    _gain_plot(published, "space", out / "configurability.png", "tuned vs published preset")
     _gain_plot(q2, "best_single", out / "combination.png",
                f"{study.combined} vs the best single space")
     _importance_plot(q3, out / "importance.png")
@@ -267,29 +384,41 @@ def configuration_report(study: ConfigurationStudy, tuning: pd.DataFrame,
     if study.warm_start:
         variants[main + WARM] = (study.combined, main + WARM)
     crashed, trials = int(tuning["crashed"].sum()), int(tuning["trials"].sum())
+    budget = f"{study.epochs} epochs" if study.min_epochs is None else \
+        f"multi-fidelity SMAC from {study.min_epochs} to {study.epochs} epochs"
     lines = [
         f"# The configuration study: {study.name}", "",
         f"Datasets {', '.join(study.datasets)}; spaces {', '.join(study.spaces)} (combined: "
         f"`{study.combined}`); {study.n_trials} trials per tuning run with "
         f"{', '.join(study.backends)} over optimizer seeds {study.optimizer_seeds}; "
-        f"{study.epochs} epochs; fixed {study.fixed or 'nothing'}. Tuning reads the "
+        f"{budget}; fixed {study.fixed or 'nothing'}. Tuning reads the "
         "validation split only; every number below is a test error (1 - accuracy) of a "
-        f"configuration trained again with seeds {study.seeds}, unless it says validation.",
+        f"configuration trained again with seeds {study.seeds}, unless it says validation. "
+        "An interval that spans 0 is an answer within noise: the verdict columns say so.",
         "", f"Crashed trials: {crashed} of {trials} tuning trials.", "",
-        "## 1. Configurability: each algorithm tuned against its published preset", "",
+        "## Presets whose published schedule never fired", "",
+        "A preset's published update interval counts optimizer steps (or epochs); where a "
+        "dataset gives fewer steps, the preset never changes its topology. Each preset is "
+        "therefore also tested in its relative form (`<name>-relative`: as many updates per "
+        "run as in its paper).", "", _silent_text(silent), "",
+        "## 1. Configurability: each algorithm tuned against its preset", "",
         "`gain` = preset error - tuned error (positive: tuning helped), Welch 95% interval "
-        "over optimizer x training seeds.", "", "![configurability](configurability.png)", "",
-        _md(q1), "",
+        "over optimizer x training seeds; per algorithm and preset form, the mean gain over "
+        "datasets with its t-interval over the datasets.", "", _md(q1_summary), "",
+        "![configurability](configurability.png)", "", _md(q1), "",
         f"## 2. The combined space `{study.combined}` against the best single space", "",
         "The best single space of a dataset is the one whose tuning reached the lowest "
-        "validation error; `gain` = its test error - the combined space's.", "",
+        "validation error; `gain` = its test error - the combined space's; the first table "
+        "pools the datasets (t-interval over them).", "", _md(q2_summary), "",
         "![combination](combination.png)", "", _md(q2), "",
         "### Ranking of the spaces across datasets", "",
         rank(blocks(evaluation, spaces), out / "ranks_spaces.png"), "",
         "## 3. Which components matter", "",
         f"fANOVA of the `{study.combined}` tuning runs ({main}), pooled over datasets and per "
-        "dataset.", "", "![importance](importance.png)", "", _md(q3.head(15)), "",
+        "dataset; `mean_over_datasets` with its t-interval over the datasets.", "",
+        "![importance](importance.png)", "", _md(q3.head(15)), "",
         "`instance` (pooled only): the dataset itself.", "",
+        f"### What the tuner chose: the `{study.combined}` incumbents", "", _md(chosen), "",
         "### Ablation paths from each preset to the combined incumbent (surrogate costs)", "",
         f"The first {ABLATION_STEPS} steps of each path (all of them in ablation.csv): the "
         "greedy path changes first the parameter that gains most.", "",

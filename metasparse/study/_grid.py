@@ -2,13 +2,16 @@
 
 Rerunning skips every run whose key is already in the CSV (a metasparse.results.JobTable), so an
 interrupted study continues where it stopped and a finished one costs nothing to rerun (the
-report is rebuilt).
+report is rebuilt). A point's `unkeyed` fields are recorded but are not part of its key: what a
+run is made of (a preset's full configuration, which grows when the space gains a parameter),
+not which run it is. With a `parallel` grid (study._parallel.RayGrid) the runs are tasks on a
+Ray cluster and their rows are appended as they finish.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,9 @@ from metasparse.results import JobTable
 Row = dict[str, Any]
 
 
-def _key(settings: Mapping[str, Any]) -> str:
-    return json.dumps(settings, sort_keys=True, default=str)
+def grid_key(point: Mapping[str, Any], unkeyed: Sequence[str] = ()) -> str:
+    return json.dumps({k: v for k, v in point.items() if k not in unkeyed}, sort_keys=True,
+                      default=str)
 
 
 def run_grid(
@@ -31,16 +35,21 @@ def run_grid(
     *,
     description: str,
     progress: bool = True,
+    unkeyed: Sequence[str] = (),
+    parallel: Any = None,
 ) -> pd.DataFrame:
     """Run `run(point)` for every point not yet in `path`; append its rows; return all rows."""
     table = JobTable(path, key="key", line_end="\r\n")
-    keyed = {_key(p): p for p in points}
+    keyed = {grid_key(p, unkeyed): p for p in points}
     done = table.keys()
     todo = [(key, p) for key, p in keyed.items() if key not in done]
     bar = tqdm(total=len(keyed), initial=len(keyed) - len(todo), desc=description,
                unit="run", disable=not progress)
-    for key, point in todo:
-        table.append([{"key": key, **point, **row} for row in run(point)])
+    finished = parallel.map(run, [p for _, p in todo]) if parallel is not None and todo else \
+        ((i, run(p)) for i, (_, p) in enumerate(todo))
+    for i, rows in finished:
+        key, point = todo[i]
+        table.append([{"key": key, **point, **row} for row in rows])
         bar.update(1)
     bar.close()
     frame = table.frame()

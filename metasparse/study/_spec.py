@@ -90,6 +90,16 @@ class ConfigurationStudy(_Study):
                                                        "from the presets (first backend)")
     transfer: list[str] = Field(default_factory=list, description="spaces tuned leave-one-"
                                                                   "dataset-out (first backend)")
+    min_epochs: int | None = Field(default=None, ge=1, description="multi-fidelity SMAC "
+                                   "tuning from this many epochs up to `epochs` (facade mf)")
+
+    @field_validator("min_epochs")
+    @classmethod
+    def _below_epochs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        epochs = info.data.get("epochs")
+        if value is not None and epochs is not None and value >= epochs:
+            raise ValueError(f"must be less than epochs ({epochs})")
+        return value
 
     @field_validator("combined")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy.stats import wilcoxon
 
-from metasparse.analysis import load_results, validation_summary
+from metasparse.analysis import load_results, never_updated, validation_summary
 from metasparse.cli import main
 from metasparse.space import preset_names
 
@@ -19,7 +20,8 @@ def test_validate_writes_a_table_with_every_preset(tiny_run, capsys):
     assert main(["validate", str(tiny_run), "--seeds", "2", "--no-progress"]) == 0
     out = capsys.readouterr().out
     runs = pd.read_csv(tiny_run / "validation.csv")
-    candidates = ["incumbent", *(p for p in preset_names() if p != "quickselection")]
+    candidates = ["incumbent", *(p for p in preset_names(relative=True)
+                                 if not p.startswith("quickselection"))]
     assert list(dict.fromkeys(runs["candidate"])) == candidates
     assert set(runs["instance"]) == {"breast_cancer"}
     assert runs.groupby("candidate").size().eq(2).all()
@@ -28,6 +30,13 @@ def test_validate_writes_a_table_with_every_preset(tiny_run, capsys):
     assert runs.loc[ok, "test_error"].between(0, 1).all()
     for name in candidates:
         assert name in out
+    # 2 epochs of breast_cancer give 24 steps: RigL's published 100 never fires, SET's per
+    # epoch does, and each relative form updates
+    assert "note: rigl made no topology update on breast_cancer in 2 runs (its schedule: " \
+           "every 100 steps" in out
+    assert "note: set made" not in out and "-relative made" not in out
+    updates = runs.groupby("candidate")["topology_updates"].min()
+    assert updates["rigl"] == 0 and updates["rigl-relative"] > 0 and updates["set"] > 0
     # presets ran with the scenario's fixed settings (a 32-unit MLP, like the incumbent)
     assert runs["config"].str.contains('"hidden_sizes": "32"').all()
     summary = validation_summary(runs).set_index("candidate")
@@ -91,6 +100,24 @@ def test_the_summary_pairs_runs_by_instance_and_seed():
     assert summary.loc["dense", "test_error"] == pytest.approx(
         (1.0 + sum(incumbent[1:])) / 8)
     assert list(summary.index) == ["incumbent", "set", "dense"]  # sorted by test error
+
+
+def test_a_schedule_that_never_fired_is_named_once_per_candidate_and_instance():
+    def row(candidate, instance, every, updates, status="success"):
+        config = json.dumps({"update_every": every, "delta_t": 100})
+        return {"candidate": candidate, "instance": instance, "config": config,
+                "topology_updates": updates, "status": status}
+
+    runs = pd.DataFrame([
+        row("a", "x", "steps", 0), row("a", "x", "steps", 0),  # never fired: named
+        row("a", "y", "steps", 0), row("a", "y", "steps", 2),  # fired in one run
+        row("b", "x", "never", 0),  # static by design
+        row("c", "x", "epoch", 0, "diverged"),  # no finished run
+    ])
+    silent = never_updated(runs)
+    assert silent.to_dict("records") == [{"candidate": "a", "instance": "x",
+                                          "update_every": "steps", "delta_t": 100, "runs": 2}]
+    assert never_updated(runs.drop(columns="topology_updates")).empty  # older tables
 
 
 def test_validate_without_held_out_instances_says_so_in_one_line(tiny_mo_run):

@@ -113,7 +113,7 @@ def test_every_closed_string_parameter_of_the_meta_space_is_backed_by_code():
     assert closed - set(_names_in_code()) == UNBACKED
 
 
-@pytest.mark.parametrize("name", preset_names())
+@pytest.mark.parametrize("name", preset_names(relative=True))
 def test_every_preset_is_a_point_of_its_space(name: str):
     # ConfigSpace checks values against the sampled choices and ranges (stricter than the
     # trainer's `bounds` and `open`), inactive values, and the forbidden clauses. A preset whose
@@ -123,7 +123,7 @@ def test_every_preset_is_a_point_of_its_space(name: str):
         .check_valid_configuration()
 
 
-@pytest.mark.parametrize("name", preset_names())
+@pytest.mark.parametrize("name", preset_names(relative=True))
 def test_a_preset_sets_no_parameter_that_its_own_conditions_make_inactive(name: str):
     listed = set(preset_info(name)["config"])
     assert listed - set(active_config(get_preset(name))) == set()
