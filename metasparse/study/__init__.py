@@ -11,11 +11,13 @@ in <output>/report/ (Markdown, PNG, CSV).
 """
 
 from metasparse.study._configuration_report import (
+    across,
     blocks,
     combination,
     configurability,
     difference,
     rank,
+    verdict,
 )
 from metasparse.study._importance import correlations, curve_gaps, measure
 from metasparse.study._randomness import best_fixed_ratio, learning_speed, summarize
@@ -32,6 +34,7 @@ __all__ = [
     "FeatureSelectionStudy",
     "ImportanceStudy",
     "RandomnessStudy",
+    "across",
     "best_fixed_ratio",
     "blocks",
     "combination",
@@ -44,4 +47,5 @@ __all__ = [
     "measure",
     "rank",
     "summarize",
+    "verdict",
 ]

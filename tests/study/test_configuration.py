@@ -15,11 +15,13 @@ import yaml
 from metasparse.errors import ScenarioError
 from metasparse.study import (
     ConfigurationStudy,
+    across,
     blocks,
     combination,
     difference,
     load_study,
     rank,
+    verdict,
 )
 
 TINY = {
@@ -64,20 +66,35 @@ def test_a_tiny_configuration_study_answers_every_question(tmp_path):
 
     evaluation = pd.read_csv(out / "evaluation.csv")
     assert (evaluation["status"] == "success").all()
-    # 4 incumbents and 1 preset per dataset, each over 2 training seeds
-    assert len(evaluation) == (4 + 1) * 2 * 2
+    # 4 incumbents and 1 preset in 2 forms per dataset, each over 2 training seeds
+    assert len(evaluation) == (4 + 2) * 2 * 2
+    assert set(evaluation.loc[evaluation["kind"] == "preset", "space"]) == {"rigl",
+                                                                            "rigl-relative"}
 
     report = out / "report"
     q1 = pd.read_csv(report / "configurability.csv")
-    assert sorted(zip(q1["space"], q1["dataset"], strict=True)) == [
-        ("rigl", "iris"), ("rigl", "wine")]
-    row = q1[(q1["space"] == "rigl") & (q1["dataset"] == "wine")].iloc[0]
+    assert sorted(zip(q1["preset"], q1["dataset"], strict=True)) == [
+        ("rigl", "iris"), ("rigl", "wine"), ("rigl-relative", "iris"), ("rigl-relative", "wine")]
+    row = q1[(q1["preset"] == "rigl") & (q1["dataset"] == "wine")].iloc[0]
     e = evaluation[evaluation["dataset"] == "wine"]
     preset = e[(e["kind"] == "preset") & (e["space"] == "rigl")]["test_error"].mean()
     tuned = e[(e["kind"] == "tuned") & (e["phase"] == "tune") & (e["space"] == "rigl")
               & (e["variant"] == "random")]["test_error"].mean()
     assert row["preset_error"] == pytest.approx(preset)
     assert row["gain"] == pytest.approx(preset - tuned)
+    # one epoch of iris or wine is a few steps: rigl's 100 never fire, rigl-relative's do
+    assert row["preset_updates"] == 0
+    relative = q1[(q1["preset"] == "rigl-relative") & (q1["dataset"] == "wine")].iloc[0]
+    assert relative["preset_updates"] > 0
+    silent = pd.read_csv(report / "silent_presets.csv")
+    assert sorted(zip(silent["preset"], silent["dataset"], strict=True)) == [
+        ("rigl", "iris"), ("rigl", "wine")]
+    pooled = pd.read_csv(report / "configurability_summary.csv").set_index("preset")
+    assert pooled.loc["rigl", "mean_gain"] == pytest.approx(
+        q1[q1["preset"] == "rigl"]["gain"].mean())
+    assert pooled.loc["rigl", "datasets"] == 2
+    chosen = pd.read_csv(report / "choices.csv").set_index("parameter")
+    assert chosen.loc["grow_score", "incumbents"] == 2  # one incumbent per dataset
 
     q2 = pd.read_csv(report / "combination.csv")
     for r in q2.itertuples():  # the best single space is chosen on validation, not test
@@ -97,11 +114,13 @@ def test_a_tiny_configuration_study_answers_every_question(tmp_path):
     transfer = pd.read_csv(report / "transfer.csv")
     assert list(transfer["held_out"]) == TINY["datasets"]
     text = (report / "report.md").read_text()
-    for heading in ("## 1. Configurability", "## 2. The combined space", "## 3. Which "
-                    "components matter", "## 4. The optimizers", "## Transfer"):
+    for heading in ("## Presets whose published schedule never fired", "## 1. Configurability",
+                    "## 2. The combined space", "## 3. Which components matter",
+                    "### What the tuner chose", "## 4. The optimizers", "## Transfer"):
         assert heading in text
     assert f"Crashed trials: {tuning['crashed'].sum()} of {tuning['trials'].sum()}" in text
     assert "Too few blocks for a ranking: 2" in text  # 2 datasets x 1 optimizer seed
+    assert "`rigl` (every 100 steps) made no topology update on iris, wine" in text
 
     again = _run(path, tmp_path)  # finished: resumes with nothing to run
     assert again.returncode == 0, again.stderr
@@ -147,6 +166,17 @@ def test_the_best_single_space_is_chosen_on_validation_not_on_test():
     (row,) = combination(study, evaluation, tuning).to_dict("records")
     assert row["best_single"] == "rigl"
     assert row["gain"] == pytest.approx(0.41 - 0.21)
+
+
+def test_a_mean_over_datasets_its_interval_and_verdict():
+    clear = across(pd.Series([0.10, 0.12, 0.11, 0.13]))
+    assert clear["mean"] == pytest.approx(0.115) and clear["units"] == 4
+    assert 0 < clear["ci_low"] < clear["mean"] < clear["ci_high"]
+    assert verdict(clear["ci_low"], clear["ci_high"], "helped", "hurt") == "helped"
+    mixed = across(pd.Series([0.2, -0.2, 0.1, -0.1]))
+    assert verdict(mixed["ci_low"], mixed["ci_high"], "helped", "hurt") == "within noise"
+    assert verdict(-0.3, -0.1, "helped", "hurt") == "hurt"
+    assert pd.isna(across(pd.Series([0.1]))["ci_low"])
 
 
 def test_a_gain_and_its_interval():
