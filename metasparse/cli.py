@@ -101,7 +101,20 @@ def _run_train(args: argparse.Namespace) -> int:
                     "topology_updates", "connections_moved", "wall_time_s"):
             value = summary[key]
             print(f"{key:>18}: {value:.4f}" if isinstance(value, float) else f"{key:>18}: {value}")
+    if result.status == "success" and result.topology_updates == 0 \
+            and config["update_every"] != "never":
+        print(_no_update_note(args, config), file=sys.stderr)
     return 0 if result.status == "success" else 1
+
+
+def _no_update_note(args: argparse.Namespace, config: dict) -> str:
+    """Why a dynamic configuration trained as a static one (its schedule outlasted the run)."""
+    from metasparse.space import relative_hint, schedule_text
+
+    hint = relative_hint(args.preset) if args.preset else ""
+    return (f"note: no topology update in {args.epochs} epochs on {args.dataset} (updates "
+            f"{schedule_text(config)}, until t_end={config['t_end']}): the network trained as "
+            "a static sparse one" + (f"; --preset {hint}" if hint else ""))
 
 
 def _space_command(parser: argparse.ArgumentParser) -> None:

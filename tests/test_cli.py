@@ -28,6 +28,26 @@ def test_train_json_reports_the_promised_keys(capsys):
     assert out["test_accuracy"] > 0.5  # well above chance (0.1)
 
 
+def test_train_says_when_a_published_schedule_never_fired(capsys):
+    # iris at batch 100 is one step per epoch: rigl's 100 steps never come, its relative form
+    # updates before t_end
+    assert main(["train", "--dataset", "iris", "--preset", "rigl", "--set", "hidden_sizes=32",
+                 "--epochs", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "topology_updates: 0" in captured.out
+    assert captured.err.strip().splitlines()[-1] == (  # below the progress bar
+        "note: no topology update in 4 epochs on iris (updates every 100 steps, until "
+        "t_end=0.75): the network trained as a static sparse one; --preset rigl-relative "
+        "updates as often, relative to training, as in its paper")
+    assert main(["train", "--dataset", "iris", "--preset", "rigl-relative", "--set",
+                 "hidden_sizes=32", "--epochs", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "topology_updates: 2" in captured.out and "note:" not in captured.err  # steps 1, 2
+    assert main(["train", "--dataset", "iris", "--preset", "static", "--set",
+                 "hidden_sizes=32", "--epochs", "1"]) == 0
+    assert "note:" not in capsys.readouterr().err  # static by design
+
+
 def test_train_is_reproducible(capsys):
     outs = []
     for _ in range(2):

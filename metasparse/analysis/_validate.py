@@ -161,15 +161,17 @@ def never_updated(runs: pd.DataFrame, by: Sequence[str] = ("candidate", "instanc
                   ) -> pd.DataFrame:
     """The groups (`by`) of finished runs whose configuration schedules topology updates (its
     `config` JSON has an update_every other than never) but whose runs made none: a published
-    interval of steps longer than the training on a small dataset. Columns: `by`, update_every,
-    delta_t and runs."""
-    columns = [*by, "update_every", "delta_t", "runs"]
+    interval of steps longer than the training on a small dataset. Columns: `by`, schedule
+    (metasparse.space.schedule_text) and runs."""
+    from metasparse.space import schedule_text
+
+    columns = [*by, "schedule", "runs"]
     if "topology_updates" not in runs.columns:  # written before the count was recorded
         return pd.DataFrame(columns=columns)
     done = runs[runs["status"] == "success"].copy()
     configs = done["config"].map(json.loads)
     done["update_every"] = configs.map(lambda c: c.get("update_every", "never"))
-    done["delta_t"] = configs.map(lambda c: c.get("delta_t"))
+    done["schedule"] = configs.map(schedule_text)
     done["updates"] = pd.to_numeric(done["topology_updates"], errors="coerce")
     rows = []
     for keys, group in done[done["update_every"] != "never"].groupby(list(by), sort=False):
@@ -177,8 +179,7 @@ def never_updated(runs: pd.DataFrame, by: Sequence[str] = ("candidate", "instanc
             first = group.iloc[0]
             rows.append({**dict(zip(by, keys if isinstance(keys, tuple) else (keys,),
                                     strict=True)),
-                         "update_every": first["update_every"], "delta_t": first["delta_t"],
-                         "runs": len(group)})
+                         "schedule": first["schedule"], "runs": len(group)})
     return pd.DataFrame(rows, columns=columns)
 
 

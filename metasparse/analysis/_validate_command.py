@@ -24,7 +24,7 @@ from metasparse.analysis._validate import (
 )
 from metasparse.errors import MetasparseError
 from metasparse.results import JobTable, hold_directories, write_atomic
-from metasparse.space import relative_form
+from metasparse.space import relative_hint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,12 +75,10 @@ def _validate(args: argparse.Namespace, directories: list[Path]) -> int:
         print(f"{results.name}: {len(frame)} runs written to {target}")
         print(_text_table(validation_summary(frame)))
         for row in never_updated(frame).itertuples():
-            every = f"every {int(row.delta_t)} steps" if row.update_every == "steps" else \
-                f"every {row.update_every}"
+            hint = relative_hint(row.candidate)
             print(f"note: {row.candidate} made no topology update on {row.instance} in "
-                  f"{row.runs} runs (its schedule: {every}, longer than the training there)"
-                  + (f"; {row.candidate}-relative updates as often as in its paper"
-                     if relative_form(row.candidate) else ""))
+                  f"{row.runs} runs (its schedule: {row.schedule}, longer than the training "
+                  "there)" + (f"; {hint}" if hint else ""))
         print()
     return 0
 

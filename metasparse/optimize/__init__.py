@@ -31,6 +31,15 @@ from metasparse.optimize._scenario import (
 )
 from metasparse.optimize._store import ResultsStore
 
+
+def connect_ray(address: str | None, num_cpus: int | None = None, **init) -> bool:
+    """Connect to the Ray cluster at `address` (None: $RAY_ADDRESS, else a local instance bound
+    to 127.0.0.1 with `num_cpus`); `init`: more ray.init arguments. True when this call started
+    Ray. An address that cannot be reached is one RayClusterError line. Imports Ray (slow)."""
+    from metasparse.optimize._ray import connect
+
+    return connect(address, num_cpus, **init)
+
 __all__ = [
     "BACKENDS",
     "Backend",
@@ -44,6 +53,7 @@ __all__ = [
     "TrialOutcome",
     "TrialRunner",
     "backend_names",
+    "connect_ray",
     "evaluate_run",
     "load_scenario",
     "optimize",

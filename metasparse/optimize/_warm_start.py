@@ -53,9 +53,10 @@ def check_warm_start(value: str | list[str] | None) -> None:
     if isinstance(value, list):
         from metasparse.space import preset_names
 
-        bad = next((v for v in value if v not in preset_names()), None)
+        names = preset_names(relative=True)
+        bad = next((v for v in value if v not in names), None)
         if bad is not None or not value:
-            raise ValueError(f"warm_start must list preset names among {preset_names()}; "
+            raise ValueError(f"warm_start must list preset names among {names}; "
                              f"got {bad if value else value!r}")
         return
     if value is None or value == PRESETS or (Path(value) / TRIALS).is_file():

@@ -24,6 +24,8 @@ from metasparse.space._presets import (
     preset_info,
     preset_names,
     relative_form,
+    relative_hint,
+    schedule_text,
 )
 
 __all__ = [
@@ -43,7 +45,9 @@ __all__ = [
     "preset_info",
     "preset_names",
     "relative_form",
+    "relative_hint",
     "resolve_config",
+    "schedule_text",
     "shipped_spaces",
 ]
 

@@ -45,7 +45,8 @@ def preset_info(name: str) -> dict[str, Any]:
     relative = info.pop("relative")
     info["note"] = (f"the relative form of {base}: {relative['updates_per_run']} topology "
                     f"updates spread over its t_end of training whatever the dataset's size, as "
-                    f"many as its paper's ({relative['figure']}; {relative['source']})")
+                    f"many as its paper's ({relative['figure']}; {relative['source']})."
+                    + (f" {base}'s note: {info['note']}" if info.get("note") else ""))
     config = {k: v for k, v in info["config"].items() if k != "delta_t"}
     info["config"] = {**config, "update_every": "run",
                       "updates_per_run": relative["updates_per_run"]}
@@ -55,6 +56,25 @@ def preset_info(name: str) -> dict[str, Any]:
 def relative_form(name: str) -> str | None:
     """The name of a preset's relative form, or None where its topology never changes."""
     return name + RELATIVE if "relative" in _presets_file().get(name, {}) else None
+
+
+def schedule_text(config: Mapping[str, Any]) -> str:
+    """A configuration's topology schedule in words (`every 100 steps`, `every epoch`, `250
+    updates per run`, `never`), its t_end aside."""
+    every = config.get("update_every", "never")
+    if every == "steps":
+        return f"every {int(config['delta_t'])} steps"
+    if every == "run":
+        return f"{int(config['updates_per_run'])} updates per run"
+    return "every epoch" if every == "epoch" else "never"
+
+
+def relative_hint(name: str) -> str:
+    """For a preset whose schedule never fired: where to look instead ('' without a relative
+    form)."""
+    relative = relative_form(name)
+    return f"{relative} updates as often, relative to training, as in its paper" \
+        if relative else ""
 
 
 def get_preset(name: str) -> dict[str, Any]:

@@ -744,6 +744,9 @@ class SparseTopology(Topology):
         entries = active.view(-1).nonzero().squeeze(1)  # ascending, as the sparse path's
         n_active = entries.numel()
         n_prune = n_active - target + n_grow
+        if n_prune > n_active:  # Chase's removed channels freed more than a gradual target
+            n_grow -= n_prune - n_active  # lets the layer keep: regrow only up to the target
+            n_prune = n_active
         if n_prune <= 0 and n_grow <= 0:  # (SRigL's ablation may have left it below target)
             layer.target = target if c.fan_in == "free" else min(target, n_active)
             return 0

@@ -103,11 +103,17 @@ def run(args: argparse.Namespace) -> int:
                 path = _feature_selection_report.feature_selection_report(
                     study, *_feature_selection.run(study, progress))
             elif args.kind == "configuration":
-                with contextlib.ExitStack() as stack:
-                    grid = stack.enter_context(RayGrid(args.workers, args.address)) \
-                        if parallel else None
+                with RayGrid(args.workers, args.address) if parallel else \
+                        contextlib.nullcontext() as grid:
                     results = _configuration.run(study, progress, grid)
+                for name in _configuration.stale_presets(study, results[1]):
+                    print(f"note: the test runs of preset {name} in {study.output_dir} trained "
+                          "another configuration than it is today (spaces/presets.yaml or the "
+                          "space changed since); they are kept: delete their rows from "
+                          "evaluation.csv to train them again")
                 path = _configuration_report.configuration_report(study, *results)
+                for line in _configuration_report.silent_notes(path.parent):
+                    print(line)
             else:
                 path = _report.importance_report(study, _importance.run(study, progress))
     except KeyboardInterrupt:

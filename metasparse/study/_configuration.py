@@ -139,6 +139,28 @@ def evaluate(study: ConfigurationStudy, point: Mapping[str, Any]) -> list[dict[s
              "topology_updates": run.metrics.get("topology_updates")}]
 
 
+def stale_presets(study: ConfigurationStudy, evaluation: pd.DataFrame) -> list[str]:
+    """The preset forms whose finished test runs trained another configuration than the preset
+    is today (active values compared, so a parameter the space gained at its default changes
+    nothing): presets.yaml or the space changed since. Their rows are kept, not retrained."""
+    from metasparse.errors import ConfigError
+    from metasparse.space import active_config, resolve_config
+
+    stale = []
+    presets = evaluation[evaluation["kind"] == "preset"] if len(evaluation) else evaluation
+    for name, part in presets.groupby("space", sort=False) if len(presets) else []:
+        today = active_config(preset_config(name, study.fixed))
+        for config in part["config"].unique():
+            try:
+                recorded = active_config(resolve_config(json.loads(config)))
+            except ConfigError:  # a parameter the space no longer has
+                recorded = None
+            if recorded != today:
+                stale.append(name)
+                break
+    return stale
+
+
 def run(study: ConfigurationStudy, progress: bool = True,
         parallel: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Both grids (resuming what an earlier run of the study finished), on `parallel` (a

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from metasparse.results import default_reference, markdown_table
-from metasparse.space import relative_form
+from metasparse.space import relative_form, relative_hint
 from metasparse.study._configuration import WARM
 from metasparse.study._spec import ConfigurationStudy
 
@@ -71,8 +71,18 @@ def across(values: pd.Series) -> dict[str, float]:
     return {"mean": mean, "ci_low": low, "ci_high": high, "units": len(values)}
 
 
+def per_tuning_run(tuned: pd.DataFrame) -> pd.Series:
+    """A tuned side's test errors, one per tuning run (optimizer seed): the mean over its
+    training seeds. The training seeds of one incumbent are not independent samples of what
+    tuning gives; its optimizer seeds are."""
+    return tuned.groupby("optimizer_seed")["test_error"].mean()
+
+
 def verdict(low: float, high: float, better: str, worse: str) -> str:
-    """What a 95% interval of a gain says: `better` above 0, `worse` below, else noise."""
+    """What a 95% interval of a gain says: `better` above 0, `worse` below, noise where it
+    spans 0, n/a where there is no interval (fewer than two values on a side)."""
+    if math.isnan(low) or math.isnan(high):
+        return "n/a"
     if low > 0:
         return better
     if high < 0:
@@ -94,9 +104,9 @@ def _preset_runs(evaluation: pd.DataFrame, name: str, dataset: str) -> pd.DataFr
 
 def configurability(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.DataFrame:
     """Question 1: per algorithm space, form of its preset (published, and relative where it
-    has one) and dataset, the preset's test error minus the space's tuned incumbents' (over
-    optimizer and training seeds), with a 95% interval, and the preset's mean number of
-    topology updates there."""
+    has one) and dataset, the preset's test error minus the space's tuned incumbents', with a
+    95% interval (the preset's training seeds against the tuning runs: per_tuning_run), and
+    the preset's mean number of topology updates there."""
     main = study.backends[0]
     rows = []
     for space in study.spaces:
@@ -106,7 +116,7 @@ def configurability(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.D
         tuned = _tuned(evaluation, space, main)
         for preset in filter(None, (published, relative_form(published))):
             for dataset in study.datasets:
-                t = tuned[tuned["dataset"] == dataset]["test_error"]
+                t = per_tuning_run(tuned[tuned["dataset"] == dataset])
                 p = _preset_runs(evaluation, preset, dataset)
                 gain = difference(p["test_error"], t)
                 rows.append({"space": space, "preset": preset, "dataset": dataset,
@@ -180,8 +190,8 @@ def combination(study: ConfigurationStudy, evaluation: pd.DataFrame,
         best = singles.groupby("space")["val_error"].mean().idxmin()
         combined = _tuned(evaluation, study.combined, main)
         single = _tuned(evaluation, best, main)
-        c = combined[combined["dataset"] == dataset]["test_error"]
-        s = single[single["dataset"] == dataset]["test_error"]
+        c = per_tuning_run(combined[combined["dataset"] == dataset])
+        s = per_tuning_run(single[single["dataset"] == dataset])
         gain = difference(s, c)
         rows.append({"dataset": dataset, "best_single": best, "single_error": s.mean(),
                      "combined_error": c.mean(), **gain,
@@ -208,8 +218,9 @@ def importance(study: ConfigurationStudy, tuning: pd.DataFrame) -> tuple[pd.Data
         columns[dataset] = fanova(trials, space, pairs=False).main.set_index(
             "parameter")["importance"]
     table = pd.DataFrame(columns).fillna(0.0).sort_values("pooled", ascending=False)
-    spread = pd.DataFrame([across(table.loc[p, list(runs)]) for p in table.index],
-                          index=table.index)
+    spread = pd.DataFrame([across(table.loc[p, list(runs)]) if p != "instance" else
+                           {"mean": math.nan, "ci_low": math.nan, "ci_high": math.nan}
+                           for p in table.index], index=table.index)  # instance: pooled only
     table["mean_over_datasets"] = spread["mean"]
     table["ci_low"], table["ci_high"] = spread["ci_low"], spread["ci_high"]
     return table.reset_index(names="parameter"), runs
@@ -217,16 +228,16 @@ def importance(study: ConfigurationStudy, tuning: pd.DataFrame) -> tuple[pd.Data
 
 def choices(study: ConfigurationStudy, tuning: pd.DataFrame) -> pd.DataFrame:
     """What the tuner chose: over the combined space's incumbents (every dataset and optimizer
-    seed, first backend), each searched parameter's values (categorical: how many incumbents
-    chose each value; numeric: the median and range)."""
+    seed, first backend), each searched parameter's values where active (categorical: how many
+    incumbents chose each value; numeric: the median and range)."""
     from ConfigSpace import Constant
 
-    from metasparse.space import load_space
+    from metasparse.space import active_config, load_space
 
     main = study.backends[0]
     t = tuning[(tuning["phase"] == "tune") & (tuning["space"] == study.combined)
                & (tuning["variant"] == main)]
-    configs = [json.loads(c) for c in t["incumbent"] if isinstance(c, str) and c]
+    configs = [active_config(json.loads(c)) for c in t["incumbent"] if isinstance(c, str) and c]
     space = load_space(study.combined, fixed=study.fixed)
     rows = []
     for hp in space.values():
@@ -332,7 +343,9 @@ def _importance_plot(table: pd.DataFrame, path: Path, top: int = 12) -> None:
     fig, ax = plt.subplots(figsize=(7, 0.35 * len(head) + 1.2))
     y = range(len(head))[::-1]
     ax.barh(list(y), head["pooled"], color="lightgray", label="pooled")
-    for column in [c for c in head.columns if c not in ("parameter", "pooled")]:
+    datasets = [c for c in head.columns if c not in ("parameter", "pooled", "mean_over_datasets",
+                                                      "ci_low", "ci_high")]
+    for column in datasets:
         ax.plot(head[column], list(y), "o", label=column)
     ax.set_yticks(list(y), head["parameter"])
     ax.set_xlabel("fANOVA importance (share of variance)")
@@ -340,17 +353,22 @@ def _importance_plot(table: pd.DataFrame, path: Path, top: int = 12) -> None:
     _save(fig, path)
 
 
+def silent_notes(report: Path) -> list[str]:
+    """One line per preset whose schedule never fired on some dataset (report/'s table)."""
+    silent = pd.read_csv(report / "silent_presets.csv")
+    return [f"note: {preset} made no topology update on {', '.join(part['dataset'])} (see "
+            f"{report / 'report.md'})" for preset, part in silent.groupby("preset", sort=False)]
+
+
 def _silent_text(silent: pd.DataFrame) -> str:
     if not len(silent):
         return "Every preset updated its topology on every dataset."
     lines = []
-    for (preset, every, delta_t), part in silent.groupby(["preset", "update_every", "delta_t"],
-                                                         sort=False, dropna=False):
-        schedule = f"every {int(delta_t)} steps" if every == "steps" else f"every {every}"
+    for (preset, schedule), part in silent.groupby(["preset", "schedule"], sort=False):
+        hint = relative_hint(preset).replace("-relative ", "-relative` ", 1)
         lines.append(f"- `{preset}` ({schedule}) made no topology update on "
                      f"{', '.join(part['dataset'])}: it trained as a static sparse network "
-                     "there." + (f" `{relative_form(preset)}` updates as often, relative to "
-                                 "training, as in its paper." if relative_form(preset) else ""))
+                     "there." + (f" `{hint}." if hint else ""))
     return "\n".join(lines)
 
 
@@ -385,7 +403,9 @@ def configuration_report(study: ConfigurationStudy, tuning: pd.DataFrame,
         variants[main + WARM] = (study.combined, main + WARM)
     crashed, trials = int(tuning["crashed"].sum()), int(tuning["trials"].sum())
     budget = f"{study.epochs} epochs" if study.min_epochs is None else \
-        f"multi-fidelity SMAC from {study.min_epochs} to {study.epochs} epochs"
+        f"multi-fidelity SMAC from {study.min_epochs} to {study.epochs} epochs (its trials " \
+        "count evaluations at any budget, most of them short: SMAC spends fewer epochs than " \
+        "the other backends at the same n_trials)"
     lines = [
         f"# The configuration study: {study.name}", "",
         f"Datasets {', '.join(study.datasets)}; spaces {', '.join(study.spaces)} (combined: "
@@ -402,14 +422,17 @@ def configuration_report(study: ConfigurationStudy, tuning: pd.DataFrame,
         "therefore also tested in its relative form (`<name>-relative`: as many updates per "
         "run as in its paper).", "", _silent_text(silent), "",
         "## 1. Configurability: each algorithm tuned against its preset", "",
-        "`gain` = preset error - tuned error (positive: tuning helped), Welch 95% interval "
-        "over optimizer x training seeds; per algorithm and preset form, the mean gain over "
-        "datasets with its t-interval over the datasets.", "", _md(q1_summary), "",
+        "`gain` = preset error - tuned error (positive: tuning helped), Welch 95% interval of "
+        "the preset's training seeds against the tuning runs (each the mean over its training "
+        "seeds: the optimizer seeds are the independent samples of tuning); per algorithm and "
+        "preset form, the mean gain over datasets with its t-interval over the datasets. "
+        "`n/a`: no interval (a single tuning run).", "", _md(q1_summary), "",
         "![configurability](configurability.png)", "", _md(q1), "",
         f"## 2. The combined space `{study.combined}` against the best single space", "",
         "The best single space of a dataset is the one whose tuning reached the lowest "
-        "validation error; `gain` = its test error - the combined space's; the first table "
-        "pools the datasets (t-interval over them).", "", _md(q2_summary), "",
+        "validation error; `gain` = its test error - the combined space's (Welch interval over "
+        "their tuning runs); the first table pools the datasets (t-interval over them).", "",
+        _md(q2_summary), "",
         "![combination](combination.png)", "", _md(q2), "",
         "### Ranking of the spaces across datasets", "",
         rank(blocks(evaluation, spaces), out / "ranks_spaces.png"), "",

@@ -104,7 +104,7 @@ def test_the_summary_pairs_runs_by_instance_and_seed():
 
 def test_a_schedule_that_never_fired_is_named_once_per_candidate_and_instance():
     def row(candidate, instance, every, updates, status="success"):
-        config = json.dumps({"update_every": every, "delta_t": 100})
+        config = json.dumps({"update_every": every, "delta_t": 100, "updates_per_run": 5})
         return {"candidate": candidate, "instance": instance, "config": config,
                 "topology_updates": updates, "status": status}
 
@@ -113,10 +113,12 @@ def test_a_schedule_that_never_fired_is_named_once_per_candidate_and_instance():
         row("a", "y", "steps", 0), row("a", "y", "steps", 2),  # fired in one run
         row("b", "x", "never", 0),  # static by design
         row("c", "x", "epoch", 0, "diverged"),  # no finished run
+        row("d", "y", "run", 0),  # a relative schedule on a run without a step before t_end
     ])
     silent = never_updated(runs)
-    assert silent.to_dict("records") == [{"candidate": "a", "instance": "x",
-                                          "update_every": "steps", "delta_t": 100, "runs": 2}]
+    assert silent.to_dict("records") == [
+        {"candidate": "a", "instance": "x", "schedule": "every 100 steps", "runs": 2},
+        {"candidate": "d", "instance": "y", "schedule": "5 updates per run", "runs": 1}]
     assert never_updated(runs.drop(columns="topology_updates")).empty  # older tables
 
 

@@ -121,10 +121,15 @@ def test_a_tiny_configuration_study_answers_every_question(tmp_path):
     assert f"Crashed trials: {tuning['crashed'].sum()} of {tuning['trials'].sum()}" in text
     assert "Too few blocks for a ranking: 2" in text  # 2 datasets x 1 optimizer seed
     assert "`rigl` (every 100 steps) made no topology update on iris, wine" in text
+    assert f"note: rigl made no topology update on iris, wine (see {report / 'report.md'})" \
+        in result.stdout
 
+    written = {p.name: p.read_bytes() for p in report.iterdir()}
     again = _run(path, tmp_path)  # finished: resumes with nothing to run
     assert again.returncode == 0, again.stderr
     assert pd.read_csv(out / "evaluation.csv").equals(evaluation)
+    # the report is rebuilt byte for byte: a committed study rerun leaves `git status` clean
+    assert {p.name: p.read_bytes() for p in report.iterdir()} == written
 
 
 def _evaluation(errors: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
@@ -206,3 +211,24 @@ def test_a_bad_study_file_is_one_line(tmp_path, changes, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert json.dumps(TINY)  # the tiny study itself loads
     load_study(_study(tmp_path), "configuration")
+
+
+def test_preset_runs_made_with_another_configuration_are_named():
+    from metasparse.space import preset_config
+    from metasparse.study._configuration import stale_presets
+
+    study = ConfigurationStudy(kind="configuration", name="x", datasets=["a"],
+                               spaces=["set", "rigl"], combined="rigl", presets=["set", "rigl"],
+                               fixed={"hidden_sizes": "16"})
+
+    def row(name, config):
+        return {"kind": "preset", "space": name, "config": json.dumps(config)}
+
+    rigl = preset_config("rigl", study.fixed)
+    grown = {k: v for k, v in rigl.items() if k != "erk_power_scale"}  # before it existed
+    changed = dict(preset_config("set", study.fixed), zeta=0.5)
+    evaluation = pd.DataFrame([row("rigl", grown), row("rigl", rigl), row("set", changed),
+                               row("rigl-relative", preset_config("rigl-relative",
+                                                                  study.fixed))])
+    assert stale_presets(study, evaluation) == ["set"]
+    assert stale_presets(study, evaluation.iloc[:0]) == []

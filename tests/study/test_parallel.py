@@ -50,6 +50,13 @@ def test_a_parallel_study_gives_the_rows_of_a_serial_one(tmp_path):
     for name in ("tuning.csv", "evaluation.csv"):
         pd.testing.assert_frame_equal(_rows(tmp_path / "serial", name),
                                       _rows(tmp_path / "parallel", name))
+    # and the same report, byte for byte (tables, statistics and plots)
+    report = sorted(p.name for p in (tmp_path / "serial" / "report").iterdir())
+    assert "report.md" in report and "importance.png" in report
+    assert sorted(p.name for p in (tmp_path / "parallel" / "report").iterdir()) == report
+    for name in report:
+        assert (tmp_path / "serial" / "report" / name).read_bytes() == \
+            (tmp_path / "parallel" / "report" / name).read_bytes(), name
     tuning = pd.read_csv(tmp_path / "parallel" / "tuning.csv")
     assert len(tuning) == 2 * 2 and tuning["incumbent"].notna().all()
     for directory in map(Path, tuning["directory"]):  # SMAC's Hyperband over 1..3 epochs

@@ -5,6 +5,7 @@ makes today)."""
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
@@ -19,23 +20,30 @@ from metasparse.study._configuration import (
 from metasparse.study._grid import grid_key
 
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT / "results" / "reference"
 STUDY = ROOT / "scenarios" / "study-configuration-medium.yaml"
 
 
-def _tracked(*patterns: str) -> set[str]:
-    """The paths (relative to the repository) that git tracks among `patterns`."""
-    listed = subprocess.run(["git", "ls-files", "--", *patterns], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
+def _tracked() -> set[str]:
+    """The files under results/reference that the last commit holds (HEAD)."""
+    listed = subprocess.run(["git", "ls-tree", "-r", "--name-only", "HEAD", "--",
+                             "results/reference"], cwd=ROOT, capture_output=True, text=True,
+                            check=True).stdout
     return set(listed.splitlines())
 
 
+def _committed(path: str) -> pd.DataFrame:
+    """A table as committed (HEAD), not as a study running in this checkout rewrites it."""
+    text = subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True,
+                          text=True, check=True).stdout
+    return pd.read_csv(io.StringIO(text))
+
+
 def test_every_run_directory_a_committed_study_names_is_tracked():
-    tables = sorted(_tracked("results/reference/*/*.csv"))
-    named = [d for table in tables if "directory" in (frame := pd.read_csv(ROOT / table))
+    tracked = _tracked()
+    tables = sorted(p for p in tracked if p.endswith(".csv") and p.count("/") == 3)
+    named = [d for table in tables if "directory" in (frame := _committed(table))
              for d in frame["directory"].dropna()]
     assert len(named) >= 6  # the configuration study's tuning runs, at least
-    tracked = _tracked(*(f"{d}/trials.csv" for d in named))
     missing = [d for d in named if f"{d}/trials.csv" not in tracked]
     assert missing == []
 
@@ -43,12 +51,11 @@ def test_every_run_directory_a_committed_study_names_is_tracked():
 def test_rerunning_the_committed_study_retrains_nothing_it_holds():
     study = load_study(STUDY, "configuration")
     assert study.output_dir == Path("results/reference/configuration")
-    tuning = pd.read_csv(REFERENCE / "configuration" / "tuning.csv")
+    tuning = _committed("results/reference/configuration/tuning.csv")
     assert len(tuning) >= 6
     keys = {grid_key(p) for p in tuning_points(study)}
     assert set(tuning["key"]) <= keys
-    evaluation_csv = REFERENCE / "configuration" / "evaluation.csv"
-    if evaluation_csv.exists():  # written once every tuning run has finished
-        evaluation = pd.read_csv(evaluation_csv)
+    if "results/reference/configuration/evaluation.csv" in _tracked():  # once tuning is done
+        evaluation = _committed("results/reference/configuration/evaluation.csv")
         keys = {grid_key(p, EVALUATION_UNKEYED) for p in evaluation_points(study, tuning)}
         assert set(evaluation["key"]) <= keys

@@ -138,3 +138,33 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "epochs=1" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unkeyed_fields_are_recorded_but_make_no_new_run(tmp_path):
+    calls = []
+
+    def run(point):
+        calls.append(point["x"])
+        return [{"y": point["x"]}]
+
+    points = [{"x": i, "config": "first"} for i in range(3)]
+    run_grid(tmp_path / "g.csv", points, run, description="t", progress=False,
+             unkeyed=("config",))
+    again = [{"x": i, "config": "grown"} for i in range(3)]  # e.g. the space gained a parameter
+    frame = run_grid(tmp_path / "g.csv", again, run, description="t", progress=False,
+                     unkeyed=("config",))
+    assert calls == [0, 1, 2]
+    assert list(frame["config"]) == ["first"] * 3  # what the runs were made of
+
+
+def test_the_rows_come_back_in_the_points_order_whatever_order_they_finished_in(tmp_path):
+    class Reversed:  # a parallel grid whose runs finish last first
+        def map(self, run, points):
+            for i in reversed(range(len(points))):
+                yield i, run(points[i])
+
+    points = [{"x": i} for i in range(4)]
+    frame = run_grid(tmp_path / "g.csv", points, lambda p: [{"y": p["x"] * 10}],
+                     description="t", progress=False, parallel=Reversed())
+    assert list(pd.read_csv(tmp_path / "g.csv")["x"]) == [3, 2, 1, 0]  # appended as finished
+    assert list(frame["x"]) == [0, 1, 2, 3] and list(frame["y"]) == [0, 10, 20, 30]
