@@ -286,5 +286,9 @@ def reset_abort() -> None:
 
 
 def default_threads(n_workers: int) -> int:
-    """PyTorch threads per trial: the cores shared among the parallel workers."""
-    return max(1, (os.cpu_count() or 1) // max(1, n_workers))
+    """PyTorch threads per trial: the cores shared among the parallel workers, or
+    $OMP_NUM_THREADS where it is set (the thread budget a process was given: one per pytest
+    worker, one per Ray task, one per training of a configuration study)."""
+    budget = os.environ.get("OMP_NUM_THREADS", "")
+    cores = int(budget) if budget.isdigit() and int(budget) > 0 else os.cpu_count() or 1
+    return max(1, cores // max(1, n_workers))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 
 from metasparse.errors import ScenarioError
 from metasparse.results import write_atomic
@@ -27,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive, default=1, metavar="N",
                         help="configuration study: run its grid's cells (tuning runs, test "
                              "runs) N at a time as tasks on a local Ray instance bound to "
-                             "127.0.0.1 (default: 1, one after another in this process); the "
-                             "same results either way")
+                             "127.0.0.1 (default: 1, one after another in this process); each "
+                             "training uses one thread either way, so the results are the same")
     parser.add_argument("--address", metavar="ADDRESS",
                         help="configuration study: run the cells on the Ray cluster at ADDRESS "
                              "(auto, host:port or ray://host:port), on all its CPUs; its nodes "
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if parallel and args.kind != "configuration":
         raise ScenarioError(f"--workers and --address run the configuration study's grid on "
                             f"Ray; the {args.kind} study runs in this process only")
+    if args.kind == "configuration":  # every training on one thread, in this process or on
+        os.environ["OMP_NUM_THREADS"] = "1"  # a worker: the same numbers either way
     try:
         # one study at a time in a directory (a second one would run the same grid points)
         with hold_directory(study.output_dir, "study", f"metasparse study {args.kind}"):

@@ -49,3 +49,16 @@ def test_a_second_process_on_the_same_directory_is_refused_and_the_first_ends_in
         study = optuna.load_study(study_name="held", storage=storage)
         workers = {t.user_attrs["worker"] for t in study.trials if "status" in t.user_attrs}
         assert workers == {f"{socket.gethostname()}:{first.pid}"}
+
+
+@pytest.mark.parametrize(("budget", "workers", "threads"), [
+    (None, 1, os.cpu_count() or 1), ("1", 1, 1), ("4", 2, 2), ("3", 4, 1), ("x", 1, None)])
+def test_threads_per_trial_share_the_process_budget(monkeypatch, budget, workers, threads):
+    from metasparse.optimize._runner import default_threads
+
+    if budget is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", budget)
+    expected = threads if threads is not None else os.cpu_count() or 1  # not a number: cores
+    assert default_threads(workers) == expected
