@@ -25,10 +25,8 @@ RELATIVE = "-relative"  # `<name>-relative`: a preset's relative form
 def preset_names(relative: bool = False) -> list[str]:
     """The published presets; with `relative`, each followed by its relative form if it has
     one (a preset whose topology changes: see spaces/presets.yaml)."""
-    names = []
-    for name, info in _presets_file().items():
-        names += [name, name + RELATIVE] if relative and "relative" in info else [name]
-    return names
+    return [form for name in _presets_file()
+            for form in (preset_forms(name) if relative else [name])]
 
 
 def preset_info(name: str) -> dict[str, Any]:
@@ -51,6 +49,12 @@ def preset_info(name: str) -> dict[str, Any]:
     info["config"] = {**config, "update_every": "run",
                       "updates_per_run": relative["updates_per_run"]}
     return info
+
+
+def preset_forms(name: str) -> list[str]:
+    """A preset's published form, then its relative form where it has one."""
+    relative = relative_form(name)
+    return [name, relative] if relative else [name]
 
 
 def relative_form(name: str) -> str | None:

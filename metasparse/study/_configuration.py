@@ -37,7 +37,8 @@ import yaml
 
 from metasparse.optimize import evaluate_run, load_scenario, optimize
 from metasparse.results import TRIALS, read_rows
-from metasparse.space import preset_config, relative_form
+from metasparse.space import preset_config
+from metasparse.space import preset_forms as forms_of
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import ConfigurationStudy
 
@@ -126,7 +127,7 @@ def evaluation_points(study: ConfigurationStudy,
 
 def preset_forms(study: ConfigurationStudy) -> list[str]:
     """The study's presets, each followed by its relative form where it has one."""
-    return [form for name in study.presets for form in (name, relative_form(name)) if form]
+    return [form for name in study.presets for form in forms_of(name)]
 
 
 def evaluate(study: ConfigurationStudy, point: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -146,19 +147,18 @@ def stale_presets(study: ConfigurationStudy, evaluation: pd.DataFrame) -> list[s
     from metasparse.errors import ConfigError
     from metasparse.space import active_config, resolve_config
 
-    stale = []
-    presets = evaluation[evaluation["kind"] == "preset"] if len(evaluation) else evaluation
-    for name, part in presets.groupby("space", sort=False) if len(presets) else []:
-        today = active_config(preset_config(name, study.fixed))
-        for config in part["config"].unique():
-            try:
-                recorded = active_config(resolve_config(json.loads(config)))
-            except ConfigError:  # a parameter the space no longer has
-                recorded = None
-            if recorded != today:
-                stale.append(name)
-                break
-    return stale
+    def recorded(config: str) -> dict[str, Any] | None:
+        try:
+            return active_config(resolve_config(json.loads(config)))
+        except ConfigError:  # a parameter the space no longer has
+            return None
+
+    if not len(evaluation):
+        return []
+    presets = evaluation[evaluation["kind"] == "preset"]
+    return [name for name, part in presets.groupby("space", sort=False)
+            if any(recorded(c) != active_config(preset_config(name, study.fixed))
+                   for c in part["config"].unique())]
 
 
 def run(study: ConfigurationStudy, progress: bool = True,

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from metasparse.results import default_reference, markdown_table
-from metasparse.space import relative_form, relative_hint
+from metasparse.space import preset_forms, relative_hint
 from metasparse.study._configuration import WARM
 from metasparse.study._spec import ConfigurationStudy
 
@@ -114,7 +114,7 @@ def configurability(study: ConfigurationStudy, evaluation: pd.DataFrame) -> pd.D
             continue
         published = default_reference(space, None)
         tuned = _tuned(evaluation, space, main)
-        for preset in filter(None, (published, relative_form(published))):
+        for preset in preset_forms(published):
             for dataset in study.datasets:
                 t = per_tuning_run(tuned[tuned["dataset"] == dataset])
                 p = _preset_runs(evaluation, preset, dataset)
