@@ -101,3 +101,21 @@ def test_the_chase_preset_trains_a_cnn_on_coil20():
         assert int(removed.sum()) == expected > 0
     assert [int(r.sum()) for r, _, _ in seen] == [5, 15]  # the first layer meets its floor
     assert math.isfinite(result.val_loss)
+
+
+def test_chase_under_a_gradual_schedule_regrows_only_up_to_the_shrinking_target():
+    # removed channels free weights that a falling target no longer needs: regrowing them all
+    # overgrew the layer (one weight above target here) or asked for more free positions than
+    # the surviving channels have
+    config = dict(get_preset("chase"), model="cnn", channels="16,32", hidden_sizes="64",
+                  sparsity_schedule="gradual", initial_density=0.3, density=0.1,
+                  update_every="steps", delta_t=5, t_end=1.0, channel_prune_every=1,
+                  channel_prune_end=0.7)
+
+    def check(step, topology, optimizer):
+        for layer in topology.layers:
+            assert int(torch.count_nonzero(layer.mask)) == layer.target, (layer.name, step)
+
+    result = run_config(config, "digits", epochs=2, seed=1, on_step=check)
+    assert result.status == "success" and result.topology_updates > 0
+    assert result.density == pytest.approx(0.1, abs=0.01)
