@@ -216,8 +216,8 @@ def connect(address: str | None, num_cpus: int | None = None, **init: Any) -> bo
     where = address or "a local Ray instance on 127.0.0.1"
     try:
         if address is None:
-            ray.init(address="local", _node_ip_address="127.0.0.1", num_cpus=num_cpus,
-                     **kwargs)
+            _loopback_only()
+            ray.init(address="local", num_cpus=num_cpus, **kwargs)
         else:
             _check_reachable(address)
             ray.init(address=address, **kwargs)
@@ -225,6 +225,17 @@ def connect(address: str | None, num_cpus: int | None = None, **init: Any) -> bo
         raise RayClusterError(f"cannot reach the Ray cluster at {where}: "
                               f"{one_line(exc)}") from None
     return True
+
+
+def _loopback_only() -> None:
+    """Keep a local instance's servers on 127.0.0.1. Ray 2.60 turns `_node_ip_address="127.0.0.1"`
+    into the machine's network address and binds its servers to every interface; only its
+    single-machine mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0) stays on loopback. The processes
+    Ray starts read that from the environment; this driver read it when Ray was imported, so the
+    imported flag is set too. Process-wide: a process that started a local instance does not
+    join a remote cluster afterwards (connect returns early while Ray is initialized)."""
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray._private.ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 def _check_reachable(address: str, timeout: float = 5.0) -> None:

@@ -229,6 +229,31 @@ def test_an_unreachable_cluster_is_one_line_naming_the_address(tmp_path):
     assert len(lines) == 1 and address in lines[0], result.stderr
 
 
+LISTENERS = """
+import json, os, psutil
+from metasparse.optimize import connect_ray
+connect_ray(None, num_cpus=1)
+import ray  # after connect_ray, which settles how Ray authenticates before importing it
+ray.get(ray.remote(lambda: 0).remote())  # a worker process listens too
+procs = psutil.Process().children(recursive=True)
+print(json.dumps(sorted({c.laddr.ip for p in procs for c in p.net_connections("tcp")
+                         if c.status == psutil.CONN_LISTEN})))
+ray.shutdown()
+"""
+
+
+def test_a_local_instance_listens_on_loopback_only():
+    env = cli_env()
+    env.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)  # connect_ray itself must keep it local
+    env.pop("RAY_ADDRESS", None)
+    result = subprocess.run([sys.executable, "-c", LISTENERS], env=env, capture_output=True,
+                            text=True, timeout=300, start_new_session=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    addresses = json.loads(result.stdout.strip().splitlines()[-1])
+    assert addresses, "no Ray process listened"
+    assert all(a in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for a in addresses), addresses
+
+
 def test_ray_settings_belong_to_the_ray_backend(tmp_path):
     path = write_scenario(tmp_path, "not-ray", backend={"name": "optuna", "max_concurrent": 2})
     with pytest.raises(ScenarioError,
