@@ -26,7 +26,7 @@ import pytest
 from metasparse.data import Dataset, load_dataset
 from metasparse.space import get_preset, preset_names
 from metasparse.sparse import EXECUTIONS
-from metasparse.sparse.scores import NEEDS_DENSE_MOMENTUM
+from metasparse.sparse.compressed import sparse_path_refusal
 from metasparse.train import TrialResult, run_config
 
 SHARED_DATA = Path(os.environ.get("METASPARSE_DATA_DIR")
@@ -119,10 +119,7 @@ def _runs_on(execution: str, name: str) -> bool:
     """Whether the path trains the preset: only the masked path keeps the momentum of inactive
     weights, which momentum growth reads, and the whole rows of dense masks that constant fan-in
     and channel removal work on (the sparse path refuses them with a one-line error)."""
-    preset = get_preset(name)
-    return execution == "masked" or (preset["grow_score"] not in NEEDS_DENSE_MOMENTUM
-                                     and preset["fan_in"] == "free"
-                                     and preset["channel_prune"] == "none")
+    return execution == "masked" or sparse_path_refusal(get_preset(name)) is None
 
 
 def _cases(names: list[str] | tuple[str, ...]) -> list[Any]:

@@ -148,6 +148,8 @@ def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
         spec = _parameter(definition, name)
         check_value(name, spec, value)
         definition["parameters"][name] = {"kind": "constant", "value": value, "default": value}
+    if fixed.get("execution") == "sparse":
+        _exclude_refused(definition)
     changed = True
     while changed:
         changed = False
@@ -182,6 +184,22 @@ def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
     definition["forbidden"] = [
         f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
     return definition
+
+
+def _exclude_refused(definition: dict[str, Any]) -> None:
+    """On the sparse execution path: a constant it cannot run is the one-line error that every
+    trial would end in; a choice it cannot run leaves the space (the search proposes none)."""
+    from metasparse.sparse.compressed import REFUSED, sparse_path_refusal  # imports torch
+
+    params = definition["parameters"]
+    refusal = sparse_path_refusal({n: s["value"] for n, s in params.items()
+                                   if s["kind"] == "constant"})
+    if refusal is not None:
+        raise ConfigError(refusal)
+    for name, (values, _) in REFUSED.items():
+        spec = params.get(name)
+        if spec is not None and spec["kind"] == "categorical":
+            restrict(definition, name, [c for c in spec["choices"] if c not in values])
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 from metasparse.errors import ConfigError
+from metasparse.models import VISION_MODELS
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
 from metasparse.sparse.init import REGROW_INITS, draw_bias
 from metasparse.sparse.recurrent import SparseLSTM
@@ -83,6 +85,29 @@ class CompressedLayer:
         return self.linear.out_features * self.linear.in_features
 
 
+# What the sparse path cannot run: configuration key -> (values, why). One table for the
+# trainer's refusal and the search space's (a scenario on this path searches none of these).
+_MASKS_ONLY = "which only the 'masked' execution keeps"
+REFUSED: dict[str, tuple[frozenset[str], str]] = {
+    "grow_score": (NEEDS_DENSE_MOMENTUM, f"reads the momentum of inactive weights, {_MASKS_ONLY}"),
+    "fan_in": (frozenset({"constant"}),
+               f"(SRigL) works on whole rows of dense masks, {_MASKS_ONLY}"),
+    "channel_prune": (frozenset({"umm"}),
+                      f"(Chase) removes whole units of dense masks, {_MASKS_ONLY}"),
+    "model": (frozenset({"cnn", *VISION_MODELS}),
+              "has convolutions; the 'sparse' execution runs Linear and LSTM layers only"),
+}
+
+
+def sparse_path_refusal(config: Mapping[str, Any]) -> str | None:
+    """The one-line reason why the sparse path cannot run `config` (the keys of REFUSED that it
+    sets), or None."""
+    for key, (values, why) in REFUSED.items():
+        if config.get(key) in values:
+            return f"The {key!r} parameter {config[key]!r} {why}; use execution=masked"
+    return None
+
+
 @EXECUTIONS.register("sparse")
 class CompressedTopology(Topology):
     """Replaces `model`'s sparsifiable Linear layers by `SparseLinear` and evolves them."""
@@ -100,18 +125,9 @@ class CompressedTopology(Topology):
         super().__init__([tuple(w.shape) for _, w in named_weights], config, update_schedule,
                          sparsity_schedule, generator)
         self.block_elements = BLOCK_ELEMENTS  # positions scored at once when growing
-        if config.grow_score in NEEDS_DENSE_MOMENTUM:
-            raise ConfigError(
-                f"The 'grow_score' {config.grow_score!r} reads the momentum of inactive weights, "
-                "which only the 'masked' execution keeps; use execution=masked")
-        if config.fan_in == "constant":
-            raise ConfigError("The 'fan_in' parameter 'constant' (SRigL) works on whole rows of "
-                              "dense masks, which only the 'masked' execution keeps; use "
-                              "execution=masked")
-        if config.channel_prune != "none":
-            raise ConfigError(f"The 'channel_prune' parameter {config.channel_prune!r} (Chase) "
-                              "removes whole units of dense masks, which only the 'masked' "
-                              "execution keeps; use execution=masked")
+        refusal = sparse_path_refusal({key: getattr(config, key, None) for key in REFUSED})
+        if refusal is not None:
+            raise ConfigError(refusal)
         targets = self.targets(sparsity_schedule.start)
         device = generator.device  # the training device (the model may be on the meta device)
         for name, _ in named_weights:  # refused before any layer is replaced

@@ -11,6 +11,7 @@ from optimize_helpers import BASE, SHARED_DATA, cli, merge
 
 from metasparse.errors import ScenarioError
 from metasparse.optimize import backend_names, load_scenario, shipped_scenarios
+from metasparse.space import load_space
 
 MALFORMED = [
     ({"backend": {"name": "smac", "facade": "foo"}},
@@ -163,6 +164,32 @@ def test_every_fixed_value_is_checked_against_the_space_at_load(tmp_path, fixed,
     assert "\n" not in str(caught.value)
     assert str(caught.value).startswith("scenario 'bad.yaml': fixed: ")
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(("space", "fixed", "message"), [
+    ("meta", {"model": "cnn"}, "The 'model' parameter 'cnn' has convolutions"),
+    ("snfs", {}, "The 'grow_score' parameter 'momentum' reads the momentum of inactive"),
+    ("chase", {}, "The 'channel_prune' parameter 'umm' (Chase) removes whole units"),
+    ("srigl", {}, "The 'fan_in' parameter 'constant' (SRigL) works on whole rows"),
+])
+def test_what_the_sparse_path_cannot_run_is_refused_at_load(tmp_path, space, fixed, message):
+    # once accepted: every trial crashed in the trainer and the run exited 0
+    path = _write(tmp_path, merge({"name": "bad", **BASE}, {
+        "space": space, "fixed": {**BASE["fixed"], "execution": "sparse", **fixed}}))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert "\n" not in str(caught.value)
+    assert message in str(caught.value) and str(caught.value).endswith("use execution=masked")
+
+
+def test_the_sparse_path_searches_only_what_it_runs(tmp_path):
+    path = _write(tmp_path, merge({"name": "ok", **BASE}, {
+        "space": "meta", "fixed": {**BASE["fixed"], "execution": "sparse"}}))
+    space = load_space("meta", fixed=load_scenario(path).fixed)  # as the run builds it
+    assert "momentum" not in space["grow_score"].choices
+    assert "gradient" in space["grow_score"].choices  # only the refused choices leave
+    assert list(space["fan_in"].choices) == ["free"]
+    assert "channel_prune" not in space or list(space["channel_prune"].choices) == ["none"]
 
 
 @pytest.mark.parametrize("backend", ["smac", "random", "ray"])
