@@ -27,8 +27,11 @@ __all__ = ["VALIDATION_COLUMNS", "never_updated", "validate", "validation_candid
 
 VALIDATION_FILE = VALIDATION
 VALIDATION_COLUMNS = ["candidate", "role", *RUN_COLUMNS[1:], "config"]
-# A run that fails (diverges) scores as if it got every test example wrong.
+# A run that fails (diverges, or crashes on its configuration) scores as if it got every test
+# example wrong; one that ran out of time says nothing of the algorithm (the machine was slow):
+# it is left out of the means and the pairs, and counted as timed out.
 FAILED_ERROR = 1.0
+UNSCORED_STATUSES = ("timeout",)
 
 
 def validation_candidates(results: Results, presets: Sequence[str] | None = None
@@ -120,10 +123,12 @@ def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.Da
     """Per candidate: mean and standard deviation of the test error over the runs, and the
     paired comparison with `baseline` (by instance and seed): the baseline's mean gain (the
     candidate's error minus the baseline's), its wins/ties/losses and the two-sided Wilcoxon
-    signed-rank p-value. Failed runs count as test error 1.0. Sorted by mean test error."""
+    signed-rank p-value. Failed runs count as test error 1.0; timed-out runs are left out
+    (UNSCORED_STATUSES). Sorted by mean test error."""
     runs = runs.copy()
-    runs["score"] = np.where(runs["status"] == "success",
-                             pd.to_numeric(runs["test_error"], errors="coerce"), FAILED_ERROR)
+    runs["score"] = np.select(
+        [runs["status"] == "success", runs["status"].isin(UNSCORED_STATUSES)],
+        [pd.to_numeric(runs["test_error"], errors="coerce"), np.nan], FAILED_ERROR)
     roles = runs.groupby("candidate", sort=False)["role"].first()
     base = runs[runs["candidate"] == baseline].set_index(["instance", "seed"])["score"]
     rows = []
@@ -131,7 +136,8 @@ def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.Da
         scores = group.set_index(["instance", "seed"])["score"]
         row = {
             "candidate": name, "role": roles[name], "runs": len(group),
-            "failed": int((group["status"] != "success").sum()),
+            "failed": int((~group["status"].isin(("success", *UNSCORED_STATUSES))).sum()),
+            "timed_out": int(group["status"].isin(UNSCORED_STATUSES).sum()),
             "test_error": float(scores.mean()), "std": float(scores.std(ddof=1))
             if len(scores) > 1 else 0.0,
             "test_accuracy": float(1.0 - scores.mean()),
@@ -150,9 +156,9 @@ def validation_summary(runs: pd.DataFrame, baseline: str = "incumbent") -> pd.Da
                 "losses": int((difference < 0).sum()), "p_value": _wilcoxon(difference),
             })
         rows.append(row)
-    columns = ["candidate", "role", "runs", "failed", "test_error", "std", "test_accuracy",
-               "density", "train_mflops", "updates", "gain_of_" + baseline, "wins", "ties",
-               "losses", "p_value"]
+    columns = ["candidate", "role", "runs", "failed", "timed_out", "test_error", "std",
+               "test_accuracy", "density", "train_mflops", "updates", "gain_of_" + baseline,
+               "wins", "ties", "losses", "p_value"]
     frame = pd.DataFrame(rows).reindex(columns=columns)
     return frame.sort_values("test_error", kind="stable").reset_index(drop=True)
 

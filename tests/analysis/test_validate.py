@@ -102,6 +102,22 @@ def test_the_summary_pairs_runs_by_instance_and_seed():
     assert list(summary.index) == ["incumbent", "set", "dense"]  # sorted by test error
 
 
+def test_a_timed_out_run_is_left_out_not_scored_as_error_one():
+    # once: the incumbent's timed-out run counted as error 1.0 and it showed 0.44 worse than
+    # RigL; a timeout says the machine was slow, not that the configuration is bad
+    runs = pd.DataFrame(
+        [{"candidate": c, "role": c, "instance": "wine", "seed": s,
+          "status": "timeout" if (c, s) == ("incumbent", 0) else "success",
+          "test_error": None if (c, s) == ("incumbent", 0) else error, "density": 0.1,
+          "train_flops": 1e6}
+         for c, error in [("incumbent", 0.1), ("rigl", 0.2)] for s in range(3)])
+    summary = validation_summary(runs).set_index("candidate")
+    assert summary.loc["incumbent", "test_error"] == pytest.approx(0.1)
+    assert (summary.loc["incumbent", "timed_out"], summary.loc["incumbent", "failed"]) == (1, 0)
+    assert summary.loc["rigl", "gain_of_incumbent"] == pytest.approx(0.1)
+    assert summary.loc["rigl", "wins"] == 2  # the pair with the timed-out run is dropped
+
+
 def test_a_schedule_that_never_fired_is_named_once_per_candidate_and_instance():
     def row(candidate, instance, every, updates, status="success"):
         config = json.dumps({"update_every": every, "delta_t": 100, "updates_per_run": 5})
