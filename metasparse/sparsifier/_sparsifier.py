@@ -79,6 +79,8 @@ def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_st
             "own, which an optimizer built before sparsify does not have: pass optimizer=None, "
             "build it from sparsifier.param_groups(lr), then call sparsifier.attach(optimizer)")
     layers = find_layers(model, exclude_types, exclude_names)
+    if optimizer is not None:
+        _check_holds(optimizer, layers, {})
     device = layers[0][1].device
     generator = torch.Generator(device=device).manual_seed(seed)
     return Sparsifier(model, optimizer, c, total_steps, layers=layers,
@@ -110,6 +112,7 @@ class Sparsifier:
                                                  generator, layers)
         self._replaced = [(old, new) for old, new in zip(
             dense, _compressed_parameters(self.topology), strict=True) if old is not None]
+        self._layers = [(name, weight) for name, weight in layers]
         self.optimizer: torch.optim.Optimizer | None = None
         self._hook = None
         self._counted = 0  # optimizer steps taken
@@ -132,7 +135,10 @@ class Sparsifier:
 
     def attach(self, optimizer: torch.optim.Optimizer) -> None:
         """Follow `optimizer`'s steps and keep its state right (on the sparse path it is
-        pointed from the replaced dense weights to the compressed ones)."""
+        pointed from the replaced dense weights to the compressed ones). An optimizer that
+        does not hold every sparsified weight (one built over another model) is a ConfigError:
+        those layers would never train."""
+        _check_holds(optimizer, self._layers, {id(old): id(new) for old, new in self._replaced})
         for old, new in self._replaced:
             optimizer.state.pop(old, None)
             for group in optimizer.param_groups:
@@ -205,6 +211,20 @@ class Sparsifier:
             elif layer.ever_active is not None:
                 layer.ever_active = layer.ever_active.to(weight.device)
         topology._after_update()  # the masked path's list of masks to apply
+
+
+def _check_holds(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, nn.Parameter]],
+                 compressed: Mapping[int, int]) -> None:
+    """ConfigError unless `optimizer` holds every weight of `layers` (or the compressed
+    parameter that replaced it: `compressed` maps ids)."""
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    missing = [name for name, weight in layers
+               if id(weight) not in held and compressed.get(id(weight)) not in held]
+    if missing:
+        raise ConfigError(
+            f"The 'optimizer' parameter must hold the sparsified weights of the model; it lacks "
+            f"{len(missing)} of {len(layers)} ({missing[0]}, ...): build it from this model's "
+            "parameters (or sparsifier.param_groups(lr))")
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:

@@ -212,6 +212,22 @@ def test_bad_input_is_one_clear_error_before_the_model_changes(model, options, m
         assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+@pytest.mark.parametrize("execution", ["masked", "sparse"])
+def test_an_optimizer_of_another_model_is_refused_before_the_model_changes(execution):
+    # once accepted: on the sparse path the model then never trained
+    model, other = _mlp(), _mlp()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ConfigError, match=r"must hold the sparsified weights of the model; "
+                                          r"it lacks 2 of 2 \("):
+        metasparse.sparsify(model, torch.optim.SGD(other.parameters(), lr=0.1), 10,
+                            execution=execution)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    sparsifier = metasparse.sparsify(model, None, 10, execution=execution)  # attached later
+    with pytest.raises(ConfigError, match="must hold the sparsified weights"):
+        sparsifier.attach(torch.optim.SGD(other.parameters(), lr=0.1))
+    sparsifier.attach(torch.optim.SGD(model.parameters(), lr=0.1))  # its own: compressed ones
+
+
 def test_total_steps_must_be_a_positive_integer():
     with pytest.raises(ConfigError, match="The 'total_steps' parameter must be a positive"):
         metasparse.sparsify(_mlp(), None, 0)
