@@ -221,9 +221,11 @@ def connect(address: str | None, num_cpus: int | None = None, **init: Any) -> bo
         else:
             _check_reachable(address)
             ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError, OSError) as exc:
-        raise RayClusterError(f"cannot reach the Ray cluster at {where}: "
-                              f"{one_line(exc)}") from None
+    except Exception as exc:  # Ray raises a bare Exception when a start times out (30 s)
+        if ray.is_initialized():
+            ray.shutdown()  # what this failed start left running
+        verb = "start" if address is None else "reach the Ray cluster at"
+        raise RayClusterError(f"cannot {verb} {where}: {one_line(exc)}") from None
     return True
 
 

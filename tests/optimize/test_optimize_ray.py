@@ -254,6 +254,24 @@ def test_a_local_instance_listens_on_loopback_only():
     assert all(a in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for a in addresses), addresses
 
 
+def test_a_local_start_that_times_out_is_one_line(monkeypatch):
+    # Ray's own 30 s wait for its raylet ends in a bare Exception, which cannot be produced on
+    # demand here (it took a load of 20 and more): ray.init raises Ray's message in its place
+    from metasparse.optimize import _ray
+
+    def timed_out(**kwargs: object) -> None:
+        raise Exception("The current node timed out during startup. This could happen because "
+                        "some of the raylet failed to startup or the GCS has become overloaded.")
+
+    monkeypatch.setattr(_ray, "_loopback_only", lambda: None)
+    monkeypatch.setattr(_ray.ray, "init", timed_out)
+    with pytest.raises(_ray.RayClusterError) as caught:
+        _ray.connect(None, num_cpus=1)
+    assert str(caught.value).startswith("cannot start a local Ray instance on 127.0.0.1: "
+                                        "Exception: The current node timed out during startup")
+    assert "\n" not in str(caught.value)
+
+
 def test_ray_settings_belong_to_the_ray_backend(tmp_path):
     path = write_scenario(tmp_path, "not-ray", backend={"name": "optuna", "max_concurrent": 2})
     with pytest.raises(ScenarioError,
