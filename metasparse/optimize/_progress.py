@@ -11,10 +11,15 @@ KEY_CHOICES = ("prune_score", "grow_score", "density")
 
 
 def describe_choices(config: Mapping[str, Any]) -> str:
+    """The key choices of `config` that are active (no grow score for a static topology);
+    what `config` leaves out has the trainer's default."""
+    from metasparse.space import active_config, default_config
+
+    active = active_config({**default_config(), **config})
     parts = []
     for key in KEY_CHOICES:
-        if key in config:
-            value = config[key]
+        if key in active:
+            value = active[key]
             parts.append(f"{key.split('_')[0]}={value:.3g}" if isinstance(value, float)
                          else f"{key.split('_')[0]}={value}")
     return " ".join(parts)

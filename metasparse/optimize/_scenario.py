@@ -188,6 +188,9 @@ class Scenario(BaseModel):
         if self.objectives[0] not in FIRST_OBJECTIVES:
             raise ValueError(f"objectives[0] must be one of {list(FIRST_OBJECTIVES)}; "
                              f"got {self.objectives[0]!r}")
+        if "fs_error" in self.objectives[1:]:
+            raise ValueError("fs_error can only be the first objective (objectives: [fs_error]"
+                             f" or [fs_error, <cost>]); got objectives {self.objectives}")
         selecting = self.objectives[0] == "fs_error"
         if selecting != (self.feature_selection is not None):
             raise ValueError("objectives [fs_error] and feature_selection go together; got "

@@ -32,6 +32,9 @@ MALFORMED = [
     ({"objectives": ["fs_error"]}, "objectives [fs_error] and feature_selection go together; "
                                    "got fs_error without feature_selection"),
     ({"feature_selection": {"k": 2}}, "got feature_selection without fs_error"),
+    ({"objectives": ["val_error", "fs_error"], "feature_selection": {"k": 2}},
+     "fs_error can only be the first objective (objectives: [fs_error] or [fs_error, <cost>]); "
+     "got objectives ['val_error', 'fs_error']"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "classifier": "knn"}},
      "feature_selection.classifier must be one of ['extra_trees', 'svm']; got 'knn'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "importance": "shap"}},
