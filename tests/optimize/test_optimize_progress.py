@@ -16,4 +16,4 @@ def test_what_a_configuration_leaves_out_has_the_default():
     # the default update_every updates the topology, so a grow score given alone is active
     assert describe_choices({"grow_score": "random", "density": 0.05}) == \
         "prune=magnitude grow=random density=0.05"
-    assert describe_choices({"grow_score": "random", "update_every": "never"}) == ""
+    assert describe_choices({"grow_score": "random", "update_every": "never"}) == "density=0.1"
