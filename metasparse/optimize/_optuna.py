@@ -136,21 +136,56 @@ def _live(trial: optuna.trial.FrozenTrial) -> bool:
     return True
 
 
-def _settle(study: optuna.Study, session: Session) -> None:
-    """Finish the trials a killed process left RUNNING: from the results table when they were
-    recorded there, else as failed (they will not count)."""
+def _settle(study: optuna.Study, session: Session) -> list[Trial]:
+    """Finish the trials a killed process left RUNNING that the results table recorded; the
+    others were lost with their process: marked as this worker's, they are returned to be run
+    again, first (asked under the same history as when they were lost, they are what an
+    uninterrupted run trained)."""
     rows = {int(r["trial_id"]): r for r in session.store.rows()}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _live(trial):
+    lost = []
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _live(frozen):
             continue
-        row = rows.get(trial.number)
+        row = rows.get(frozen.number)
         if row is None:
-            study.tell(trial.number, state=TrialState.FAIL)
+            trial = Trial(study, frozen._trial_id)  # Optuna names a stored trial by its id
+            trial.set_user_attr("worker", WORKER)
+            lost.append(trial)
         elif row["status"] == "pruned":
-            study.tell(trial.number, state=TrialState.PRUNED)
+            study.tell(frozen.number, state=TrialState.PRUNED)
         else:
             costs = session.store.costs_of(row)
-            study.tell(trial.number, costs if len(costs) > 1 else costs[0])
+            study.tell(frozen.number, costs if len(costs) > 1 else costs[0])
+    return lost
+
+
+def _replayed(study: optuna.Study, session: Session) -> optuna.samplers.BaseSampler:
+    """A sampler where an uninterrupted run's would be: the backend's seed, and the study's
+    trials asked again from it in order in a study of its own and told as they ended (every
+    sampler's random state and caches follow the trials it was asked for, which a fresh sampler
+    given the finished trials does not). When it proposes other values than were recorded (a
+    run recorded by several workers, which finish out of order, or before a change of code),
+    a sampler seeded apart by the number of trials instead: the search goes on, not the same
+    sequence."""
+    asked = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
+    sampler = _sampler(session, 0)
+    shadow = optuna.create_study(study_name=study.study_name, directions=study.directions,
+                                 sampler=sampler, pruner=_pruner(session))
+    for values in session.warm:
+        shadow.enqueue_trial(searched(values, session.space))
+    for frozen in asked:
+        trial = shadow.ask()
+        if not frozen.user_attrs.get("surplus"):  # a surplus trial was failed unsuggested
+            suggest(trial, session.space)
+        if (trial.number, trial.params) != (frozen.number, frozen.params):
+            return _sampler(session, len(asked))
+        if frozen.state == TrialState.RUNNING:
+            continue  # lost: run again next, its sampling replayed
+        for step, value in frozen.intermediate_values.items():
+            trial.report(value, step)
+        shadow.tell(trial, frozen.values if frozen.state == TrialState.COMPLETE else None,
+                    state=frozen.state)
+    return sampler
 
 
 def _surplus(study: optuna.Study, trial: Trial, session: Session) -> bool:
@@ -180,25 +215,25 @@ def run(session: Session) -> None:
     path = session.store.directory / "optuna.journal"
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
         str(path), lock_obj=_FlockLock(str(path) + ".lock")))
-    known = optuna.get_all_study_names(storage) if path.exists() else []
-    offset = len(optuna.load_study(study_name=scenario.name, storage=storage).trials) \
-        if scenario.name in known else 0
     study = optuna.create_study(
         study_name=scenario.name, storage=storage, load_if_exists=True,
         directions=["minimize"] * len(scenario.objectives),
-        sampler=_sampler(session, offset), pruner=_pruner(session),
+        sampler=optuna.samplers.RandomSampler(),  # samples nothing: replaced below
+        pruner=_pruner(session),
     )
     with session.store.lock():
-        _settle(study, session)
+        lost = _settle(study, session)
         for values in session.warm:  # the warm start: the first trials asked
             study.enqueue_trial(searched(values, session.space), skip_if_exists=True)
+    # after _settle, whose trials (already sampled) must not draw from the sampler again
+    study.sampler = _replayed(study, session)
     budget = scenario.budget.epochs
     prune = scenario.backend.pruner == "hyperband"
 
     def propose() -> Proposal | None:
         for _ in range(_MAX_FORBIDDEN_IN_A_ROW):
             with session.store.lock():
-                trial = study.ask()
+                trial = lost.pop(0) if lost else study.ask()
                 trial.set_user_attr("worker", WORKER)
                 surplus = _surplus(study, trial, session)
             if surplus:

@@ -14,9 +14,12 @@ The warm start's configurations are the first of SMAC's initial design (its addi
 configurations, moved before its own).
 
 The results table is the truth: SMAC's own state (smac/) is rebuilt every start with
-`overwrite=True` and told the finished trials, so SMAC never asks on stdin and a longer
---n-trials just extends the run. Failed trials come back as costs (the crash costs), never as
-exceptions, so SMAC's forest always sees finite values. With n_workers > 1 SMAC runs trials
+`overwrite=True` (so SMAC never asks on stdin) by replaying the finished trials: a fresh facade
+with the same seed is asked for them and told their results in order, which leaves it where an
+uninterrupted run would be, so a resumed run proposes what an uninterrupted one does (a longer
+--n-trials, which resizes SMAC's initial design, extends the run without that promise). Failed
+trials come back as costs (the crash costs), never as exceptions, so SMAC's forest always sees
+finite values. With n_workers > 1 SMAC runs trials
 through Dask; the workers are threads of a local cluster (each trial is its own process anyway)
 and the target function is this module's `target`, picklable as Dask needs.
 """
@@ -71,7 +74,7 @@ def target(config: Configuration, seed: int = 0, budget: float | None = None,
            instance: str | None = None, *, job: Job) -> tuple[Any, dict[str, Any]]:
     """SMAC's target function: evaluate through the trial runner, return the cost(s) and the
     whole outcome (recorded by the main process when SMAC is told)."""
-    epochs = job.epochs if budget is None else max(1, round(budget))
+    epochs = job.epochs if budget is None else _epochs(budget)
     if instance is None:
         pairs = list(job.pairs)
     else:
@@ -79,6 +82,11 @@ def target(config: Configuration, seed: int = 0, budget: float | None = None,
     outcome = job.runner.evaluate(config_values(config), epochs, pairs)
     cost = outcome.costs if len(outcome.costs) > 1 else outcome.costs[0]
     return cost, {_KEY: outcome.to_json()}
+
+
+def _epochs(budget: float | None) -> int | None:
+    """The epochs a trial trains for at SMAC's (real-valued) budget."""
+    return None if budget is None else max(1, round(budget))
 
 
 class _Recorder(Callback):
@@ -96,6 +104,8 @@ class _Recorder(Callback):
 
 
 def run(session: Session) -> None:
+    if session.done():
+        return  # a finished run: nothing to ask SMAC
     scenario = session.scenario
     facade_name = scenario.backend.facade or "hpo"
     facade_class = FACADES[facade_name]
@@ -132,13 +142,21 @@ def run(session: Session) -> None:
     if session.warm:
         kwargs["initial_design"] = _warm_first(facade_class, smac_scenario, session)
     client = _dask_client(scenario.n_workers) if scenario.n_workers > 1 else None
-    try:
-        facade = facade_class(
+
+    def fresh() -> Any:
+        return facade_class(
             smac_scenario, partial(target, job=job), overwrite=True, logging_level=logging.ERROR,
             callbacks=[_Recorder(session)], dask_client=client, **kwargs,
         )
-        _tell_finished(facade, session, ac, deterministic)
-        if not session.done():
+
+    try:
+        told = _told(session, ac, deterministic)
+        facade = fresh()
+        if told and not (scenario.n_workers == 1 and _replay(facade, told)):
+            facade = fresh()
+            for info, value in told:
+                facade.tell(info, value, save=False)
+        if not session.done():  # out of time while replaying
             # SMAC's random forest predicts with n_jobs=-1, so joblib hands its 10 small trees
             # to a thread pool that it polls every 10 ms: on the quickstart that slept 0.14 s
             # per trial (cProfile), half a trial's training. The facades do not expose n_jobs;
@@ -181,9 +199,12 @@ def _finite(value: float) -> float:
     return float(value) if math.isfinite(value) else 0.0
 
 
-def _tell_finished(facade: Any, session: Session, ac: bool, deterministic: bool) -> None:
-    """Tell a fresh facade the trials of the results table. SMAC's intensifier reuses the seeds
-    it finds in its run history, so a deterministic run goes on with the first scenario seed."""
+def _told(session: Session, ac: bool,
+          deterministic: bool) -> list[tuple[TrialInfo, TrialValue]]:
+    """The trials of the results table as SMAC was told them, in the order they finished. SMAC's
+    intensifier reuses the seeds it finds in its run history, so a deterministic run goes on
+    with the first scenario seed."""
+    told = []
     for row in session.store.rows():
         config = configuration_from_values(session.space, session.store.config_of(row))
         instance = row["instance"] if ac else None
@@ -191,11 +212,29 @@ def _tell_finished(facade: Any, session: Session, ac: bool, deterministic: bool)
         budget = float(row["budget"]) if session.scenario.backend.facade == "mf" else None
         costs = session.store.costs_of(row)
         info = TrialInfo(config=config, instance=instance, seed=seed, budget=budget)
-        value = TrialValue(cost=costs if len(costs) > 1 else costs[0],
-                           time=float(row["wall_time_s"] or 0.0), status=StatusType.SUCCESS,
-                           starttime=timestamp(row["start_time"]),
-                           endtime=timestamp(row["end_time"]))
-        facade.tell(info, value, save=False)
+        told.append((info, TrialValue(
+            cost=costs if len(costs) > 1 else costs[0], time=float(row["wall_time_s"] or 0.0),
+            status=StatusType.SUCCESS, starttime=timestamp(row["start_time"]),
+            endtime=timestamp(row["end_time"]))))
+    return told
+
+
+def _replay(facade: Any, told: list[tuple[TrialInfo, TrialValue]]) -> bool:
+    """Ask a fresh facade for the recorded trials and tell it their results, in order. With the
+    same seed and the same results told back in the same order, SMAC proposes the recorded
+    trials again, so its random state, model and intensifier end where an uninterrupted run's
+    did, and it asks next what that run would have asked (the trial a kill lost, first).
+    False at the first trial it does not propose (a run recorded before a change of settings
+    or code, or by several workers, which finish out of order): the caller then tells a fresh
+    facade every result instead, which resumes the search but not the same sequence."""
+    with joblib.parallel_config(backend="sequential"):
+        for recorded, value in told:
+            asked = facade.ask()
+            if (asked.config, asked.instance, _epochs(asked.budget)) != (
+                    recorded.config, recorded.instance, _epochs(recorded.budget)):
+                return False
+            facade.tell(asked, value, save=False)
+    return True
 
 
 def _dask_client(n_workers: int) -> Any:

@@ -31,6 +31,7 @@ from optimize_helpers import (
     read_csv,
     run,
     wait_for_rows,
+    write_scenario,
 )
 
 from metasparse.errors import ScenarioError
@@ -229,6 +230,34 @@ def test_sigkill_then_rerun_keeps_every_trial_and_repeats_none(tmp_path, scenari
     assert len({config_key(r) for r in rows}) == 10  # no configuration evaluated twice
     instance_ids = {r["trial_id"] for r in read_csv(trials.parent / "trial_instances.csv")}
     assert instance_ids <= {r["trial_id"] for r in rows}
+
+
+def test_a_killed_run_resumed_proposes_what_an_uninterrupted_run_proposes(tmp_path, running):
+    # same seed, same run: the resumed optimizer replays the recorded trials, so it goes on
+    # with the trial the kill lost and then what an uninterrupted run would have proposed
+    paths = {}
+    for where in ("whole", "killed"):
+        (tmp_path / where).mkdir()
+        paths[where] = write_scenario(tmp_path / where, f"replay-{running}",
+                                      backend={"name": running}, n_trials=8, **SLOWER)
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    trials = killed / "results" / f"replay-{running}" / "trials.csv"
+    process = popen("optimize", str(paths["killed"]), "--no-progress", cwd=killed,
+                    entry=_entry(running))
+    wait_for_rows(trials, 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    for where, path in paths.items():
+        result = cli("optimize", str(path), "--no-progress", cwd=tmp_path / where,
+                     entry=_entry(running))
+        assert result.returncode == 0, result.stderr
+
+    def sequence(cwd: Path) -> list[tuple[str, ...]]:
+        rows = read_csv(cwd / "results" / f"replay-{running}" / "trials.csv")
+        return [config_key(r) for r in sorted(rows, key=lambda r: int(r["trial_id"]))]
+
+    assert len(sequence(whole)) == 8
+    assert sequence(killed) == sequence(whole)
 
 
 def test_more_trials_extend_a_finished_run(scenario_file, running):
