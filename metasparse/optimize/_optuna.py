@@ -13,8 +13,9 @@ belongs to one run, _lock.py). Every worker counts the trials of the results tab
 ones running in live workers, so the study ends with exactly n_trials recorded trials. A trial
 is asked and marked with its worker (host:pid) under the results directory's lock, so a
 RUNNING trial without a mark, or marked by a dead process of this host, belongs to a killed
-run: it is failed on the next start (or taken from the results table when it was recorded
-there).
+run: on the next start it is run again under its own number (or taken from the results table
+when it was recorded there). A start replays the journal's trials into a sampler of the
+backend's seed (`_replayed`), so a resumed run proposes what an uninterrupted one would.
 """
 
 from __future__ import annotations
