@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import waiting
 
 from metasparse.data import available_datasets, dataset_from_arrays, load_dataset
 from metasparse.data._formats import read_idx
@@ -367,9 +367,8 @@ def test_arrays_with_one_class_or_fractional_labels_are_refused():
 @pytest.mark.parametrize("kind", UNLEARNABLE)
 def test_the_cli_refuses_an_unlearnable_user_file_before_training(tmp_path, kind):
     path, found = _unlearnable(tmp_path, kind)
-    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "train", "--dataset",
-                             str(path), "--epochs", "1", "--json"],
-                            capture_output=True, text=True, timeout=120)
+    result = waiting.run([sys.executable, "-m", "metasparse.cli", "train", "--dataset",
+                          str(path), "--epochs", "1", "--json"], 120, "train")
     assert result.returncode == 2
     assert result.stdout == ""  # no training result
     lines = result.stderr.strip().splitlines()

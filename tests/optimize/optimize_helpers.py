@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import waiting
 import yaml
 
 from metasparse.features import evaluate_selection, rank_features
@@ -160,10 +161,11 @@ def config_key(row: dict[str, str]) -> tuple[str, ...]:
 CLI = ("-m", "metasparse.cli")
 
 
-def cli(*args: str, cwd: Path, timeout: float = 240,
+def cli(*args: str, cwd: Path, cpu_budget: float = 240,
         entry: Sequence[str] = CLI) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, *entry, *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=cli_env())
+    """The command line's run, failing the test past `cpu_budget` CPU-seconds (waiting.py)."""
+    return waiting.run([sys.executable, *entry, *args], cpu_budget, f"metasparse {args[0]}",
+                       cwd=cwd, env=cli_env())
 
 
 def cli_env() -> dict[str, str]:
@@ -177,13 +179,15 @@ def popen(*args: str, cwd: Path, entry: Sequence[str] = CLI) -> subprocess.Popen
                             stderr=subprocess.PIPE, text=True, env=cli_env())
 
 
-def wait_for_rows(path: Path, count: int, process, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+def wait_for_rows(path: Path, count: int, process, cpu_budget: float = 240) -> None:
+    """Wait until `path` has `count` rows, failing the test if the run ends first or spends
+    `cpu_budget` CPU-seconds without writing them (waiting.py)."""
+    start = waiting.cpu_seconds(process.pid)
+    while waiting.cpu_seconds(process.pid) - start < cpu_budget:
         if path.is_file() and len(path.read_text().splitlines()) > count:
             return
         if process.poll() is not None:
             pytest.fail(f"the run ended before {count} trials: {process.communicate()}")
         time.sleep(0.05)
     process.kill()
-    pytest.fail(f"no {count} trials after {timeout} s")
+    pytest.fail(f"no {count} trials after {cpu_budget} CPU-seconds")

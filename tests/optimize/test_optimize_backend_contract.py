@@ -322,10 +322,10 @@ def test_a_backend_registered_by_a_test_joins_the_scenario_union_and_leaves_it(t
     with pytest.raises(ScenarioError, match=r"got 'toy'"):
         load_scenario(scenario_file("toy", backend=toy))
     # in a process of its own (toy_backend.CLI registers it first), --help lists it
-    result = cli("optimize", "--help", cwd=tmp_path, entry=toy_backend.CLI, timeout=60)
+    result = cli("optimize", "--help", cwd=tmp_path, entry=toy_backend.CLI, cpu_budget=60)
     assert result.returncode == 0, result.stderr
     assert "toy" in " ".join(result.stdout.split()).rsplit("--backend NAME", 1)[1]
-    plain = cli("optimize", "--help", cwd=tmp_path, timeout=60)
+    plain = cli("optimize", "--help", cwd=tmp_path, cpu_budget=60)
     assert "toy" not in plain.stdout
 
 

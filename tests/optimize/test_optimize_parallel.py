@@ -10,6 +10,7 @@ import socket
 
 import optuna
 import pytest
+import waiting
 from optimize_helpers import config_key, popen, read_csv, wait_for_rows
 
 
@@ -30,14 +31,14 @@ def test_a_second_process_on_the_same_directory_is_refused_and_the_first_ends_in
     os.kill(first.pid, signal.SIGSTOP)
     try:
         second = popen("optimize", str(path), "--no-progress", cwd=tmp_path)
-        _, stderr = second.communicate(timeout=120)
+        _, stderr = waiting.communicate(second, 120, "the second run")
     finally:
         os.kill(first.pid, signal.SIGCONT)
     assert second.returncode == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1, stderr
     assert f"is in use by pid {first.pid} on {socket.gethostname()}" in lines[0]
-    _, stderr = first.communicate(timeout=240)
+    _, stderr = waiting.communicate(first, 240, "the first run")
     assert first.returncode == 0, stderr
     rows = read_csv(trials)
     assert len(rows) == 6

@@ -124,7 +124,7 @@ def test_not_a_mapping_and_missing_file(tmp_path):
 @pytest.mark.parametrize(("change", "message"), [MALFORMED[0], MALFORMED[5], MALFORMED[4]])
 def test_cli_prints_one_line_and_exits_2(tmp_path, change, message):
     path = _write(tmp_path, merge({"name": "bad", **BASE}, change))
-    result = cli("optimize", str(path), cwd=tmp_path, timeout=120)
+    result = cli("optimize", str(path), cwd=tmp_path, cpu_budget=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -201,7 +201,7 @@ def test_a_mapping_for_hidden_sizes_is_refused_before_any_trial(tmp_path, backen
     path = _write(tmp_path, merge({"name": "bad", **BASE, "backend": {"name": backend},
                                    "output": str(tmp_path / "results")},
                                   {"fixed": {**BASE["fixed"], "hidden_sizes": {"a": 1}}}))
-    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, timeout=120)
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, cpu_budget=120)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "The 'hidden_sizes' parameter must be" in lines[0], result.stderr
@@ -215,7 +215,7 @@ def test_a_dataset_that_cannot_be_learned_is_refused_before_any_trial(tmp_path, 
     data.write_text("a,b,label\n" + "".join(f"{i},{i % 7},x\n" for i in range(50)))
     path = _write(tmp_path, merge({"name": "bad", **BASE, "output": str(tmp_path / "results")},
                                   {key: [str(data)]}))
-    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, timeout=120)
+    result = cli("optimize", str(path), "--no-progress", cwd=tmp_path, cpu_budget=120)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -3,6 +3,7 @@ import sys
 
 import pandas as pd
 import pytest
+import waiting
 
 from metasparse.errors import ScenarioError
 from metasparse.study import learning_speed, load_study, measure, summarize
@@ -91,9 +92,8 @@ def test_an_unknown_dataset_is_refused_at_load_with_the_valid_names(tmp_path, ki
     # once: the study trained the known datasets for minutes before reaching the unknown one
     path = tmp_path / "s.yaml"
     path.write_text("name: x\ndatasets: [digits, nosuchset]\nepochs: 1\n")
-    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "study", kind, str(path),
-                             "--output", str(tmp_path / "out"), "--no-progress"],
-                            capture_output=True, text=True, timeout=120)
+    result = waiting.run([sys.executable, "-m", "metasparse.cli", "study", kind, str(path),
+                          "--output", str(tmp_path / "out"), "--no-progress"], 120, "study")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
