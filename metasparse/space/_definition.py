@@ -181,9 +181,43 @@ def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
                 changed = True
             elif not parents:
                 del definition["conditions"][child]
+    for clause in definition["forbidden"]:
+        if "less_than" in clause:
+            _narrow_less_than(definition, *clause["less_than"])
     definition["forbidden"] = [
         f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
     return definition
+
+
+def _narrow_less_than(definition: dict[str, Any], left: str, right: str) -> None:
+    """Keep the rule `left >= right` (forbidden: left < right) when one side is a constant,
+    which ConfigSpace cannot relate: the other side's range is cut at the constant (a range cut
+    to one value becomes that constant). Both constant: they must keep the rule."""
+    params = definition["parameters"]
+    if left not in params or right not in params:
+        return
+    a, b = params[left], params[right]
+    if a["kind"] == "constant" and b["kind"] == "constant":
+        if a["value"] < b["value"]:
+            raise ConfigError(f"The {left!r} parameter must be at least {right!r} "
+                              f"({b['value']!r}); got {a['value']!r}")
+        return
+    if a["kind"] == "constant" and b["kind"] == "float":
+        low, high = b["range"][0], min(b["range"][1], a["value"])
+        name, spec = right, b
+    elif b["kind"] == "constant" and a["kind"] == "float":
+        low, high = max(a["range"][0], b["value"]), a["range"][1]
+        name, spec = left, a
+    else:
+        return
+    if low > high:
+        raise ConfigError(f"The {left!r} parameter must be at least {right!r}: fixing "
+                          f"{name!r}'s counterpart leaves none of its range {spec['range']}")
+    if low == high:
+        params[name] = {"kind": "constant", "value": low, "default": low}
+    else:
+        spec["range"] = [low, high]
+        spec["default"] = min(max(spec["default"], low), high)
 
 
 def _exclude_refused(definition: dict[str, Any]) -> None:
