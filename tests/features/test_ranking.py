@@ -75,6 +75,28 @@ def test_top_k_beats_a_random_k_on_madelon(madelon):
     assert top.test_accuracy > random.test_accuracy + 0.15
 
 
+def test_a_selection_is_scored_on_validation_and_test_apart_and_tuning_sees_no_test(madelon):
+    # each split scored by scikit-learn here: a selection scored on the test split in place of
+    # validation (or the reverse) passed every other test, which compute fs_error through it
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    features = BASELINES["random_forest"](madelon, 0).top(20)
+    model = make_pipeline(StandardScaler(), SVC()).fit(madelon.X_train[:, features].numpy(), madelon.y_train.numpy())
+
+    def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(model.score(x[:, features].numpy(), y.numpy()))
+
+    val, test = accuracy(madelon.X_val, madelon.y_val), accuracy(madelon.X_test, madelon.y_test)
+    assert val != test  # the splits tell the two apart
+    scores = evaluate_selection(madelon, features, 20, "svm")
+    assert (scores.val_accuracy, scores.test_accuracy) == (pytest.approx(val),
+                                                           pytest.approx(test))
+    assert evaluate_selection(madelon, features, 20, "svm", evaluate_test=False).test_accuracy \
+        is None
+
+
 @pytest.mark.parametrize("name", BASELINES.names())
 def test_every_baseline_ranks_every_feature(name, madelon):
     ranking = BASELINES[name](madelon, 0)
