@@ -11,11 +11,27 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from metasparse.errors import ConfigError, MetasparseError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of `metasparse` and of each of its commands: an argparse error (a bad value,
+    an unknown or a missing option) is one line and exit code 2, not the whole usage."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        """As parse_args: an unknown argument is an error, of the command that got it."""
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _train_command(parser: argparse.ArgumentParser) -> None:
@@ -200,11 +216,12 @@ def _optional_commands(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="metasparse",
         description="Automated configuration of dynamic sparse training: one parameterized "
                     "sparse trainer, its search space, and SMAC/Optuna/Ray Tune on top.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
     _train_command(sub.add_parser("train", help="train one configuration on one dataset",
                                   description="Train one configuration on one dataset."))
     _space_command(sub.add_parser("space", help="show a search space or the presets",

@@ -89,3 +89,28 @@ def test_space_prints_the_space_and_presets(capsys):
                  "srigl"):
         assert f"{name}:" in out
     assert "source: mikeheddes/guided-stochastic-exploration" in out
+
+
+@pytest.mark.parametrize("args, prog, message", [
+    (["select-features", "--dataset", "digits", "--k", "2.5"], "metasparse select-features",
+     "argument --k: invalid int value: '2.5'"),
+    (["select-features", "--k", "3"], "metasparse select-features",
+     "the following arguments are required: --dataset"),
+    (["train", "--dataset", "digits", "--no-such-option", "1"], "metasparse train",
+     "unrecognized arguments: --no-such-option 1"),
+    (["space", "--format", "xml"], "metasparse space",
+     "argument --format: invalid choice: 'xml' (choose from 'text', 'yaml', 'json')"),
+    (["no-such-command"], "metasparse", "argument COMMAND: invalid choice: 'no-such-command'"),
+])
+def test_argparse_errors_are_one_line_and_help_the_whole_usage(args, prog, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{prog}: error: {message}")
+    assert err.endswith(f" (see {prog} --help)\n") and err.count("\n") == 1
+    with pytest.raises(SystemExit) as exited:
+        main([*prog.split()[1:], "--help"])
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    assert help_text.startswith(f"usage: {prog} ") and "\noptions:\n" in help_text

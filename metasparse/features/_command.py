@@ -4,17 +4,21 @@ K of it and of the baselines, and write the ranking, the accuracies and their pl
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import os
+import tempfile
 from pathlib import Path
 
+from metasparse.errors import ConfigError, OutputError
 from metasparse.features._baselines import BASELINES
 from metasparse.features._evaluate import CLASSIFIERS
 from metasparse.features._plot import plot_accuracy
 from metasparse.features._ranking import IMPORTANCES
 from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
+from metasparse.results import csv_text
 
 DEFAULT_PRESET = "quickselection"  # SET on a denoising autoencoder
+MAX_SEED = 2 ** 32 - 1  # the largest random_state that scikit-learn takes
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +49,13 @@ def run(args: argparse.Namespace) -> int:
     from metasparse.data import load_dataset
     from metasparse.space import get_preset, parse_assignment, resolve_config
 
+    if args.epochs < 1:
+        raise ConfigError(f"The 'epochs' parameter must be a positive integer; got {args.epochs}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError(f"The 'seed' parameter must be an integer in 0..{MAX_SEED}; "
+                          f"got {args.seed}")
+    if args.out is not None:
+        _check_out(args.out)
     config = get_preset(args.preset)
     for text in args.assignments:
         key, value = parse_assignment(text)
@@ -58,11 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         _write(selection, args.out)
     result = selection.trained.result
+    # the network's own score: an autoencoder's is the R² of its reconstruction
+    score = "r2" if config["task"] == "autoencoder" else "accuracy"
     summary = {
         "dataset": args.dataset, "seed": args.seed, "epochs": args.epochs,
         "classifier": args.classifier, "importance": args.importance, "ks": args.ks,
         "status": result.status,
-        "val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
+        f"val_{score}": result.val_accuracy, f"test_{score}": result.test_accuracy,
         "density": result.density, "wall_time_s": result.wall_time_s,
         "results": selection.rows, "ranking": selection.ranking.order.tolist(),
         "config": config,
@@ -76,16 +89,45 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.status == "success" else 1
 
 
+def _check_out(out: Path) -> None:
+    """Refuse (OutputError), before any work, an --out that is a file or under one, or whose
+    nearest existing folder cannot be written in; nothing is created."""
+    existing = out
+    try:
+        while not existing.exists():  # ends at '/' or '.'
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(f"cannot write the output directory {str(out)!r}: "
+                              f"{str(existing)!r} is a file, not a directory")
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as exc:
+        raise OutputError(f"cannot write the output directory {str(out)!r}: cannot create "
+                          f"files in {str(existing)!r}: {exc.strerror or exc}") from None
+
+
 def _write(selection: FeatureSelection, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    """Write ranking.csv, results.csv and accuracy.png into `out`, each to a temporary file
+    first: the files are replaced once all three are written, so a failed write (a full disk)
+    leaves none of them half-written."""
     ranking = selection.ranking
-    with (out / "ranking.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["feature", "score", "rank"])
-        for rank, feature in enumerate(ranking.order, start=1):
-            writer.writerow([int(feature), float(ranking.scores[feature]), rank])
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=RESULT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(selection.rows)
-    plot_accuracy(selection.rows, out / "accuracy.png")
+    ranks = [{"feature": int(feature), "score": float(ranking.scores[feature]), "rank": rank}
+             for rank, feature in enumerate(ranking.order, start=1)]
+    writers = {
+        "ranking.csv": lambda path: path.write_text(csv_text(["feature", "score", "rank"], ranks)),
+        "results.csv": lambda path: path.write_text(csv_text(RESULT_COLUMNS, selection.rows)),
+        "accuracy.png": lambda path: plot_accuracy(selection.rows, path),
+    }
+    temporaries: dict[Path, Path] = {}
+    target = out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, write in writers.items():
+            target = out / name
+            temporaries[target] = out / f".{os.getpid()}.{name}"  # keeps the file's suffix
+            write(temporaries[target])
+        for target, temporary in temporaries.items():
+            os.replace(temporary, target)
+    except OSError as exc:
+        for temporary in temporaries.values():
+            temporary.unlink(missing_ok=True)
+        raise OutputError(f"cannot write {str(target)!r}: {exc.strerror or exc}") from None

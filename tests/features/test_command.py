@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 
 import pytest
 
 from metasparse.cli import main
+from metasparse.features import _command
 
 FAST = ["--dataset", "wine", "--set", "hidden_sizes=16", "--epochs", "2"]
 
@@ -42,6 +45,9 @@ def test_writes_ranking_results_and_plot(tmp_path, capsys):
     (["--k", "3", "--baselines", "lasso"], "The 'baseline' parameter must be one of ["),
     (["--k", "3", "--importance", "shap"],
      "The 'importance' parameter must be one of ['attribution', 'neuron_strength']; got 'shap'"),
+    (["--k", "3", "--epochs", "0"], "The 'epochs' parameter must be a positive integer; got 0"),
+    (["--k", "3", "--seed", "-1"], "The 'seed' parameter must be an integer in 0..4294967295; "
+                                   "got -1"),  # scikit-learn's random_state range
 ])
 def test_refuses_bad_input_in_one_line(args, message, tmp_path, capsys):
     assert main(["select-features", *FAST, *args, "--out", str(tmp_path)]) == 2
@@ -55,3 +61,49 @@ def test_refuses_an_unknown_dataset_in_one_line(capsys):
     assert main(["select-features", "--dataset", "no_such_data", "--k", "3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("metasparse select-features: error: ") and err.count("\n") == 1
+
+
+def test_json_names_the_networks_score_by_its_task(capsys):
+    for preset, task, score, other in [("quickselection", "autoencoder", "r2", "accuracy"),
+                                       ("set", "classifier", "accuracy", "r2")]:
+        assert main(["select-features", *FAST, "--k", "3", "--preset", preset, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["config"]["task"] == task
+        assert f"val_{score}" in out and f"test_{score}" in out
+        assert f"val_{other}" not in out and f"test_{other}" not in out
+
+
+def _no_training(*args, **kwargs):
+    pytest.fail("trained before refusing the input")
+
+
+@pytest.mark.parametrize("out", ["file", "file/sub", "/proc/metasparse-out"])
+def test_refuses_an_out_that_cannot_be_written_before_training(out, tmp_path, monkeypatch,
+                                                               capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("kept")
+    monkeypatch.setattr(_command, "select_features", _no_training)
+    assert main(["select-features", *FAST, "--k", "3", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"metasparse select-features: error: cannot write the output "
+                          f"directory {out!r}: ") and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+    assert (tmp_path / "file").read_text() == "kept"
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_files_as_they_were(tmp_path, monkeypatch,
+                                                                  capsys):
+    (tmp_path / "ranking.csv").write_text("a previous run's")
+
+    def fill_the_disk(rows, path):
+        path.write_bytes(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_command, "plot_accuracy", fill_the_disk)
+    assert main(["select-features", *FAST, "--k", "3", "--out", str(tmp_path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"metasparse select-features: error: cannot write "
+                            f"{str(tmp_path / 'accuracy.png')!r}: No space left on device\n")
+    assert captured.out == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["ranking.csv"]
+    assert (tmp_path / "ranking.csv").read_text() == "a previous run's"
