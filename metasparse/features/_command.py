@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"downstream classifier, one of {CLASSIFIERS.names()} (default: svm)")
     parser.add_argument("--baselines", nargs="*", default=[],
                         help=f"baseline rankings among {BASELINES.names()} (default: none)")
-    parser.add_argument("--out", type=Path,
-                        help="directory for ranking.csv, results.csv and accuracy.png")
+    parser.add_argument("--output", "--out", dest="out", type=Path,
+                        help="directory for ranking.csv, results.csv and accuracy.png "
+                             "(--out: the same)")
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--data-dir", help="data directory (default: $METASPARSE_DATA_DIR)")
     parser.add_argument("--json", action="store_true", help="print one JSON object, no progress")

@@ -17,7 +17,7 @@ FAST = ["--dataset", "wine", "--set", "hidden_sizes=16", "--epochs", "2"]
 
 def test_writes_ranking_results_and_plot(tmp_path, capsys):
     code = main(["select-features", *FAST, "--k", "3", "--k", "6", "--baselines", "all",
-                 "mutual_info", "--classifier", "extra_trees", "--out", str(tmp_path),
+                 "mutual_info", "--classifier", "extra_trees", "--output", str(tmp_path),
                  "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
