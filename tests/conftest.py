@@ -70,6 +70,15 @@ def tiny_mf_run(tmp_path_factory) -> Path:
                          backend={"name": "smac", "facade": "mf", "seed": 0})
 
 
+@pytest.fixture(scope="session")
+def tiny_smac_run(tmp_path_factory) -> Path:
+    """Three trials of SMAC's HPO facade (its state in smac/) on wine, one epoch each; the
+    scenario file is ../../tiny-smac.yaml."""
+    return run_optimizer(tmp_path_factory.mktemp("tiny-smac"), "tiny-smac", n_trials=3,
+                         instances=["wine"], heldout_instances=[], budget={"epochs": 1},
+                         backend={"name": "smac", "seed": 0})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that start a local Ray instance share one xdist worker (`--dist loadgroup`), one
     after another: two Ray instances at once would contend for the machine's cores and ports."""

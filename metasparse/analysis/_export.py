@@ -5,6 +5,7 @@ run's space, its costs as values, its metrics and metasparse ids as user attribu
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from metasparse.analysis._configspace import choices_of, kind_of
 from metasparse.analysis._results import Results
-from metasparse.errors import MetasparseError
+from metasparse.errors import MetasparseError, OutputError
 from metasparse.results import METRIC_COLUMNS, plain
 
 __all__ = ["export_optuna", "optuna_distribution"]
@@ -46,13 +47,26 @@ def optuna_distribution(hp: Any) -> BaseDistribution:
 
 def export_optuna(results: Results, path: str | Path, study_name: str | None = None) -> Path:
     """Write the run's trials as a new Optuna study (`study_name`, default the run's name) in
-    the journal file `path`, which must not exist yet."""
+    the journal file `path`, which must not exist yet. The journal is written beside it and
+    renamed when complete: an export that fails leaves no file."""
     path = Path(path)
     if path.exists():
         raise MetasparseError(f"{str(path)!r} exists; remove it or give another --output")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_study(results, temporary, study_name or results.name)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
+
+
+def _write_study(results: Results, path: Path, study_name: str) -> None:
     storage = JournalStorage(JournalFileBackend(str(path)))
-    study = optuna.create_study(storage=storage, study_name=study_name or results.name,
+    study = optuna.create_study(storage=storage, study_name=study_name,
                                 directions=["minimize"] * len(results.objectives))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -71,7 +85,6 @@ def export_optuna(results: Results, path: str | Path, study_name: str | None = N
             distributions={k: distributions[k] for k in config},
             user_attrs={k: _attribute(row.get(k)) for k in _ATTRIBUTES if k in row},
             system_attrs={}, intermediate_values={}))
-    return path
 
 
 def _local(time: Any) -> datetime:

@@ -1,6 +1,6 @@
 """A results directory (docs/CONTRACTS.md) read into pandas, through metasparse.results (its
-files, cells and torn-line-safe reading) and the Scenario model of metasparse.optimize (its
-scenario.yaml, with the defaults that `metasparse optimize` ran with)."""
+files, cells and validated, torn-line-safe reading) and the Scenario model of metasparse.optimize
+(its scenario.yaml, with the defaults that `metasparse optimize` ran with)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from metasparse.optimize import Scenario
 from metasparse.results import (
     CONFIG_PREFIX,
     INCUMBENT,
+    INSTANCE_COLUMNS,
     INSTANCES,
     METRIC_COLUMNS,
     REFERENCE,
     SCENARIO,
     TRAJECTORY,
+    TRAJECTORY_COLUMNS,
     TRIALS,
-    JobTable,
     config_column,
     cost_columns,
     default_reference,
@@ -32,6 +33,8 @@ from metasparse.results import (
     kind_of,
     parse_cell,
     read_scenario,
+    read_table,
+    read_trials,
     read_yaml,
 )
 
@@ -161,15 +164,16 @@ def load_results(path: str | Path) -> Results:
         raise MetasparseError(
             f"{str(directory)!r} holds the runs of several spaces; analyze one of them: "
             + ", ".join(str(p) for p in find_runs(directory)))
+    raw = read_trials(directory / TRIALS)
     scenario = read_scenario(directory)
     settings = _settings(directory, scenario)
-    space = _space_of(directory, scenario, _recorded_parameters(directory))
-    trials = _read_trials(directory, space)
-    instances = _read_table(directory / INSTANCES)
+    space = _space_of(directory, scenario, _recorded_parameters(raw))
+    trials = _typed_trials(directory, raw, space)
+    instances = read_table(directory / INSTANCES, INSTANCE_COLUMNS)
     for column in ("cost", *_NUMERIC):
         if column in instances.columns:
             instances[column] = pd.to_numeric(instances[column], errors="coerce")
-    trajectory = _read_table(directory / TRAJECTORY)
+    trajectory = read_table(directory / TRAJECTORY, TRAJECTORY_COLUMNS)
     for column in ("elapsed_s", "cost"):
         if column in trajectory.columns:
             trajectory[column] = pd.to_numeric(trajectory[column], errors="coerce")
@@ -194,15 +198,8 @@ def _settings(directory: Path, scenario: dict[str, Any]) -> Scenario:
                               f"`metasparse optimize` wrote: {where}: {error['msg']}") from None
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """A table of the directory as strings, as `metasparse optimize` reads it back (a torn last
-    line, left by a killed run, is no row)."""
-    return JobTable(path).frame(dtype=str, keep_default_na=False)
-
-
-def _recorded_parameters(directory: Path) -> set[str]:
-    header = JobTable(directory / TRIALS).frame(dtype=str, nrows=0).columns
-    return {c[len(CONFIG_PREFIX):] for c in header if c.startswith(CONFIG_PREFIX)}
+def _recorded_parameters(raw: pd.DataFrame) -> set[str]:
+    return {c[len(CONFIG_PREFIX):] for c in raw.columns if c.startswith(CONFIG_PREFIX)}
 
 
 def _space_of(directory: Path, scenario: dict[str, Any],
@@ -230,10 +227,10 @@ def _space_of(directory: Path, scenario: dict[str, Any],
     return space
 
 
-def _read_trials(directory: Path, space: ConfigurationSpace) -> pd.DataFrame:
+def _typed_trials(directory: Path, raw: pd.DataFrame, space: ConfigurationSpace) -> pd.DataFrame:
+    """trials.csv (`raw`, as strings) with typed columns."""
     from metasparse.space import coerce_value, parameter_names
 
-    raw = _read_table(directory / TRIALS)
     names = [c[len(CONFIG_PREFIX):] for c in raw.columns if c.startswith(CONFIG_PREFIX)]
     for name in [n for n in space if n not in names and kind_of(space[n]) == "constant"]:
         # A constant that the space gained after the run (execution, say): every trial of

@@ -6,8 +6,8 @@ append-only job tables that survive a killed process).
 `metasparse optimize` writes results directories through this package; `metasparse analyze`,
 `validate` and `study` read them through it.
 
-    from metasparse.results import TRIALS, read_rows
-    rows = read_rows("results/quickstart/" + TRIALS)   # a torn last line is no row
+    from metasparse.results import TRIALS, read_trials
+    trials = read_trials("results/quickstart/" + TRIALS)   # validated; a torn last line is no row
 """
 
 from metasparse.results._codec import (
@@ -25,7 +25,6 @@ from metasparse.results._directory import default_reference, find_runs, read_sce
 from metasparse.results._files import JobTable, csv_text, read_rows, read_yaml, write_atomic
 from metasparse.results._incumbent import incumbent_history
 from metasparse.results._lock import LOCK_FILE, hold_directories, hold_directory, output_error
-from metasparse.results._resumable import check_resumable
 from metasparse.results._markdown import format_number, markdown_table
 from metasparse.results._objectives import (
     FIRST_OBJECTIVES,
@@ -35,6 +34,7 @@ from metasparse.results._objectives import (
     crash_costs,
     objective,
 )
+from metasparse.results._resumable import check_resumable
 from metasparse.results._schema import (
     CONFIG_PREFIX,
     INCUMBENT,
@@ -53,15 +53,16 @@ from metasparse.results._schema import (
     cost_columns,
     trial_columns,
 )
+from metasparse.results._tables import read_table, read_trials
 
 __all__ = [
-    "LOCK_FILE",
     "CONFIG_PREFIX",
+    "FIRST_OBJECTIVES",
     "INCUMBENT",
     "INSTANCES",
     "INSTANCE_COLUMNS",
+    "LOCK_FILE",
     "METRIC_COLUMNS",
-    "FIRST_OBJECTIVES",
     "OBJECTIVES",
     "REFERENCE",
     "REPORT",
@@ -98,6 +99,8 @@ __all__ = [
     "plain",
     "read_rows",
     "read_scenario",
+    "read_table",
+    "read_trials",
     "read_yaml",
     "timestamp",
     "trial_columns",

@@ -19,11 +19,15 @@ __all__ = ["JobTable", "csv_text", "read_rows", "read_yaml", "write_atomic"]
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Replace `path` by `text` in one step: a reader sees the old file or the new one."""
+    """Replace `path` by `text` in one step: a reader sees the old file or the new one (and a
+    write that fails, the disk full say, leaves the old one and no temporary file)."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def read_yaml(path: str | Path, required: bool = False) -> dict[str, Any]:

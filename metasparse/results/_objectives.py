@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["FIRST_OBJECTIVES", "OBJECTIVES", "SECOND_OBJECTIVES", "Objective", "crash_costs", "objective"]
+__all__ = ["FIRST_OBJECTIVES", "OBJECTIVES", "SECOND_OBJECTIVES", "Objective", "crash_costs",
+           "objective"]
 
 
 @dataclass(frozen=True)

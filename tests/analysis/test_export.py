@@ -3,6 +3,7 @@ back by Optuna itself."""
 
 from __future__ import annotations
 
+import errno
 import math
 
 import optuna
@@ -56,6 +57,25 @@ def test_export_refuses_to_overwrite_and_bad_formats(tiny_run, tmp_path, capsys)
     with pytest.raises(SystemExit):
         main(["export", str(tiny_run), "--to", "deepcave"])
     assert "invalid choice: 'deepcave'" in capsys.readouterr().err
+
+
+def test_an_export_that_fails_midway_is_one_line_and_leaves_no_file(tiny_run, tmp_path,
+                                                                   monkeypatch, capsys):
+    # once: a traceback, and the journal of the trials written until then
+    output = tmp_path / "study.journal"
+    append_logs, calls = JournalFileBackend.append_logs, []
+
+    def full_at_the_fifth_write(self, logs):
+        calls.append(logs)
+        if len(calls) == 5:  # the study and its first trials are written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return append_logs(self, logs)
+
+    monkeypatch.setattr(JournalFileBackend, "append_logs", full_at_the_fifth_write)
+    assert main(["export", str(tiny_run), "--to", "optuna", "--output", str(output)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"metasparse export: error: cannot write '{output}': No space left on device"]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_optuna_dashboard_opens_the_export(tiny_run, tmp_path):

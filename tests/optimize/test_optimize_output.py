@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from optimize_helpers import REPO, cli, cli_env, read_csv, wait_for_rows
 
+from metasparse.cli import main
 from metasparse.errors import OutputError
 from metasparse.optimize import load_scenario, optimize
 from metasparse.results import LOCK_FILE, hold_directory, output_error
@@ -131,6 +132,31 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_recorded_trials(tmp_path,
     assert rows[:len(complete)] == complete  # a row cut short is dropped, the others kept
 
 
+def test_a_full_disk_mid_run_leaves_no_temporary_file(tmp_path, scenario_file, monkeypatch,
+                                                      capsys):
+    # once: the temporary file of the derived file being written (cut short) was left behind
+    path = scenario_file("enospc", backend={"name": "random"}, n_trials=4, instances=["iris"],
+                         budget={"epochs": 1})
+    directory = tmp_path / "results" / "enospc"
+    write_text, trajectories = Path.write_text, []
+
+    def full_at_the_second_trajectory(self: Path, text: str, *args, **kwargs) -> int:
+        if self.name.startswith(".trajectory.csv."):  # rewritten as each trial is recorded
+            trajectories.append(self)
+            if len(trajectories) == 2:
+                write_text(self, text[:10], *args, **kwargs)  # what fits
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return write_text(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full_at_the_second_trajectory)
+    assert main(["optimize", str(path), "--no-progress"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"metasparse optimize: error: cannot write the results directory '{directory}': No "
+        "space left on device; the trials recorded before are kept"]
+    assert [r["trial_id"] for r in read_csv(directory / "trials.csv")] == ["0", "1"]
+    assert not list(directory.glob("*.tmp"))
+
+
 def test_output_error_leaves_other_os_errors_alone(tmp_path):
     elsewhere = FileNotFoundError(errno.ENOENT, "No such file or directory", "/data/x.npz")
     assert output_error(elsewhere, tmp_path) is None
@@ -154,15 +180,18 @@ def finished_run(tmp_path_factory) -> Path:
     return path
 
 
+# what a file holds (or how its bytes change), and what is wrong with it
 DAMAGE = [
-    ("scenario.yaml", b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "not UTF-8 text"),
-    ("scenario.yaml", b"name: [done\n  space: {\n", "not valid YAML at line 2"),
-    ("scenario.yaml", b"- a list\n", "a list, not a mapping"),
-    ("trials.csv", b"\x89PNG\r\n\x1a\n\xff\xfe\x00\n", "not UTF-8 text"),
-    ("trials.csv", b"a,b,c\n1,2,3\n", "its header starts with ['a'], not ['trial_id']"),
-    ("trials.csv", None, "row 5 has 2 fields, the header"),  # a row appended by hand
-    ("trial_instances.csv", b"trial_id,x\nseven,1\n", "row 2 has the trial id 'seven'"),
-    ("incumbent.yaml", b"cost: [0.5\n", "not valid YAML"),
+    ("scenario.yaml", b"\x89PNG\r\n\x1a\n\xff\xfe\x00", "is damaged (not UTF-8 text"),
+    ("scenario.yaml", b"name: [done\n  space: {\n", "is damaged (not valid YAML at line 2"),
+    ("scenario.yaml", b"- a list\n", "is damaged (a list, not a mapping"),
+    ("trials.csv", b"\x89PNG\r\n\x1a\n\xff\xfe\x00\n", "line 1: not UTF-8 text"),
+    ("trials.csv", b"a,b,c\n1,2,3\n", "line 1: the header has no column 'trial_id': is it a "
+                                       "trials.csv of a run?"),
+    ("trials.csv", lambda data: data + b"3,oops\n", "line 5: 2 fields, expected"),  # by hand
+    ("trial_instances.csv", lambda data: data.replace(b"\n0,", b"\nseven,", 1),
+     "line 2: trial_id is 'seven', not an integer"),
+    ("incumbent.yaml", b"cost: [0.5\n", "is damaged (not valid YAML"),
 ]
 
 
@@ -174,17 +203,34 @@ def test_a_damaged_results_file_is_one_line_on_resume_and_left_as_it_is(
     directory = tmp_path / "done"
     shutil.copytree(finished_run.parent / "results" / "done", directory)
     target = directory / name
-    if data is None:
-        data = target.read_bytes() + b"3,oops\n"
-    target.write_bytes(data)
+    target.write_bytes(data(target.read_bytes()) if callable(data) else data)
     snapshot = {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE}
     result = cli("optimize", str(finished_run), "--output", str(directory), "--n-trials", "4",
                  "--no-progress", cwd=tmp_path)
     line = _one_line(result)
-    assert f"'{target}' is damaged ({problem}" in line
-    assert "cannot be resumed: restore or remove that file, or pick another --output" in line
+    assert f"'{target}' {problem}" in line
+    if name.endswith(".yaml"):
+        assert "cannot be resumed: restore or remove that file, or pick another --output" in line
     assert {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE} \
         == snapshot  # nothing was changed or trained
+
+
+def test_a_resume_refused_for_want_of_room_changes_nothing_and_leaves_no_temporary_file(
+        tmp_path, finished_run):
+    # once: .scenario.yaml.<pid>.tmp, cut short, was left behind
+    directory = tmp_path / "done"
+    shutil.copytree(finished_run.parent / "results" / "done", directory)
+    snapshot = {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE}
+    # room for run.lock, not for scenario.yaml, the first file that a resume writes
+    limit = len(snapshot["scenario.yaml"]) // 2
+    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "optimize", str(finished_run),
+                             "--output", str(directory), "--n-trials", "4", "--no-progress"],
+                            cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+                            timeout=300, preexec_fn=_limit_file_size(limit))
+    line = _one_line(result)
+    assert f"cannot write the results directory '{directory}': file too large" in line
+    assert {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE} \
+        == snapshot
 
 
 def test_a_killed_runs_half_line_is_not_damage(tmp_path, finished_run):
