@@ -179,6 +179,15 @@ class CompressedTopology(Topology):
     def _active_momentum(self, layer: CompressedLayer) -> torch.Tensor | None:
         return self._momentum(layer.linear.values)
 
+    def _layer_state(self, layer: CompressedLayer) -> dict[str, Any]:
+        """The history of active positions; the pattern itself is in the model's state dict
+        (the SparseLinear's index buffers, which load at their saved size)."""
+        return {"ever_active": None if layer.ever_active is None else layer.ever_active.clone()}
+
+    def _load_layer_state(self, layer: CompressedLayer, saved: Mapping[str, Any]) -> None:
+        if layer.ever_active is not None:
+            layer.ever_active = saved["ever_active"].to(layer.ever_active.device, copy=True)
+
     # -- the prune/grow step ---------------------------------------------------------------
     def _update_layer(self, layer: CompressedLayer, target: int, n_grow: int) -> int:
         c, m = self.config, layer.linear

@@ -20,8 +20,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -433,6 +434,49 @@ class Topology:
                 layer.uses_per_sample = max(1, layer.activations[1].shape[0] // batch.shape[0])
             layer.activations = None
 
+    # -- checkpoints -----------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """What the topology was built with, by configuration name, plus the schedules'
+        `steps_per_epoch`, `total_steps` and `target_density`: its state fits a topology
+        built alike only."""
+        return {**asdict(self.config), **asdict(self.schedule),
+                "sparsity_schedule": self.sparsity.kind, "target_density": self.sparsity.density,
+                "initial_density": self.sparsity.initial_density}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What training changed here besides the weights and the optimizer's state: the random
+        stream, the update counts, and each layer's target, init scale and pattern state
+        (`_layer_state`). Its tensors are copies: later steps leave it as it is."""
+        return {
+            "settings": self.settings(),
+            "generator": self.generator.get_state(),
+            "generator_device": self.generator.device.type,
+            "scheduled_updates": self.scheduled_updates,
+            "stats": asdict(self.stats),
+            "layers": [{"name": layer.name, "shape": list(shape), "target": layer.target,
+                        "init_std": layer.init_std, **self._layer_state(layer)}
+                       for layer, shape in zip(self.layers, self.shapes, strict=True)],
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from `state`, a `state_dict` of a topology built alike (same `settings`,
+        layers and device type: the caller checks)."""
+        self.generator.set_state(state["generator"].cpu())
+        self.scheduled_updates = state["scheduled_updates"]
+        self.stats = UpdateStats(**state["stats"])
+        for layer, saved in zip(self.layers, state["layers"], strict=True):
+            layer.target, layer.init_std = saved["target"], saved["init_std"]
+            self._load_layer_state(layer, saved)
+        self._after_update()
+
+    def _layer_state(self, layer) -> dict[str, Any]:
+        """The path's state of `layer` that the model's state dict does not hold (copies)."""
+        raise NotImplementedError
+
+    def _load_layer_state(self, layer, saved: Mapping[str, Any]) -> None:
+        """Take back what `_layer_state` saved (copies: `saved` stays as it is)."""
+        raise NotImplementedError
+
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures activations if its update needs them."""
         if self.config.grow_score in NEEDS_ACTIVATIONS and self._is_update(step):
@@ -691,6 +735,26 @@ class SparseTopology(Topology):
 
     def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
         return layer.weight
+
+    def _layer_state(self, layer: MaskedLayer) -> dict[str, Any]:
+        """The mask and the history as bool, None for a dense layer's views of a single 1;
+        Chase's removed units."""
+        dense = not layer.mask.is_contiguous()
+        return {"mask": None if dense else layer.mask.bool(),
+                "ever_active": None if dense or layer.ever_active is None
+                else layer.ever_active.clone(),
+                "removed": None if layer.removed is None else layer.removed.clone()}
+
+    def _load_layer_state(self, layer: MaskedLayer, saved: Mapping[str, Any]) -> None:
+        weight = layer.weight
+        dense = saved["mask"] is None
+        layer.mask = weight.new_ones(()).expand_as(weight) if dense else \
+            saved["mask"].to(device=weight.device, dtype=weight.dtype)
+        if layer.ever_active is not None:
+            layer.ever_active = torch.ones((), dtype=torch.bool, device=weight.device).expand_as(
+                weight) if dense else saved["ever_active"].to(weight.device, copy=True)
+        if layer.removed is not None:
+            layer.removed = saved["removed"].to(weight.device, copy=True)
 
     def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
         c = self.config

@@ -7,12 +7,15 @@
         sparsifier.step()
         optimizer.zero_grad()
 
-The trainer (`metasparse.train.fit`) trains through the same `Sparsifier`.
+The trainer (`metasparse.train.fit`) trains through the same `Sparsifier`. A checkpoint
+holds `sparsifier.state_dict()` beside the model's and the optimizer's; a resumed training
+builds all three as before and loads the three states, in any order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +24,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.models import activation_gain
-from metasparse.space import get_preset, resolve_config
+from metasparse.space import get_preset, resolve_config, schedule_text
 from metasparse.sparse import (
     EXECUTIONS,
     SparsitySchedule,
@@ -33,7 +36,8 @@ from metasparse.sparse import (
 from metasparse.sparsifier._layers import check_path, find_layers
 
 
-def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, total_steps: int, /, *,
+def sparsify(model: nn.Module, optimizer: torch.optim.Optimizer | None, /,
+             total_steps: int, *,
              preset: str | None = None, steps_per_epoch: int | None = None,
              exclude_types: Sequence[type] = (), exclude_names: Sequence[str] = (),
              seed: int = 0, **config: Any) -> Sparsifier:
@@ -96,6 +100,7 @@ class Sparsifier:
     updates, not calls. Before the forward pass of a step with a topology update it captures
     what the update reads (activations for CTRE's cosine growth; on the sparse path, the
     gradient). Its masks and random stream follow the model to another device or dtype.
+    `state_dict` and `load_state_dict` checkpoint it beside the model and the optimizer.
     """
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
@@ -173,6 +178,47 @@ class Sparsifier:
             self._hook.remove()
             self._hook = None
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs beside the model's and the optimizer's state dicts (take all
+        three after `step()`): the step counts and the topology's state (the masked path's
+        masks, each layer's target and init scale, the history of active positions, Chase's
+        removed units, the random stream, the update counts), in plain ints, floats, strings,
+        lists and tensors (copies) that torch.save writes and torch.load(weights_only=True)
+        reads."""
+        return {"execution": self.config["execution"], "counted": self._counted,
+                "done": self._done, "topology": self.topology.state_dict()}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Continue from `state` (of `state_dict`), as the sparsifier that saved it would. Build
+        the model, optimizer and sparsifier with the arguments of the saved training, then load
+        the three states, in any order: on the sparse path the model's state dict holds the
+        compressed layers' patterns and resizes them. A state of a sparsifier built otherwise
+        (configuration, steps, layers, device type) is a one-line ConfigError, raised before
+        anything changes."""
+        refusal = _refusal(state, self)
+        if refusal is not None:
+            raise ConfigError(refusal)
+        self.topology.load_state_dict(state["topology"])
+        self._counted, self._done = state["counted"], state["done"]
+        self._disarm()  # the capture was opened for the step after the old count
+        self._arm()
+
+    def __repr__(self) -> str:
+        c, topology = self.config, self.topology
+        schedule = topology.schedule
+        if c["update_every"] == "never":
+            updates = "no topology update"
+        else:
+            last = min(math.floor(schedule.last_step), schedule.total_steps - 1)
+            following = next((step for step in range(self._done + 1, last + 1)
+                              if schedule.is_update(step)), None)
+            updates = (f"topology updates {schedule_text(c)} until step {last}, "
+                       + ("none left" if following is None else f"next at step {following}"))
+        return (f"Sparsifier(execution={c['execution']!r}, prune={c['prune_score']!r}, "
+                f"grow={c['grow_score']!r}, density {self.density():.3f} (target "
+                f"{topology.sparsity.density:.3f}) over {len(topology.layers)} layers, step "
+                f"{self._done}/{schedule.total_steps}, {updates})")
+
     def density(self) -> float:
         return self.topology.density()
 
@@ -225,6 +271,41 @@ def _check_holds(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, n
             f"The 'optimizer' parameter must hold the sparsified weights of the model; it lacks "
             f"{len(missing)} of {len(layers)} ({missing[0]}, ...): build it from this model's "
             "parameters (or sparsifier.param_groups(lr))")
+
+
+_STATE_KEYS = ("execution", "counted", "done", "topology")
+
+
+def _refusal(state: Mapping[str, Any], sparsifier: Sparsifier) -> str | None:
+    """Why `state` is not a state that `sparsifier` can continue from (one line), or None."""
+    if not isinstance(state, Mapping) or not set(_STATE_KEYS) <= state.keys():
+        return (f"The 'state' parameter must be a Sparsifier.state_dict() (a dict of "
+                f"{', '.join(_STATE_KEYS)}); got {type(state).__name__}")
+    topology = sparsifier.topology
+    saved = {"execution": state["execution"], **state["topology"]["settings"]}
+    own = {"execution": sparsifier.config["execution"], **topology.settings()}
+    differ = [key for key in own if saved.get(key) != own[key]]
+    if differ:
+        return (f"The sparsifier state was saved with "
+                f"{', '.join(f'{k}={saved.get(k)!r}' for k in differ)}; this sparsifier has "
+                f"{', '.join(f'{k}={own[k]!r}' for k in differ)}: build it with the same "
+                "arguments")
+    layers = [(la["name"], tuple(la["shape"])) for la in state["topology"]["layers"]]
+    own_layers = [(la.name, tuple(shape))
+                  for la, shape in zip(topology.layers, topology.shapes, strict=True)]
+    if len(layers) != len(own_layers):
+        return (f"The sparsifier state was saved over {len(layers)} layers; this sparsifier "
+                f"has {len(own_layers)}")
+    for (name, shape), (own_name, own_shape) in zip(layers, own_layers, strict=True):
+        if (name, shape) != (own_name, own_shape):
+            return (f"The sparsifier state was saved with layer {name} of shape {shape}; this "
+                    f"sparsifier has {own_name} of shape {own_shape}")
+    device = state["topology"]["generator_device"]
+    if device != topology.generator.device.type:
+        return (f"The sparsifier state was saved with its random stream on {device}; this "
+                f"sparsifier's is on {topology.generator.device.type}: sparsify the model on "
+                f"{device}")
+    return None
 
 
 def _same_device(a: torch.device, b: torch.device) -> bool:

@@ -83,7 +83,8 @@ def test_a_selection_is_scored_on_validation_and_test_apart_and_tuning_sees_no_t
     from sklearn.svm import SVC
 
     features = BASELINES["random_forest"](madelon, 0).top(20)
-    model = make_pipeline(StandardScaler(), SVC()).fit(madelon.X_train[:, features].numpy(), madelon.y_train.numpy())
+    model = make_pipeline(StandardScaler(), SVC()).fit(madelon.X_train[:, features].numpy(),
+                                                       madelon.y_train.numpy())
 
     def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
         return float(model.score(x[:, features].numpy(), y.numpy()))

@@ -228,9 +228,13 @@ def test_an_optimizer_of_another_model_is_refused_before_the_model_changes(execu
     sparsifier.attach(torch.optim.SGD(model.parameters(), lr=0.1))  # its own: compressed ones
 
 
-def test_total_steps_must_be_a_positive_integer():
+def test_total_steps_must_be_a_positive_integer_given_by_position_or_keyword():
     with pytest.raises(ConfigError, match="The 'total_steps' parameter must be a positive"):
         metasparse.sparsify(_mlp(), None, 0)
+    # the natural keyword call was a TypeError (total_steps was positional-only)
+    model = _mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    assert metasparse.sparsify(model, optimizer, total_steps=50, density=0.1).steps == 0
 
 
 def test_step_without_an_optimizer_says_what_to_do():
