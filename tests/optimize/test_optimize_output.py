@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import waiting
 from optimize_helpers import REPO, cli, cli_env, read_csv, wait_for_rows
 
 from metasparse.cli import main
@@ -116,9 +117,9 @@ def test_a_full_disk_mid_run_is_one_line_and_keeps_the_recorded_trials(tmp_path,
                          budget={"epochs": 1})
     trials = tmp_path / "results" / "full" / "trials.csv"
     # trials.csv passes 6000 bytes at about its tenth row: that append fails with EFBIG
-    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "optimize", str(path),
-                             "--no-progress"], cwd=tmp_path, env=cli_env(), capture_output=True,
-                            text=True, timeout=300, preexec_fn=_limit_file_size(6000))
+    result = waiting.run([sys.executable, "-m", "metasparse.cli", "optimize", str(path),
+                          "--no-progress"], 300, "optimize", cwd=tmp_path, env=cli_env(),
+                         preexec_fn=_limit_file_size(6000))
     line = _one_line(result)
     assert f"cannot write the results directory '{trials.parent}': file too large" in line
     assert line.endswith("the trials recorded before are kept")
@@ -223,10 +224,10 @@ def test_a_resume_refused_for_want_of_room_changes_nothing_and_leaves_no_tempora
     snapshot = {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE}
     # room for run.lock, not for scenario.yaml, the first file that a resume writes
     limit = len(snapshot["scenario.yaml"]) // 2
-    result = subprocess.run([sys.executable, "-m", "metasparse.cli", "optimize", str(finished_run),
-                             "--output", str(directory), "--n-trials", "4", "--no-progress"],
-                            cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
-                            timeout=300, preexec_fn=_limit_file_size(limit))
+    result = waiting.run([sys.executable, "-m", "metasparse.cli", "optimize", str(finished_run),
+                          "--output", str(directory), "--n-trials", "4", "--no-progress"],
+                         300, "optimize", cwd=tmp_path, env=cli_env(),
+                         preexec_fn=_limit_file_size(limit))
     line = _one_line(result)
     assert f"cannot write the results directory '{directory}': file too large" in line
     assert {p.name: p.read_bytes() for p in directory.iterdir() if p.name != LOCK_FILE} \
@@ -262,9 +263,9 @@ def test_commands_that_train_into_a_results_directory_wait_for_its_run(tmp_path,
                                                                       command):
     directory = finished_run.parent / "results" / "done"
     with hold_directory(directory):  # a run of this test's process is going on in it
-        result = subprocess.run([sys.executable, "-m", "metasparse.cli", command[0],
-                                 str(directory), *command[1:], "--no-progress"], cwd=tmp_path,
-                                env=cli_env(), capture_output=True, text=True, timeout=120)
+        result = waiting.run([sys.executable, "-m", "metasparse.cli", command[0],
+                              str(directory), *command[1:], "--no-progress"], 120, command[0],
+                             cwd=tmp_path, env=cli_env())
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -281,8 +282,7 @@ def test_a_study_directory_belongs_to_one_study(tmp_path):
     command = [sys.executable, "-m", "metasparse.cli", "study", "importance", str(study),
                "--output", str(output), "--no-progress"]
     with hold_directory(output, "study", "metasparse study importance"):
-        result = subprocess.run(command, cwd=tmp_path, env=cli_env(), capture_output=True,
-                                text=True, timeout=120)
+        result = waiting.run(command, 120, "study", cwd=tmp_path, env=cli_env())
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == (
         f"metasparse study: error: study directory '{output}' is in use by pid {os.getpid()} "
@@ -290,9 +290,8 @@ def test_a_study_directory_belongs_to_one_study(tmp_path):
         + (output / LOCK_FILE).read_text().split("since ")[1].strip()
         + "; wait for that run to end (or stop it), or pick another --output")
     assert sorted(p.name for p in output.iterdir()) == [LOCK_FILE]  # nothing ran
-    result = subprocess.run([*command[:-2], str(study / "x"), "--no-progress"],
-                            cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
-                            timeout=120)
+    result = waiting.run([*command[:-2], str(study / "x"), "--no-progress"], 120, "study",
+                         cwd=tmp_path, env=cli_env())
     assert result.returncode == 2
     assert result.stderr.strip().endswith(
         f"cannot write the study directory '{study / 'x'}': Not a directory")
