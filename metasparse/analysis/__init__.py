@@ -64,7 +64,7 @@ from metasparse.analysis._plots import (
     save_figure,
 )
 from metasparse.analysis._report import Analysis, analyze, instance_title, write_report
-from metasparse.analysis._results import Results, find_runs, load_results
+from metasparse.analysis._results import Results, find_runs, load_results, results_from_tables
 from metasparse.analysis._shapley import explain_shapley, shapley_ablation, tunability
 from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
 from metasparse.analysis._training import TrainingCost, preset_config, train_runs
@@ -131,6 +131,7 @@ __all__ = [
     "preset_config",
     "reference_lines",
     "reference_point",
+    "results_from_tables",
     "save_figure",
     "searched_parameters",
     "select_trials",

@@ -164,25 +164,33 @@ def load_results(path: str | Path) -> Results:
         raise MetasparseError(
             f"{str(directory)!r} holds the runs of several spaces; analyze one of them: "
             + ", ".join(str(p) for p in find_runs(directory)))
-    raw = read_trials(directory / TRIALS)
+    return results_from_tables(directory, read_trials(directory / TRIALS),
+                               read_table(directory / INSTANCES, INSTANCE_COLUMNS),
+                               read_table(directory / TRAJECTORY, TRAJECTORY_COLUMNS))
+
+
+def results_from_tables(path: str | Path, trials: pd.DataFrame, instances: pd.DataFrame,
+                        trajectory: pd.DataFrame) -> Results:
+    """The run of the results directory `path` from its tables already read as text (as
+    `read_trials` / `read_table` give them): what `load_results` does once it has read them,
+    for a reader that keeps tables of its own (the dashboard reads only what was appended)."""
+    directory = Path(path)
     scenario = read_scenario(directory)
     settings = _settings(directory, scenario)
-    space = _space_of(directory, scenario, _recorded_parameters(raw))
-    trials = _typed_trials(directory, raw, space)
-    instances = read_table(directory / INSTANCES, INSTANCE_COLUMNS)
+    space = _space_of(directory, scenario, _recorded_parameters(trials))
+    instances, trajectory = instances.copy(), trajectory.copy()
     for column in ("cost", *_NUMERIC):
         if column in instances.columns:
             instances[column] = pd.to_numeric(instances[column], errors="coerce")
-    trajectory = read_table(directory / TRAJECTORY, TRAJECTORY_COLUMNS)
     for column in ("elapsed_s", "cost"):
         if column in trajectory.columns:
             trajectory[column] = pd.to_numeric(trajectory[column], errors="coerce")
     if "trial_id" in trajectory.columns:
         trajectory["trial_id"] = trajectory["trial_id"].astype(int)
     return Results(
-        directory=directory, scenario=scenario, settings=settings, space=space, trials=trials,
-        instances=instances, trajectory=trajectory,
-        incumbent=read_yaml(directory / INCUMBENT) or None,
+        directory=directory, scenario=scenario, settings=settings, space=space,
+        trials=_typed_trials(directory, trials, space), instances=instances,
+        trajectory=trajectory, incumbent=read_yaml(directory / INCUMBENT) or None,
         reference=read_yaml(directory / REFERENCE) or None,
     )
 

@@ -1,9 +1,11 @@
 """The Dash app: a header (run chooser, page links), a poll of the trial counts, and the page.
 
 Live updates: a dcc.Interval asks the server every `interval_s` seconds for the trial count of
-each run (one read of each trials.csv); when a count changed, the stored counts change and the
-page is drawn again from the results directory. The app serves only Dash's own scripts: Flask's
-static folder and Dash's assets folder are switched off, so no URL reaches a file on disk.
+each run (parsing the lines appended to each trials.csv since the last poll); when a count
+changed, the stored counts change and the page is drawn again from the results directory. The
+app serves only Dash's own scripts: Flask's static folder and Dash's assets folder are switched
+off, so no URL reaches a file on disk. A callback request that the page cannot have sent (not
+JSON, another shape) is answered 400.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ipaddress
 import logging
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -42,6 +45,7 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
                update_title=None)
     # no dev tools, and no request from the browser to plotly's version server
     app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
+    server.before_request(lambda: _refuse_bad_callback(app))
     links = [dcc.Link("Runs", href="/runs", id="link-runs", style={"marginRight": "12px"})]
     links += [dcc.Link(title, href=f"/{page}", id=f"link-{page}", style={"marginRight": "12px"})
               for page, (title, _) in PAGES.items()]
@@ -76,13 +80,13 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         if "run" in query and query["run"][0].isdigit():
             run = int(query["run"][0])
         name = (pathname or "/").strip("/")
-        shown = f"trials: {counts[run]}" if run is not None and run < len(counts) else ""
+        shown = f"trials: {counts[run]}" if run is not None and 0 <= run < len(counts) else ""
         return render(store, name, run), shown
 
     @app.callback(Output("trial-config", "children"), Input("trials-table", "active_cell"),
                   State("trials-table", "derived_viewport_data"))
     def trial_config(cell: dict[str, Any] | None, rows: list[dict[str, Any]] | None) -> Any:
-        if not cell or not rows or cell["row"] >= len(rows):
+        if not cell or not rows or not 0 <= cell["row"] < len(rows):
             return ""
         row = rows[cell["row"]]
         items = [html.Li(f"{k[len(CONFIG_PREFIX):]} = {v if v != '' else '- (inactive)'}")
@@ -104,6 +108,71 @@ def _refuse_traversal() -> Any:
     if any(part == ".." for part in re.split(r"[/\\]", path)) or "\0" in path:
         return _not_found(None)
     return None
+
+
+def _is_int(value: Any) -> bool:
+    return type(value) is int  # not a bool
+
+
+# What the app's own page sends as the value of each input and state of its callbacks.
+VALUES: dict[tuple[str, str], Callable[[Any], bool]] = {
+    ("poll", "n_intervals"): lambda v: v is None or _is_int(v),
+    ("counts", "data"): lambda v: isinstance(v, list) and all(_is_int(c) for c in v),
+    ("url", "pathname"): lambda v: v is None or isinstance(v, str),
+    ("url", "search"): lambda v: v is None or isinstance(v, str),
+    ("run", "value"): lambda v: v is None or _is_int(v),
+    ("trials-table", "active_cell"): lambda v: v is None or (isinstance(v, dict)
+                                                             and _is_int(v.get("row"))),
+    ("trials-table", "derived_viewport_data"):
+        lambda v: v is None or (isinstance(v, list) and all(isinstance(r, dict) for r in v)),
+}
+
+
+def _callback_problem(app: Dash, body: Any) -> str | None:
+    """Why `body` is no request that the app's page sends to run a callback (None when it is
+    one): the callback it names, its outputs, inputs and state as declared, their values of the
+    types in VALUES."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    output = body.get("output")
+    callback = app.callback_map.get(output) if isinstance(output, str) else None
+    if callback is None:
+        return "'output' names no callback of this app"
+    outputs = callback["output"]
+    declared = {
+        "outputs": [(o.component_id, o.component_property)
+                    for o in (outputs if isinstance(outputs, list) else [outputs])],
+        "inputs": [(d["id"], d["property"]) for d in callback["inputs"]],
+        "state": [(d["id"], d["property"]) for d in callback["state"]],
+    }
+    for key, expected in declared.items():
+        sent = body.get(key, [])
+        if key == "outputs" and not isinstance(outputs, list):
+            sent = [sent]  # one output: sent as one object
+        if not isinstance(sent, list) or not all(isinstance(d, dict) for d in sent) \
+                or [(d.get("id"), d.get("property")) for d in sent] != expected:
+            return f"{key!r} are not those of the callback {output!r}"
+    for item in [*body["inputs"], *body.get("state", [])]:
+        if not VALUES[item["id"], item["property"]](item.get("value")):
+            return f"the value of {item['id']}.{item['property']} is not one the page sends"
+    changed = body.get("changedPropIds", [])
+    if not isinstance(changed, list) or not all(isinstance(c, str) for c in changed):
+        return "'changedPropIds' is not a list of strings"
+    return None
+
+
+def _refuse_bad_callback(app: Dash) -> Any:
+    """A callback request that the page cannot have sent answers 400 with why (rather than a
+    500 from Dash or the callback failing on it)."""
+    request = flask.request
+    if request.method != "POST" or \
+            request.path != f"{app.config.routes_pathname_prefix}_dash-update-component":
+        return None
+    problem = _callback_problem(app, request.get_json(silent=True))
+    if problem is None:
+        return None
+    return flask.Response(f"bad callback request: {problem}\n", status=400,
+                          mimetype="text/plain")
 
 
 def _not_found(_: Any) -> Any:

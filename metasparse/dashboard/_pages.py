@@ -256,9 +256,9 @@ def runs_overview(store: RunStore) -> list[Any]:
     rows = []
     now = time.time()
     for index, directory in enumerate(store.directories):
-        raw = store.rows(index)
+        count = store.trials(index).total
         results = store.results(index)
-        row = {"run": index, "directory": str(directory), "trials": len(raw)}
+        row = {"run": index, "directory": str(directory), "trials": count}
         if isinstance(results, Unreadable):
             row.update({"name": directory.name, "progress": "", "best cost": "",
                         "last trial": "", "note": f"cannot analyze: {results}"})
@@ -267,8 +267,8 @@ def runs_overview(store: RunStore) -> list[Any]:
             ends = results.trials["end_time"].dropna() if len(results.trials) else []
             last = f"{now - ends.max().timestamp():.0f} s ago" if len(ends) else "-"
             row.update({"name": results.name, "optimizer": results.label,
-                        "progress": f"{len(raw)}/{target} ({100 * len(raw) / target:.0f}%)"
-                        if target else str(len(raw)),
+                        "progress": f"{count}/{target} ({100 * count / target:.0f}%)"
+                        if target else str(count),
                         "best cost": (results.incumbent or {}).get("cost", ""),
                         "last trial": last, "note": ""})
         rows.append(row)
@@ -286,14 +286,16 @@ def render(store: RunStore, page: str, index: int | None) -> list[Any]:
     if index is None or not 0 <= index < len(store.directories):
         return [note("Choose a run.")]
     results = store.results(index)
+    trials = store.trials(index)
     if isinstance(results, Unreadable):
-        raw = pd.DataFrame(store.rows(index))
         return [note(f"{store.directories[index]} cannot be analyzed: {results}. Its raw "
-                     f"trials.csv ({len(raw)} rows) is below."), table(raw, "raw-trials")]
+                     f"trials.csv ({trials.summary()}) is below."),
+                table(trials.rows, "raw-trials")]
     if results.trials.empty:
         return [note("No finished trial yet; this page fills in as trials finish.")]
     title, draw = PAGES[page]
     content = store.cached(index, f"page:{page}", lambda: draw(store, index, results))
     if isinstance(content, Unreadable):
         return [note(f"{title}: cannot be drawn for this run: {content}")]
-    return [html.H3(title), *content]
+    left_out = [] if len(trials.rows) == trials.total else [note(trials.summary())]
+    return [html.H3(title), *left_out, *content]

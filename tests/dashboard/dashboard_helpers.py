@@ -1,9 +1,10 @@
 """Helpers of the dashboard tests: a copy of a committed results directory, a trial appended to it
-through the results store as `metasparse optimize` records one, and the dashboard served on a
-free loopback port."""
+through the results store as `metasparse optimize` records one, the dashboard served on a free
+loopback port, and the text of a rendered page."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -59,3 +60,15 @@ def dashboard(*paths: Path, interval_s: float = 0.5) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def page_text(component) -> str:
+    """The text of a rendered page (Dash components to plain text)."""
+    if isinstance(component, list | tuple):
+        return " ".join(page_text(c) for c in component)
+    if isinstance(component, str):
+        return component
+    children = getattr(component, "children", None)
+    data = getattr(component, "data", None)
+    return " ".join([page_text(children) if children is not None else "",
+                     json.dumps(data) if data is not None else ""])

@@ -13,10 +13,18 @@ import sys
 from urllib.parse import urlsplit
 
 import pytest
-from dashboard_helpers import append_trial, copy_reference, dashboard
+from dashboard_helpers import append_trial, copy_reference, dashboard, page_text
 
 from metasparse.cli import main
-from metasparse.dashboard import RunStore, Unreadable, check_host, discover_runs, render
+from metasparse.dashboard import (
+    RunStore,
+    Unreadable,
+    check_host,
+    create_app,
+    discover_runs,
+    render,
+)
+from metasparse.dashboard._app import VALUES
 from metasparse.errors import MetasparseError
 from metasparse.results import SCENARIO, TRIALS
 
@@ -56,6 +64,89 @@ def test_a_path_traversal_request_is_refused(tmp_path):
         assert b"trial_id" not in body
 
 
+def post(url: str, path: str, body: bytes, content_type: str = "application/json"
+         ) -> tuple[int, bytes]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    connection.request("POST", path, body=body, headers={"Content-Type": content_type})
+    response = connection.getresponse()
+    return response.status, response.read()
+
+
+CALLBACK = "/_dash-update-component"
+# the request of the page callback that the browser sends for the runs page
+PAGE = {"output": "..page.children...counts-text.children..",
+        "outputs": [{"id": "page", "property": "children"},
+                    {"id": "counts-text", "property": "children"}],
+        "inputs": [{"id": "url", "property": "pathname", "value": "/runs"},
+                   {"id": "url", "property": "search", "value": ""},
+                   {"id": "run", "property": "value", "value": 0},
+                   {"id": "counts", "property": "data", "value": [8]}],
+        "changedPropIds": ["url.pathname"]}
+
+
+def changed(**fields: object) -> bytes:
+    """PAGE with some fields replaced, or (value_<k>) the value of its k-th input."""
+    body = json.loads(json.dumps(PAGE))
+    for name, value in fields.items():
+        if name.startswith("value_"):
+            body["inputs"][int(name[len("value_"):])]["value"] = value
+        else:
+            body[name] = value
+    return json.dumps(body).encode()
+
+
+MALFORMED = {
+    "not JSON": b"{not json",
+    "cut short": json.dumps(PAGE).encode()[:50],
+    "a list": b"[1, 2]",
+    "null": b"null",
+    "no output": b"{}",
+    "output not a string": changed(output=["page.children"]),
+    "no such callback": changed(output="nowhere.children"),
+    "outputs missing": changed(outputs=None),
+    "outputs of another callback": changed(outputs={"id": "trial-config",
+                                                    "property": "children"}),
+    "inputs not a list": changed(inputs="url.pathname"),
+    "an input missing": changed(inputs=PAGE["inputs"][:3]),
+    "inputs not objects": changed(inputs=[1, 2, 3, 4]),
+    "a state of no callback": changed(state=[{"id": "run", "property": "value"}]),
+    "pathname a number": changed(value_0=5),
+    "search a list": changed(value_1=["?run=1"]),
+    "run a string": changed(value_2="0"),
+    "run a bool": changed(value_2=True),
+    "counts a string": changed(value_3="8"),
+    "counts of strings": changed(value_3=["8"]),
+    "changedPropIds a number": changed(changedPropIds=5),
+    "active cell without a row": json.dumps({
+        "output": "trial-config.children",
+        "outputs": {"id": "trial-config", "property": "children"},
+        "inputs": [{"id": "trials-table", "property": "active_cell", "value": {"row": "x"}}],
+        "state": [{"id": "trials-table", "property": "derived_viewport_data", "value": []}],
+        "changedPropIds": []}).encode(),
+}
+
+
+def test_a_malformed_callback_request_is_a_400(tmp_path):
+    run = copy_reference(tmp_path)
+    with dashboard(run) as url:
+        status, body = post(url, CALLBACK, json.dumps(PAGE).encode())
+        assert status == 200 and b"runs-table" in body  # what the page sends is answered
+        for name, malformed in MALFORMED.items():
+            status, body = post(url, CALLBACK, malformed)
+            assert status == 400, (name, status, body[:300])
+            assert body.startswith(b"bad callback request: ") and body.count(b"\n") == 1, name
+        status, body = post(url, CALLBACK, json.dumps(PAGE).encode(), "text/plain")
+        assert status == 400 and body.startswith(b"bad callback request: ")
+
+
+def test_every_callback_value_has_a_check():
+    app = create_app(RunStore([]))
+    for callback in app.callback_map.values():
+        for item in [*callback["inputs"], *callback["state"]]:
+            assert (item["id"], item["property"]) in VALUES, item
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.org"])
 def test_only_loopback_unless_allowed(host, capsys, tmp_path):
     run = copy_reference(tmp_path)
@@ -85,18 +176,6 @@ def test_discovers_every_run_under_a_folder(tmp_path):
     first, second = copy_reference(tmp_path, "a"), copy_reference(tmp_path, "b")
     assert discover_runs([tmp_path]) == [first.resolve(), second.resolve()]
     assert discover_runs([first, tmp_path]) == [first.resolve(), second.resolve()]
-
-
-def page_text(component) -> str:
-    """The text of a rendered page (Dash components to plain text)."""
-    if isinstance(component, list | tuple):
-        return " ".join(page_text(c) for c in component)
-    if isinstance(component, str):
-        return component
-    children = getattr(component, "children", None)
-    data = getattr(component, "data", None)
-    return " ".join([page_text(children) if children is not None else "",
-                     json.dumps(data) if data is not None else ""])
 
 
 def test_unreadable_directories_show_what_they_can(tmp_path):
