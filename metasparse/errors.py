@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["ConfigError", "DataError", "MetasparseError", "OutputError", "ScenarioError",
-           "invalid_choice"]
+           "invalid_choice", "one_line"]
 
 
 class MetasparseError(Exception):
@@ -30,3 +30,11 @@ def invalid_choice(what: str, allowed, got) -> str:
     """The message "The 'x' parameter must be one of [...]; got 'y'"."""
     listed = ", ".join(repr(a) for a in allowed)
     return f"The {what!r} parameter must be one of [{listed}]; got {got!r}"
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """An exception as one line: its type, then its message with every run of whitespace
+    (newlines included) made one space, cut to `limit` characters."""
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[:limit - 3] + "..."

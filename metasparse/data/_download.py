@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metasparse.data._formats import encode_labels, one_line
+from metasparse.data._formats import encode_labels
 from metasparse.data._paths import openml_cache_path
-from metasparse.errors import DataError
+from metasparse.errors import DataError, one_line
 
 _TORCHVISION_CLASSES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10",
                         "cifar100": "CIFAR100"}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metasparse.errors import DataError
+from metasparse.errors import DataError, one_line
 
 IDX_STEMS = {
     "X": "train-images-idx3-ubyte",
@@ -42,12 +42,6 @@ class RawArrays:
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     image_shape: tuple[int, int, int] | None = None
-
-
-def one_line(exc: BaseException) -> str:
-    """The first line of an exception's message, prefixed with its type."""
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def encode_labels(*labels: np.ndarray, where: str = "dataset") -> list[np.ndarray]:

@@ -63,13 +63,12 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import BasicVariantGenerator, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
-from metasparse.errors import MetasparseError
+from metasparse.errors import MetasparseError, one_line
 from metasparse.optimize._configs import config_values
 from metasparse.optimize._optuna import searched, suggest
 from metasparse.optimize._random import sample
 from metasparse.optimize._runner import TrialOutcome, TrialRunner
 from metasparse.optimize._session import Session
-from metasparse.optimize._worker import one_line
 from metasparse.results import write_atomic
 
 __all__ = ["RayClusterError", "run"]

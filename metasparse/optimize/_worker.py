@@ -20,6 +20,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
+from metasparse.errors import one_line
+
 # JSON {"datasets": [...], "data_dir": ...} that the trial server reads at its start (_preload)
 PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
 # Metrics of a TrialResult that the results store keeps (test metrics never leave the child).
@@ -31,12 +33,6 @@ FS_METRICS = ("fs_error",)
 # What an evaluation outside tuning (a job with "evaluation": true) gets back besides: the test
 # split's scores and the validation curve.
 EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one line of at most 500 characters."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text if len(text) <= 500 else text[:497] + "..."
 
 
 def _die_with_parent() -> None:
