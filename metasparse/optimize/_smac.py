@@ -26,8 +26,11 @@ and the target function is this module's `target`, picklable as Dask needs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -157,16 +160,27 @@ def run(session: Session) -> None:
             for info, value in told:
                 facade.tell(info, value, save=False)
         if not session.done():  # out of time while replaying
-            # SMAC's random forest predicts with n_jobs=-1, so joblib hands its 10 small trees
-            # to a thread pool that it polls every 10 ms: on the quickstart that slept 0.14 s
-            # per trial (cProfile), half a trial's training. The facades do not expose n_jobs;
-            # joblib's sequential backend computes the same predictions in microseconds.
-            with joblib.parallel_config(backend="sequential"):
+            with _asking():
                 facade.optimize()
     finally:
         if client is not None:
             client.close()
             client.cluster.close()
+
+
+@contextlib.contextmanager
+def _asking() -> Iterator[None]:
+    """Where SMAC asks for configurations. Its random forest predicts with n_jobs=-1, so joblib
+    hands its 10 small trees to a thread pool that it polls every 10 ms: on the quickstart that
+    slept 0.14 s per trial (cProfile), half a trial's training; the facades do not expose
+    n_jobs, and joblib's sequential backend computes the same predictions in microseconds.
+    SMAC 2.4's local search also averages an empty list of timings for a debug message, whose
+    numpy warnings ("Mean of empty slice") land in the middle of progress bars."""
+    with joblib.parallel_config(backend="sequential"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+        warnings.filterwarnings("ignore", "invalid value encountered in scalar divide",
+                                RuntimeWarning)
+        yield
 
 
 def _warm_first(facade_class: Any, smac_scenario: SmacScenario, session: Session) -> Any:
@@ -227,7 +241,7 @@ def _replay(facade: Any, told: list[tuple[TrialInfo, TrialValue]]) -> bool:
     False at the first trial it does not propose (a run recorded before a change of settings
     or code, or by several workers, which finish out of order): the caller then tells a fresh
     facade every result instead, which resumes the search but not the same sequence."""
-    with joblib.parallel_config(backend="sequential"):
+    with _asking():
         for recorded, value in told:
             asked = facade.ask()
             if (asked.config, asked.instance, _epochs(asked.budget)) != (

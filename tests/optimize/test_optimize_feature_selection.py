@@ -23,6 +23,8 @@ from metasparse.space import preset_config
 from metasparse.train import fit
 
 
+# numpy's warnings from SMAC's local search once landed in the middle of progress bars
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("backend", ["smac", "optuna", "random"])
 def test_the_cost_is_the_selection_error_on_validation(tmp_path, backend):
     path = write_scenario(tmp_path, f"fs-{backend}", **FS, backend={"name": backend, "seed": 0})
