@@ -46,7 +46,22 @@ def run(args: argparse.Namespace) -> int:
         print()
     if len(summaries) > 1:
         print(comparison(summaries))
+        print()
+    print(next_steps(summaries, bool(scenario.heldout_instances)))
     return 0
+
+
+def next_steps(summaries: list[RunSummary], heldout: bool) -> str:
+    """What to do with the runs: explore, report, and (with held-out datasets) test."""
+    directory = summaries[0].directory if len(summaries) == 1 else summaries[0].directory.parent
+    lines = ["next:",
+             f"  metasparse dashboard {directory}     # explore the trials in the browser",
+             f"  metasparse analyze {summaries[0].directory}     # report.html: importance, "
+             "ablation, the incumbent against the presets"]
+    if heldout:
+        lines.append(f"  metasparse validate {summaries[0].directory}     # test the incumbent "
+                     "and the presets on the held-out datasets")
+    return "\n".join(lines)
 
 
 def comparison(summaries: list[RunSummary]) -> str:
