@@ -40,7 +40,9 @@ def select_features(config: Mapping[str, Any], dataset: Dataset, ks: Sequence[in
         BASELINES[name]
     for k in ks:
         check_k(k, dataset.n_features)
-    trained = fit(config, dataset, epochs, seed, device=device)
+    with tqdm(total=epochs, desc="training", unit="epoch", disable=not progress) as bar:
+        trained = fit(config, dataset, epochs, seed, device=device,
+                      report=lambda epoch, metrics: bar.update(1))
     ranking = rank_features(trained, importance)
     data = trained.data  # scaled as the network saw it: the baselines see the same
     jobs = [(SPARSE_METHOD, k) for k in ks]

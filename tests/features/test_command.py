@@ -107,3 +107,12 @@ def test_a_full_disk_is_one_line_and_leaves_the_files_as_they_were(tmp_path, mon
     assert captured.out == ""
     assert [p.name for p in tmp_path.iterdir()] == ["ranking.csv"]
     assert (tmp_path / "ranking.csv").read_text() == "a previous run's"
+
+
+def test_the_training_shows_its_progress_and_json_none(capsys):
+    # once: minutes of training with no sign of life before the 'evaluating' bar
+    assert main(["select-features", *FAST, "--k", "3"]) == 0
+    err = capsys.readouterr().err
+    assert "training: 100%" in err and "2/2" in err and "epoch" in err
+    assert main(["select-features", *FAST, "--k", "3", "--json"]) == 0
+    assert "training" not in capsys.readouterr().err
