@@ -44,6 +44,7 @@ bench: $(STAMP)
 	OMP_WAIT_POLICY=PASSIVE $(VENV)/bin/python bench/scaling.py
 	$(VENV)/bin/python bench/tuning_efficiency.py --out results/bench/tuning
 	$(VENV)/bin/python bench/tuning_efficiency.py --epochs 100 --seeds 0 --out results/bench/tuning
+	$(VENV)/bin/python bench/cli_startup.py
 
 # Mutation testing (mutmut) of metasparse/sparse/ against tests/sparse/ and of the results store
 # against its tests in tests/optimize/: a score per module and the surviving mutants. The mutants

@@ -1,17 +1,25 @@
 """The `metasparse` command: train, space, optimize (and the commands of later layers).
 
 Every error meant for the user (`MetasparseError`) prints as one line and exits with code 2.
+
+What a command needs (torch, scikit-learn, pandas, ConfigSpace, Dash...) is imported when it
+runs: `metasparse --help`, a command's `--help` and a usage error import none of it. The
+commands of the later layers are modules (`add_arguments(parser)`, `run(args)`) imported only
+when their command is given, and build their arguments from names alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from metasparse.errors import ConfigError, MetasparseError
 
@@ -21,10 +29,23 @@ EXIT_INTERRUPTED = 130
 
 class _Parser(argparse.ArgumentParser):
     """The parser of `metasparse` and of each of its commands: an argparse error (a bad value,
-    an unknown or a missing option) is one line and exit code 2, not the whole usage."""
+    an unknown or a missing option) is one line and exit code 2, not the whole usage.
+
+    `module`: the module that defines the command's arguments and runs it, imported when the
+    command is parsed (`metasparse --help` lists the commands without importing any)."""
+
+    def __init__(self, *args: Any, module: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._module = module
 
     def parse_known_args(self, args=None, namespace=None):
-        """As parse_args: an unknown argument is an error, of the command that got it."""
+        """As parse_args (an unknown argument is an error, of the command that got it), once the
+        arguments of a command's module are added."""
+        if self._module is not None:
+            command = importlib.import_module(self._module)
+            command.add_arguments(self)
+            self.set_defaults(handler=command.run)
+            self._module = None
         namespace, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
@@ -185,8 +206,6 @@ def _run_datasets(args: argparse.Namespace) -> int:
 
 def _optional_commands(sub) -> None:
     """Commands of the optimize/analysis layers, added where those layers are present."""
-    import importlib
-
     for name, module, help_text in (
         ("optimize", "metasparse.optimize._command",
          "tune a scenario with one of the search backends (see --backend)"),
@@ -204,15 +223,16 @@ def _optional_commands(sub) -> None:
          "run a research study (randomness of prune/grow, weight importance, what tuning "
          "the algorithms is worth) and its report"),
     ):
-        try:
-            command = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-            continue
-        parser = sub.add_parser(name, help=help_text, description=help_text)
-        command.add_arguments(parser)
-        parser.set_defaults(handler=command.run)
+        if _present(module):
+            sub.add_parser(name, help=help_text, description=help_text, module=module)
+
+
+def _present(module: str) -> bool:
+    """Whether `module` is there, found without importing its package (metasparse.dashboard's
+    `__init__` imports Dash)."""
+    package = importlib.util.find_spec(module.rpartition(".")[0])
+    return package is not None and importlib.machinery.PathFinder.find_spec(
+        module, package.submodule_search_locations) is not None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from metasparse.cli import main
+from metasparse.cli import _present, main
 
 
 def run_cli(*args):
@@ -114,3 +114,10 @@ def test_argparse_errors_are_one_line_and_help_the_whole_usage(args, prog, messa
     assert exited.value.code == 0
     help_text = capsys.readouterr().out
     assert help_text.startswith(f"usage: {prog} ") and "\noptions:\n" in help_text
+
+
+def test_a_command_of_an_absent_layer_is_left_out():
+    assert _present("metasparse.optimize._command")
+    assert _present("metasparse.dashboard._command")
+    assert not _present("metasparse.optimize._no_such_command")
+    assert not _present("metasparse.no_such_layer._command")

@@ -1,10 +1,13 @@
-"""The packages talk through their public modules only, and results/ sits below the packages
-that write and read results directories."""
+"""The packages talk through their public modules only, results/ sits below the packages that
+write and read results directories, and the command line imports what a command needs only when
+the command runs."""
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "metasparse"
@@ -81,3 +84,51 @@ def test_results_imports_none_of_the_packages_that_write_or_read_results():
             parts = module.split(".")
             assert not (parts[0] == "metasparse" and len(parts) > 1 and parts[1] in above), \
                 f"{path.name}:{line} imports {module}"
+
+
+
+# What `metasparse --help` or a usage error has no use for: seconds of CPU to import.
+HEAVY = ("torch", "sklearn", "pandas", "scipy", "ConfigSpace", "smac", "dash", "plotly",
+         "matplotlib", "optuna", "ray")
+PRINT_HEAVY = f"import sys\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+# Every command but `dashboard`, whose package (metasparse/dashboard/__init__.py) imports Dash.
+COMMANDS = ("train", "space", "datasets", "optimize", "analyze", "validate", "export",
+            "select-features", "study")
+
+
+def fresh_python(code: str, cwd: Path) -> str:
+    """What `code` prints, run by a fresh Python in `cwd`."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_help_and_usage_errors_import_nothing_heavy(tmp_path):
+    code = f"""
+import contextlib, io
+from metasparse.cli import main
+calls = [["--help"], ["nosuch"], ["train", "--dataset", "digits", "--epochs", "ten"],
+         ["optimize", "missing.yaml"], *([command, "--help"] for command in {COMMANDS!r})]
+for argv in calls:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+"""
+    assert fresh_python(code + PRINT_HEAVY, tmp_path) == "[]\n"
+
+
+def test_the_packages_import_their_public_names_on_first_use(tmp_path):
+    packages = ["metasparse", "metasparse.optimize", "metasparse.analysis", "metasparse.features",
+                "metasparse.study", "metasparse.results"]
+    code = f"""
+import importlib
+packages = [importlib.import_module(name) for name in {packages!r}]
+{PRINT_HEAVY}
+for package in packages:
+    for name in package.__all__:
+        getattr(package, name)
+"""
+    assert fresh_python(code, tmp_path) == "[]\n"

@@ -12,69 +12,41 @@ Everything takes and returns plain data (DataFrames, dicts of configurations); t
 functions.
 """
 
-from metasparse.analysis._ablation import ABLATION_COLUMNS, ablation_path
-from metasparse.analysis._compare import (
-    check_comparable,
-    compare_runs,
-    convergence,
-    convergence_summary,
-)
-from metasparse.analysis._explore import (
-    budget_correlation,
-    cost_over_time,
-    footprint,
-    incumbent_config,
-    incumbent_differences,
-    partial_dependence,
-    pdp_of,
-    per_instance,
-    reference_lines,
-    searched_parameters,
-    surrogate_ablation,
-    top_searched,
-)
-from metasparse.analysis._export import export_optuna, optuna_distribution
-from metasparse.analysis._figures import (
-    figure_ablation,
-    figure_budget_correlation,
-    figure_cost_over_time,
-    figure_footprint,
-    figure_importance,
-    figure_parallel,
-    figure_pareto,
-    figure_partial_dependence,
-    figure_per_instance,
-    figure_shapley,
-)
-from metasparse.analysis._html import PDP_PARAMETERS, write_html
-from metasparse.analysis._importance import Importance, fanova, local_importance
-from metasparse.analysis._pareto import (
-    dominated_by,
-    evaluate_presets,
-    pareto_front,
-    pareto_trials,
-    reference_point,
-)
-from metasparse.analysis._plots import (
-    plot_ablation,
-    plot_convergence,
-    plot_importance,
-    plot_pareto,
-    plot_per_instance,
-    save_figure,
-)
-from metasparse.analysis._report import Analysis, analyze, instance_title, write_report
-from metasparse.analysis._results import Results, find_runs, load_results, results_from_tables
-from metasparse.analysis._shapley import explain_shapley, shapley_ablation, tunability
-from metasparse.analysis._surrogate import Surrogate, fit_surrogate, select_trials
-from metasparse.analysis._training import TrainingCost, preset_config, train_runs
-from metasparse.analysis._validate import (
-    VALIDATION_COLUMNS,
-    never_updated,
-    validate,
-    validation_candidates,
-    validation_summary,
-)
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_ablation": ["ABLATION_COLUMNS", "ablation_path"],
+    "_compare": ["check_comparable", "compare_runs", "convergence", "convergence_summary"],
+    "_explore": [
+        "budget_correlation", "cost_over_time", "footprint", "incumbent_config",
+        "incumbent_differences", "partial_dependence", "pdp_of", "per_instance", "reference_lines",
+        "searched_parameters", "surrogate_ablation", "top_searched",
+    ],
+    "_export": ["export_optuna", "optuna_distribution"],
+    "_figures": [
+        "figure_ablation", "figure_budget_correlation", "figure_cost_over_time", "figure_footprint",
+        "figure_importance", "figure_parallel", "figure_pareto", "figure_partial_dependence",
+        "figure_per_instance", "figure_shapley",
+    ],
+    "_html": ["PDP_PARAMETERS", "write_html"],
+    "_importance": ["Importance", "fanova", "local_importance"],
+    "_pareto": [
+        "dominated_by", "evaluate_presets", "pareto_front", "pareto_trials", "reference_point",
+    ],
+    "_plots": [
+        "plot_ablation", "plot_convergence", "plot_importance", "plot_pareto", "plot_per_instance",
+        "save_figure",
+    ],
+    "_report": ["Analysis", "analyze", "instance_title", "write_report"],
+    "_results": ["Results", "find_runs", "load_results", "results_from_tables"],
+    "_shapley": ["explain_shapley", "shapley_ablation", "tunability"],
+    "_surrogate": ["Surrogate", "fit_surrogate", "select_trials"],
+    "_training": ["TrainingCost", "preset_config", "train_runs"],
+    "_validate": [
+        "VALIDATION_COLUMNS", "never_updated", "validate", "validation_candidates",
+        "validation_summary",
+    ],
+})
 
 __all__ = [
     "ABLATION_COLUMNS",

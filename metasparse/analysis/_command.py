@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from metasparse.analysis._report import (
-    Analysis,
-    analyze,
-    top_parameters,
-    write_index,
-    write_report,
-)
-from metasparse.analysis._results import find_runs, load_results
 from metasparse.errors import MetasparseError
 from metasparse.results import hold_directories
+
+if TYPE_CHECKING:
+    from metasparse.analysis._report import Analysis
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasparse.analysis._results import find_runs
     from metasparse.space import preset_names
 
     if args.reference is not None and args.reference not in preset_names(relative=True):
@@ -64,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, groups: list[list[Path]]) -> int:
+    from metasparse.analysis._report import write_report
+    from metasparse.analysis._results import load_results
+
     if len(groups) == 1 and len(groups[0]) > 1:
         return _per_space(args, args.results[0], groups[0])
     if any(len(group) > 1 for group in groups):
@@ -77,6 +77,8 @@ def _run(args: argparse.Namespace, groups: list[list[Path]]) -> int:
 
 
 def _analyze(args: argparse.Namespace, runs) -> Analysis:
+    from metasparse.analysis._report import analyze
+
     analysis = analyze(runs, reference=args.reference, evaluate=args.evaluate or False,
                        seeds=args.seeds,
                        presets=args.presets, progress=not args.no_progress)
@@ -86,6 +88,9 @@ def _analyze(args: argparse.Namespace, runs) -> Analysis:
 
 
 def _per_space(args: argparse.Namespace, parent: Path, directories: list[Path]) -> int:
+    from metasparse.analysis._report import write_index, write_report
+    from metasparse.analysis._results import load_results
+
     analyses, reports = [], []
     for directory in directories:
         analysis = _analyze(args, [load_results(directory)])
@@ -100,6 +105,8 @@ def _per_space(args: argparse.Namespace, parent: Path, directories: list[Path]) 
 
 
 def _print_summary(analysis: Analysis, report: Path) -> None:
+    from metasparse.analysis._report import top_parameters
+
     top = top_parameters(analysis.importance.main, 5)
     print(f"{analysis.main.name}: report written to {report}")
     print("  most important: " + ", ".join(

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from metasparse.analysis._export import export_optuna
-from metasparse.analysis._results import load_results
-
 FORMATS = ("optuna",)
 DEFAULT_FILE = "optuna-export.journal"
 
@@ -27,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import optuna
+
+    from metasparse.analysis._export import export_optuna
+    from metasparse.analysis._results import load_results
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     results = load_results(args.results)

@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from metasparse.analysis._results import find_runs, load_results
-from metasparse.analysis._validate import (
-    VALIDATION_FILE,
-    never_updated,
-    validate,
-    validation_summary,
-)
 from metasparse.errors import MetasparseError
-from metasparse.results import JobTable, hold_directories, write_atomic
-from metasparse.space import relative_hint
+from metasparse.results import VALIDATION, JobTable, hold_directories, write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasparse.analysis._results import find_runs
     from metasparse.space import preset_names
 
     if args.seeds < 1:
@@ -60,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace, directories: list[Path]) -> int:
+    from metasparse.analysis._results import load_results
+    from metasparse.analysis._validate import never_updated, validate, validation_summary
+    from metasparse.space import relative_hint
+
     runs = [load_results(d) for d in directories]
     for results in runs:
-        target = results.directory / VALIDATION_FILE
+        target = results.directory / VALIDATION
         previous = None if args.rerun else _previous(directories)
 
         def save(frame: pd.DataFrame, target: Path = target) -> None:
@@ -84,8 +83,10 @@ def _validate(args: argparse.Namespace, directories: list[Path]) -> int:
 
 
 def _previous(directories: list[Path]) -> pd.DataFrame | None:
-    frames = [JobTable(d / VALIDATION_FILE).frame() for d in directories
-              if (d / VALIDATION_FILE).is_file()]
+    import pandas as pd
+
+    frames = [JobTable(d / VALIDATION).frame() for d in directories
+              if (d / VALIDATION).is_file()]
     return pd.concat(frames, ignore_index=True) if frames else None
 
 

@@ -8,10 +8,14 @@ classifier.
     scores = evaluate_selection(trained.data, ranking, k=20, classifier="svm")
 """
 
-from metasparse.features._baselines import ALL_FEATURES, BASELINES
-from metasparse.features._evaluate import CLASSIFIERS, Selection, evaluate_selection
-from metasparse.features._ranking import IMPORTANCES, Ranking, check_k, rank_features
-from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_baselines": ["ALL_FEATURES", "BASELINES"],
+    "_evaluate": ["CLASSIFIERS", "Selection", "evaluate_selection"],
+    "_ranking": ["IMPORTANCES", "Ranking", "check_k", "rank_features"],
+    "_select": ["RESULT_COLUMNS", "FeatureSelection", "select_features"],
+})
 
 __all__ = [
     "ALL_FEATURES",

@@ -8,14 +8,14 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metasparse.errors import ConfigError, OutputError
-from metasparse.features._baselines import BASELINES
-from metasparse.features._evaluate import CLASSIFIERS
-from metasparse.features._plot import plot_accuracy
-from metasparse.features._ranking import IMPORTANCES
-from metasparse.features._select import RESULT_COLUMNS, FeatureSelection, select_features
+from metasparse.features._names import BASELINE_NAMES, CLASSIFIER_NAMES, IMPORTANCE_NAMES
 from metasparse.results import csv_text
+
+if TYPE_CHECKING:
+    from metasparse.features._select import FeatureSelection
 
 DEFAULT_PRESET = "quickselection"  # SET on a denoising autoencoder
 MAX_SEED = 2 ** 32 - 1  # the largest random_state that scikit-learn takes
@@ -32,12 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: 10)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--importance", default="neuron_strength",
-                        help=f"how the network ranks features, one of {IMPORTANCES.names()} "
+                        help=f"how the network ranks features, one of {IMPORTANCE_NAMES} "
                              "(default: neuron_strength)")
     parser.add_argument("--classifier", default="svm",
-                        help=f"downstream classifier, one of {CLASSIFIERS.names()} (default: svm)")
+                        help=f"downstream classifier, one of {CLASSIFIER_NAMES} (default: svm)")
     parser.add_argument("--baselines", nargs="*", default=[],
-                        help=f"baseline rankings among {BASELINES.names()} (default: none)")
+                        help=f"baseline rankings among {BASELINE_NAMES} (default: none)")
     parser.add_argument("--output", "--out", dest="out", type=Path,
                         help="directory for ranking.csv, results.csv and accuracy.png "
                              "(--out: the same)")
@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from metasparse.data import load_dataset
+    from metasparse.features._select import select_features
     from metasparse.space import get_preset, parse_assignment, resolve_config
 
     if args.epochs < 1:
@@ -110,6 +111,9 @@ def _write(selection: FeatureSelection, out: Path) -> None:
     """Write ranking.csv, results.csv and accuracy.png into `out`, each to a temporary file
     first: the files are replaced once all three are written, so a failed write (a full disk)
     leaves none of them half-written."""
+    from metasparse.features._plot import plot_accuracy
+    from metasparse.features._select import RESULT_COLUMNS
+
     ranking = selection.ranking
     ranks = [{"feature": int(feature), "score": float(ranking.scores[feature]), "rank": rank}
              for rank, feature in enumerate(ranking.order, start=1)]

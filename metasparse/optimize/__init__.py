@@ -9,27 +9,16 @@ Results go to the scenario's output directory in the format of docs/CONTRACTS.md
 through metasparse.results; running the same scenario again resumes it.
 """
 
-from metasparse.optimize._backends import BACKENDS, Backend, backend_names, register_backend
-from metasparse.optimize._evaluate import evaluate_run
-from metasparse.optimize._optimize import (
-    OptimizationInterrupted,
-    RunSummary,
-    optimize,
-    summary_table,
-)
-from metasparse.optimize._runner import (
-    PairResult,
-    TrialInterrupted,
-    TrialOutcome,
-    TrialRunner,
-)
-from metasparse.optimize._scenario import (
-    Budget,
-    Scenario,
-    load_scenario,
-    shipped_scenarios,
-)
-from metasparse.optimize._store import ResultsStore
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_backends": ["BACKENDS", "Backend", "backend_names", "register_backend"],
+    "_evaluate": ["evaluate_run"],
+    "_optimize": ["OptimizationInterrupted", "RunSummary", "optimize", "summary_table"],
+    "_runner": ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner"],
+    "_scenario": ["Budget", "Scenario", "load_scenario", "shipped_scenarios"],
+    "_store": ["ResultsStore"],
+})
 
 
 def connect_ray(address: str | None, num_cpus: int | None = None, **init) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from metasparse.optimize._backends import backend_names
-from metasparse.optimize._optimize import OptimizationInterrupted, RunSummary, optimize
-from metasparse.optimize._scenario import load_scenario
+
+if TYPE_CHECKING:
+    from metasparse.optimize._optimize import RunSummary
 
 EXIT_INTERRUPTED = 130
 
@@ -33,8 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasparse.optimize._scenario import load_scenario
+
     scenario = load_scenario(args.scenario, n_trials=args.n_trials, walltime=args.walltime,
                              output=args.output, n_workers=args.n_workers, backend=args.backend)
+    # imported once the scenario is read: an error in it costs no import of what the search needs
+    from metasparse.optimize._optimize import OptimizationInterrupted, optimize
+
     try:
         summaries = optimize(scenario, progress=not args.no_progress)
     except OptimizationInterrupted as stop:

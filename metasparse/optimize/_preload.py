@@ -1,4 +1,6 @@
-"""Imported by the trial server at its start: reads the run's datasets into the data cache.
+"""Imported by the trial server at its start: reads the run's datasets into the data cache, and
+imports what a trial of the feature-selection objective uses (scikit-learn's classifiers), which
+the trials then find imported.
 
 Every trial is a process forked from that server, so a dataset the server has read is in every
 trial's memory from the start instead of being parsed again per trial (about 70 ms for digits,
@@ -13,6 +15,7 @@ import os
 
 from metasparse.data import load_dataset
 from metasparse.errors import MetasparseError
+from metasparse.features import evaluate_selection, rank_features  # noqa: F401  (see above)
 from metasparse.optimize._worker import PRELOAD_ENV_VAR
 
 

@@ -81,7 +81,6 @@ from metasparse._paths import shipped_dir
 from metasparse.errors import ConfigError, MetasparseError, ScenarioError
 from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
-from metasparse.optimize._warm_start import check_warm_start
 from metasparse.results import FIRST_OBJECTIVES, SECOND_OBJECTIVES, default_reference
 
 __all__ = ["Budget", "Scenario", "load_scenario", "shipped_scenarios"]
@@ -220,6 +219,8 @@ class Scenario(BaseModel):
         if len(self.crash_cost) > len(self.objectives):
             raise ValueError(f"crash_cost has one entry per objective ({len(self.objectives)}); "
                              f"got {len(self.crash_cost)}")
+        from metasparse.optimize._warm_start import check_warm_start  # imports ConfigSpace
+
         check_warm_start(self.warm_start)
         self.backend.settle(self.multi_objective, per_epoch=self.objectives[0] == "val_error")
         return self

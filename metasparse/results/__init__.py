@@ -10,50 +10,30 @@ append-only job tables that survive a killed process).
     trials = read_trials("results/quickstart/" + TRIALS)   # validated; a torn last line is no row
 """
 
-from metasparse.results._codec import (
-    choices_of,
-    format_value,
-    iso_time,
-    kind_of,
-    number,
-    parse_cell,
-    parse_value,
-    plain,
-    timestamp,
-)
-from metasparse.results._directory import default_reference, find_runs, read_scenario
-from metasparse.results._files import JobTable, csv_text, read_rows, read_yaml, write_atomic
-from metasparse.results._incumbent import incumbent_history
-from metasparse.results._lock import LOCK_FILE, hold_directories, hold_directory, output_error
-from metasparse.results._markdown import format_number, markdown_table
-from metasparse.results._objectives import (
-    FIRST_OBJECTIVES,
-    OBJECTIVES,
-    SECOND_OBJECTIVES,
-    Objective,
-    crash_costs,
-    objective,
-)
-from metasparse.results._resumable import check_resumable
-from metasparse.results._schema import (
-    CONFIG_PREFIX,
-    INCUMBENT,
-    INSTANCE_COLUMNS,
-    INSTANCES,
-    METRIC_COLUMNS,
-    REFERENCE,
-    REPORT,
-    SCENARIO,
-    TRAJECTORY,
-    TRAJECTORY_COLUMNS,
-    TRIALS,
-    VALIDATION,
-    WARM_START,
-    config_column,
-    cost_columns,
-    trial_columns,
-)
-from metasparse.results._tables import read_table, read_trials
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_codec": [
+        "choices_of", "format_value", "iso_time", "kind_of", "number", "parse_cell", "parse_value",
+        "plain", "timestamp",
+    ],
+    "_directory": ["default_reference", "find_runs", "read_scenario"],
+    "_files": ["JobTable", "csv_text", "read_rows", "read_yaml", "write_atomic"],
+    "_incumbent": ["incumbent_history"],
+    "_lock": ["LOCK_FILE", "hold_directories", "hold_directory", "output_error"],
+    "_markdown": ["format_number", "markdown_table"],
+    "_objectives": [
+        "FIRST_OBJECTIVES", "OBJECTIVES", "SECOND_OBJECTIVES", "Objective", "crash_costs",
+        "objective",
+    ],
+    "_resumable": ["check_resumable"],
+    "_schema": [
+        "CONFIG_PREFIX", "INCUMBENT", "INSTANCE_COLUMNS", "INSTANCES", "METRIC_COLUMNS",
+        "REFERENCE", "REPORT", "SCENARIO", "TRAJECTORY", "TRAJECTORY_COLUMNS", "TRIALS",
+        "VALIDATION", "WARM_START", "config_column", "cost_columns", "trial_columns",
+    ],
+    "_tables": ["read_table", "read_trials"],
+})
 
 __all__ = [
     "CONFIG_PREFIX",

@@ -10,24 +10,19 @@ Each is a resumable grid of runs (one CSV row per finished run) followed by a re
 in <output>/report/ (Markdown, PNG, CSV).
 """
 
-from metasparse.study._configuration_report import (
-    across,
-    blocks,
-    combination,
-    configurability,
-    difference,
-    rank,
-    verdict,
-)
-from metasparse.study._importance import correlations, curve_gaps, measure
-from metasparse.study._randomness import best_fixed_ratio, learning_speed, summarize
-from metasparse.study._spec import (
-    ConfigurationStudy,
-    FeatureSelectionStudy,
-    ImportanceStudy,
-    RandomnessStudy,
-    load_study,
-)
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_configuration_report": [
+        "across", "blocks", "combination", "configurability", "difference", "rank", "verdict",
+    ],
+    "_importance": ["correlations", "curve_gaps", "measure"],
+    "_randomness": ["best_fixed_ratio", "learning_speed", "summarize"],
+    "_spec": [
+        "ConfigurationStudy", "FeatureSelectionStudy", "ImportanceStudy", "RandomnessStudy",
+        "load_study",
+    ],
+})
 
 __all__ = [
     "ConfigurationStudy",

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from metasparse.cli import main
-from metasparse.features import _command
+from metasparse.features import BASELINES, CLASSIFIERS, IMPORTANCES, _names, _plot, _select
 
 FAST = ["--dataset", "wine", "--set", "hidden_sizes=16", "--epochs", "2"]
 
@@ -73,6 +73,13 @@ def test_json_names_the_networks_score_by_its_task(capsys):
         assert f"val_{other}" not in out and f"test_{other}" not in out
 
 
+def test_the_help_lists_the_names_of_the_registries():
+    # the help takes the names from _names, which imports neither torch nor scikit-learn
+    assert IMPORTANCES.names() == _names.IMPORTANCE_NAMES
+    assert CLASSIFIERS.names() == _names.CLASSIFIER_NAMES
+    assert BASELINES.names() == _names.BASELINE_NAMES
+
+
 def _no_training(*args, **kwargs):
     pytest.fail("trained before refusing the input")
 
@@ -82,7 +89,7 @@ def test_refuses_an_out_that_cannot_be_written_before_training(out, tmp_path, mo
                                                                capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "file").write_text("kept")
-    monkeypatch.setattr(_command, "select_features", _no_training)
+    monkeypatch.setattr(_select, "select_features", _no_training)
     assert main(["select-features", *FAST, "--k", "3", "--out", out]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"metasparse select-features: error: cannot write the output "
@@ -99,7 +106,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_files_as_they_were(tmp_path, mon
         path.write_bytes(b"\x89PNG half")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(_command, "plot_accuracy", fill_the_disk)
+    monkeypatch.setattr(_plot, "plot_accuracy", fill_the_disk)
     assert main(["select-features", *FAST, "--k", "3", "--out", str(tmp_path), "--json"]) == 2
     captured = capsys.readouterr()
     assert captured.err == (f"metasparse select-features: error: cannot write "
