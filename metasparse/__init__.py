@@ -7,14 +7,7 @@ that `import metasparse` stays light.
 
 from __future__ import annotations
 
-from typing import Any
+from metasparse._lazy import lazy_exports
 
 __all__ = ["Sparsifier", "sparsify"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from metasparse import sparsifier
-
-        return getattr(sparsifier, name)
-    raise AttributeError(f"module 'metasparse' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"sparsifier": __all__})

@@ -117,7 +117,7 @@ class Sparsifier:
                                                  generator, layers)
         self._replaced = [(old, new) for old, new in zip(
             dense, _compressed_parameters(self.topology), strict=True) if old is not None]
-        self._layers = [(name, weight) for name, weight in layers]
+        self._layers = list(layers)
         self.optimizer: torch.optim.Optimizer | None = None
         self._hook = None
         self._counted = 0  # optimizer steps taken
