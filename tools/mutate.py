@@ -78,8 +78,10 @@ SPARSE_SLOW = ("test_topology_invariants.py", "test_execution_equivalence.py")
 
 
 def sparse_tests(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in (root / "tests" / "sparse").glob("test_*.py")
-                  if p.name not in SPARSE_SLOW)
+    """tests/sparse/ less SPARSE_SLOW, and the checkpoint tests of the sparsifier (the
+    topology's state_dict lives in metasparse/sparse/)."""
+    return sorted([*(str(p.relative_to(root)) for p in (root / "tests" / "sparse").glob("test_*.py")
+                     if p.name not in SPARSE_SLOW), "tests/sparsifier/test_checkpoint.py"])
 
 
 def store_tests(root: Path) -> list[str]:

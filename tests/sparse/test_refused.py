@@ -1,0 +1,26 @@
+"""What the sparse execution path refuses, by its one table (metasparse.sparse.compressed.REFUSED):
+the trainer's refusal and the search space's read the same reasons."""
+
+from __future__ import annotations
+
+import pytest
+from conformance_harness import READERS
+
+from metasparse.space import get_preset
+from metasparse.sparse.compressed import REFUSED, sparse_path_refusal
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(READERS["sparse"].refuses))
+def test_each_setting_the_conformance_suite_expects_refused_is_refused_with_its_reason(key,
+                                                                                     value):
+    message = sparse_path_refusal({**get_preset("rigl"), key: value})
+    assert message == f"The {key!r} parameter {value!r} {REFUSED[key][1]}; use execution=masked"
+
+
+def test_convolutional_models_are_refused_and_a_runnable_configuration_is_not():
+    for model in ("cnn", "resnet18", "vgg16"):
+        assert sparse_path_refusal({"model": model}).startswith(
+            f"The 'model' parameter {model!r} has convolutions")
+    assert sparse_path_refusal(get_preset("rigl")) is None
+    assert sparse_path_refusal({}) is None
+    assert sparse_path_refusal({"model": "mlp", "fan_in": "free"}) is None
