@@ -3,10 +3,11 @@ metasparse as a scenario's `target` (scenario.yaml beside this file).
 
 The model is a small convolutional network written here, not one of metasparse's; the data are
 scikit-learn's bundled 8x8 digits (offline); the loop is a plain PyTorch loop with a DataLoader.
-metasparse calls `train(config, budget, seed)` once per trial and seed: `config` is the whole
-configuration (the searched values over the meta-space's defaults), `budget` the epochs. It
-returns the metrics; metasparse tunes on `val_error` and never records the test scores while
-tuning.
+metasparse calls `train(config, budget, seed, report)` once per trial and seed: `config` is the
+whole configuration (the searched values over the meta-space's defaults), `budget` the epochs,
+`report(epoch, metrics)` takes the validation error after every epoch (so that a pruner can stop
+a bad trial early). It returns the metrics; metasparse tunes on `val_error` and never records the
+test scores while tuning.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def scores(model: nn.Module, split: torch.utils.data.TensorDataset) -> tuple[flo
     return float((out.argmax(1) != y).float().mean()), float(nn.functional.cross_entropy(out, y))
 
 
-def train(config: dict, budget: int, seed: int) -> dict[str, float]:
+def train(config: dict, budget: int, seed: int, report=None) -> dict[str, float]:
     torch.manual_seed(seed)
     train_set, val_set, test_set = digits(seed)
     loader = torch.utils.data.DataLoader(train_set, batch_size=int(config["batch_size"]),
@@ -62,14 +63,16 @@ def train(config: dict, budget: int, seed: int) -> dict[str, float]:
     optimizer = torch.optim.SGD(sparsifier.param_groups(config["lr"]), lr=config["lr"],
                                 momentum=config["momentum"], weight_decay=config["weight_decay"])
     sparsifier.attach(optimizer)
-    for _ in range(budget):
+    for epoch in range(1, budget + 1):
         model.train()
         for x, y in loader:
             nn.functional.cross_entropy(model(x), y).backward()
             optimizer.step()
             sparsifier.step()
             optimizer.zero_grad()
-    val_error, val_loss = scores(model, val_set)
+        val_error, val_loss = scores(model, val_set)
+        if report is not None:
+            report(epoch, {"val_error": val_error})
     # test scores reach only evaluations outside tuning (`metasparse validate`): tuning never
     # records them
     test_error, test_loss = scores(model, test_set)

@@ -51,6 +51,8 @@ class PairResult:
     error: str = ""
     start_time: float = 0.0
     end_time: float = 0.0
+    # what it trained with where a search may have sampled otherwise (_worker.TRAINED)
+    trained: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,24 +155,24 @@ class TrialRunner:
                 message = None
             if message is None:
                 return results, *self._ended(process, results), last_value
-            kind, index = message[0], message[1]
-            instance, seed = pairs[index]
-            if kind == "epoch":
-                current = {"val_error": message[3]["val_error"]}
+            instance, seed = pairs[message.pair]
+            if isinstance(message, _worker.Epoch):
+                current = {"val_error": message.metrics["val_error"]}
                 done = [r.metrics["val_error"] for r in results]
                 last_value = (sum(done) + current["val_error"]) / (len(done) + 1)
                 if report is not None and self.objectives[0] == "val_error" \
-                        and report(index * budget + message[2], last_value):
-                    error = f"pruned at epoch {message[2]} of {instance}"
+                        and report(message.pair * budget + message.epoch, last_value):
+                    error = f"pruned at epoch {message.epoch} of {instance}"
                     _cut(results, pairs, "pruned", error, current, start)
                     return results, "pruned", error, last_value
-            elif kind == "result":
-                _, _, status, metrics, error, t0, t1 = message
-                results.append(PairResult(instance, seed, status, metrics, error, t0, t1))
+            elif isinstance(message, _worker.Result):
+                results.append(PairResult(instance, seed, message.status, message.metrics,
+                                          message.error, message.start, message.end,
+                                          message.trained))
                 current = {}
             else:
-                _, _, error, t0, t1 = message
-                results.append(PairResult(instance, seed, "crashed", {}, error, t0, t1))
+                results.append(PairResult(instance, seed, "crashed", {}, message.error,
+                                          message.start, message.end))
 
     def _ended(self, process: Any, results: list[PairResult]) -> tuple[str, str]:
         process.join(timeout=5)

@@ -53,6 +53,12 @@ and what is allowed, raised before anything trains. Keys (defaults in brackets):
     target: my_target.py:train    # [none: the built-in trainer] a user's function that trains
                                   #   a configuration and returns its metrics (_target.py);
                                   #   its instances are labels for it, not datasets
+    axes: [sparse, optimizer]     # [all; [sparse] with a target] the groups of axes searched
+                                  #   (spaces/meta.yaml's `axes`: model, sparse, optimizer);
+                                  #   the space's other parameters are held at their defaults
+                                  #   and written to `fixed` in the run's scenario.yaml. A
+                                  #   target sees the sparse axes (weight_init, density ...
+                                  #   execution), not the trainer's model and data axes
 
 Keys that steer a run rather than define it (n_trials, walltime, n_workers, trial_timeout,
 output) may change when a run is resumed; any other change is refused.
@@ -154,6 +160,7 @@ class Scenario(BaseModel):
     data_dir: str | None = None
     warm_start: str | list[str] | None = None
     target: str | None = None
+    axes: list[str] | None = Field(default=None, min_length=1)
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -201,8 +208,8 @@ class Scenario(BaseModel):
         if len(self.objectives) == 2 and self.objectives[1] not in SECOND_OBJECTIVES:
             raise ValueError(f"objectives[1] must be one of {list(SECOND_OBJECTIVES)}; "
                              f"got {self.objectives[1]!r}")
-        for key in ("instances", "heldout_instances", "seeds", "space"):
-            values = getattr(self, key)
+        for key in ("instances", "heldout_instances", "seeds", "space", "axes"):
+            values = getattr(self, key) or []
             repeated = next((v for i, v in enumerate(values) if v in values[:i]), None)
             if repeated is not None:
                 raise ValueError(f"{key} must not repeat an entry; got {repeated!r} twice")
@@ -257,6 +264,8 @@ class Scenario(BaseModel):
         data = self.model_dump(mode="json")
         data["backend"] = {k: v for k, v in data["backend"].items() if v is not None}
         data["output"] = str(self.output_dir)
+        if data["axes"] is None:  # as a run from before `axes` wrote it
+            del data["axes"]
         for key in ("space", "crash_cost"):
             if len(data[key]) == 1:
                 data[key] = data[key][0]
@@ -340,15 +349,22 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
 def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
     from metasparse.data import available_datasets, check_datasets
-    from metasparse.space import get_preset, load_space, preset_names, resolve_config
+    from metasparse.space import axes_held, get_preset, load_space, preset_names, resolve_config
 
     try:
         resolve_config(scenario.fixed)
     except MetasparseError as exc:
         raise ScenarioError(f"{label}: fixed: {exc}") from None
+    searched = scenario.axes or (["sparse"] if scenario.target is not None else None)
     spaces = []
     for spec in scenario.space:
         resolved = resolve_space(spec, path)
+        try:
+            if searched is not None:
+                held = axes_held(resolved, searched, scenario.fixed)
+                scenario.fixed = {**scenario.fixed, **held}
+        except MetasparseError as exc:
+            raise ScenarioError(f"{label}: space {spec!r}: {exc}") from None
         try:
             _check_task(scenario, load_space(resolved, fixed=scenario.fixed))
         except MetasparseError as exc:

@@ -30,6 +30,8 @@ from metasparse.results import (
     OBJECTIVES,
     REFERENCE,
     SCENARIO,
+    TRAINED,
+    TRAINED_COLUMNS,
     TRAJECTORY,
     TRAJECTORY_COLUMNS,
     TRIALS,
@@ -87,7 +89,7 @@ class ResultsStore:
         self.columns = trial_columns(len(self.objectives), self.params)
         self.trials = JobTable(self.directory / TRIALS, key="trial_id", columns=self.columns)
         self.trial_instances = JobTable(self.directory / INSTANCES, key="trial_id",
-                                        columns=INSTANCE_COLUMNS)
+                                        columns=[*INSTANCE_COLUMNS, *TRAINED_COLUMNS])
         self._thread_lock = threading.Lock()
 
     # ---------------------------------------------------------------- opening
@@ -111,10 +113,12 @@ class ResultsStore:
                 "with another space or objectives?); pick another --output")
         ids = self.trials.keys()
         self.trial_instances.repair()
+        if self.trial_instances.header() == list(INSTANCE_COLUMNS):
+            self.trial_instances.columns = list(INSTANCE_COLUMNS)  # a run from before TRAINED
         rows = self.trial_instances.rows()
         kept = [row for row in rows if row["trial_id"] in ids]
         if len(kept) != len(rows):
-            write_atomic(self.trial_instances.path, csv_text(INSTANCE_COLUMNS, kept))
+            write_atomic(self.trial_instances.path, csv_text(self.trial_instances.columns, kept))
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -212,13 +216,16 @@ class ResultsStore:
         pair = outcome.pairs[index]
         metric = OBJECTIVES[self.objectives[0]].metric
         cost = pair.metrics[metric] if pair.status == "success" else outcome.costs[0]
-        return {
+        row = {
             "trial_id": str(trial_id), "instance": pair.instance, "seed": str(pair.seed),
             "budget": str(outcome.budget), "status": pair.status, "cost": repr(float(cost)),
             **{key: number(pair.metrics.get(key)) for key in METRIC_COLUMNS},
             "start_time": iso_time(pair.start_time), "end_time": iso_time(pair.end_time),
             "error": pair.error,
+            **{column: format_value(pair.trained[p]) if p in pair.trained else ""
+               for p, column in zip(TRAINED, TRAINED_COLUMNS, strict=True)},
         }
+        return {key: row[key] for key in self.trial_instances.columns}
 
     def _write_derived(self, rows: list[dict[str, str]]) -> None:
         trajectory, best = incumbent_history(rows, len(self.objectives))

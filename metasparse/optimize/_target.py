@@ -10,11 +10,18 @@ The function is called once per (instance, seed) pair of a trial as
 
 with the full configuration (the searched values over the meta-space's defaults, so
 `metasparse.sparsify(model, optimizer, total_steps, **config)` takes it as it is), the budget in
-epochs and the seed; a function with a parameter named `instance` also gets the scenario's
-instance (with a target, instances are labels for it, not datasets). It returns the metrics:
-`val_error` (and the scenario's second objective, if any) must be finite numbers; the other
-metrics of the results table that it leaves out are recorded as NaN. A target that raises or
-returns no required metric makes a failed trial with its one-line reason; the run goes on.
+epochs and the seed. A function with a parameter named `instance` also gets the scenario's
+instance (with a target, instances are labels for it, not datasets); one with a parameter named
+`report` gets a function to call after every epoch,
+
+    report(epoch, {"val_error": 0.31})            # epoch 1, 2, ...; val_accuracy optional
+
+so that Optuna's pruners and Ray's ASHA can stop a bad trial early (the trial is then killed in
+the middle of the target, as a timeout is; SMAC's multi-fidelity needs no report: it gives
+smaller budgets). It returns the metrics: `val_error` (and the scenario's second objective, if
+any) must be finite numbers; the other metrics of the results table that it leaves out are
+recorded as NaN. A target that raises, reports or returns no required metric makes a failed
+trial with its one-line reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -81,12 +88,19 @@ def _load_file(path: Path) -> Any:
     return module
 
 
+Report = Callable[[int, dict[str, float]], None]
+
+
 def call_target(function: Callable[..., Mapping[str, Any]], config: dict[str, Any], budget: int,
                 seed: int, instance: str, required: Sequence[str],
-                recorded: Sequence[str]) -> dict[str, float]:
+                recorded: Sequence[str], report: Report | None = None) -> dict[str, float]:
     """Run the target on one pair; its metrics with every `recorded` key (NaN where it gave
-    none). Raises ValueError when a `required` metric is missing or not a finite number."""
-    keywords = {"instance": instance} if "instance" in _parameters(function) else {}
+    none). `report` gets the epochs it reports, checked. Raises ValueError when a `required`
+    metric is missing or not a finite number."""
+    parameters = _parameters(function)
+    keywords: dict[str, Any] = {"instance": instance} if "instance" in parameters else {}
+    if "report" in parameters:
+        keywords["report"] = _checked(report or (lambda epoch, metrics: None), budget)
     returned = function(config, budget, seed, **keywords)
     if not isinstance(returned, Mapping):
         raise ValueError(f"the target must return a mapping of metrics; got "
@@ -104,6 +118,40 @@ def call_target(function: Callable[..., Mapping[str, Any]], config: dict[str, An
             got = "none" if key not in returned else repr(returned[key])
             raise ValueError(f"the target must return a finite {key!r}; got {got}")
     return metrics
+
+
+def _checked(report: Report, budget: int) -> Report:
+    """The `report` that a target gets: epochs counted 1, 2, ... up to the budget, each with a
+    finite val_error (val_accuracy too where given)."""
+    last = 0
+
+    def checked(epoch: int, metrics: Mapping[str, Any]) -> None:
+        nonlocal last
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or not last < epoch <= budget:
+            raise ValueError(f"report's epoch must be an integer in ({last}, {budget}] (after "
+                             f"epoch {last} of the budget); got {epoch!r}")
+        if not isinstance(metrics, Mapping):
+            raise ValueError(f"report's metrics must be a mapping; got {type(metrics).__name__}")
+        values = {}
+        for key in ("val_error", "val_accuracy"):
+            if key in metrics or key == "val_error":
+                value = metrics.get(key)
+                values[key] = _number(value)
+                if isinstance(value, bool | str) or not math.isfinite(values[key]):
+                    raise ValueError(f"report's metrics must hold a finite {key!r}; got "
+                                     f"{value!r}")
+        last = epoch
+        report(epoch, values)
+
+    return checked
+
+
+def _number(value: Any) -> float:
+    """A number as float (numpy's and torch's scalars too); NaN for anything else."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _parameters(function: Callable[..., Any]) -> Mapping[str, Any]:

@@ -1,7 +1,8 @@
 """The child process of one trial: trains a configuration on each (instance, seed) pair in turn.
 
-It talks to the parent through a one-way pipe: ("epoch", pair, epoch, metrics) after every
-epoch, ("result", pair, metrics) after every finished pair, ("error", pair, message) when a pair
+It talks to the parent through a one-way pipe, one message per event: `Epoch` after every epoch
+that the trainer (or a target that takes `report`) reports, `Result` after every finished pair
+(with the values it trained with where the trainer changed them, see below), `Failed` when a pair
 raises. It stops at the first failed pair. A dense first or last layer that does not fit the
 density's budget on a dataset is trained sparse like the others (`fit_dense_layers`): a search
 spends no trial on a point that cannot be built. A killed `metasparse optimize` leaves no training
@@ -17,10 +18,12 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from metasparse.errors import one_line
+from metasparse.results import TRAINED
 
 # JSON {"datasets": [...], "data_dir": ...} that the trial server reads at its start (_preload)
 PRELOAD_ENV_VAR = "METASPARSE_PRELOAD"
@@ -33,6 +36,42 @@ FS_METRICS = ("fs_error",)
 # What an evaluation outside tuning (a job with "evaluation": true) gets back besides: the test
 # split's scores and the validation curve.
 EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """Pair number `pair` finished epoch `epoch` (1-based) with these validation metrics."""
+
+    pair: int
+    epoch: int
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Result:
+    """Pair number `pair` finished: its status, metrics and error, its start and end (Unix
+    time), and the values of TRAINED it trained with."""
+
+    pair: int
+    status: str
+    metrics: dict[str, Any]
+    error: str
+    start: float
+    end: float
+    trained: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Pair number `pair` raised: the one-line reason, its start and end (Unix time)."""
+
+    pair: int
+    error: str
+    start: float
+    end: float
+
+
+Message = Epoch | Result | Failed
 
 
 def _die_with_parent() -> None:
@@ -57,33 +96,35 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
         start = time.time()
 
         def report(epoch: int, metrics: dict[str, float], index: int = index) -> None:
-            conn.send(("epoch", index, epoch, dict(metrics)))
+            conn.send(Epoch(index, epoch, dict(metrics)))
 
         try:
-            status, metrics, error = run(instance, seed, report)
+            status, metrics, error, trained = run(instance, seed, report)
         except (BrokenPipeError, EOFError):
             os._exit(1)
         except Exception as exc:
-            conn.send(("error", index, one_line(exc), start, time.time()))
+            conn.send(Failed(index, one_line(exc), start, time.time()))
             break
-        conn.send(("result", index, status, metrics, error, start, time.time()))
+        conn.send(Result(index, status, metrics, error, start, time.time(), trained))
         if status != "success":
             break
     conn.close()
 
 
 Reporter = Callable[[int, dict[str, float]], None]
-Run = Callable[[str, int, Reporter], tuple[str, dict[str, Any], str]]
+# (status, metrics, error, the values of TRAINED trained with) of one (instance, seed) pair
+Run = Callable[[str, int, Reporter], tuple[str, dict[str, Any], str, dict[str, Any]]]
 
 
 def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
-    """(status, metrics, error) of the built-in trainer on one (instance, seed) pair."""
+    """The built-in trainer on one (instance, seed) pair."""
     from metasparse.train import fit
 
     evaluation = job.get("evaluation", False)
     selection = job.get("feature_selection")
 
-    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str]:
+    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str,
+                                                                 dict[str, Any]]:
         trained = fit(job["config"], instance, job["budget"], seed, report=report,
                       data_dir=job["data_dir"], evaluate_test=evaluation, fit_dense_layers=True)
         result = trained.result
@@ -91,7 +132,7 @@ def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
         metrics = {key: values[key] for key in keys}
         if selection is not None and result.status == "success":
             metrics.update(_selection_metrics(trained, selection, seed, evaluation))
-        return result.status, metrics, result.error
+        return result.status, metrics, result.error, {k: trained.config[k] for k in TRAINED}
 
     return run
 
@@ -112,20 +153,28 @@ def _selection_metrics(trained: Any, selection: dict[str, Any], seed: int,
 
 
 def _target_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
-    """(status, metrics, error) of the scenario's target function on one pair: it gets the
-    full configuration, the budget and the seed (see _target.py); it reports no epochs."""
+    """The scenario's target function on one pair: it gets the full configuration, the budget
+    and the seed (see _target.py), and reports its epochs if it takes `report`; its validation
+    curve is what it reported."""
     from metasparse.optimize._target import call_target, load_target
     from metasparse.space import resolve_config
 
     config = resolve_config(job["config"])
 
-    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str]:
+    def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str,
+                                                                 dict[str, Any]]:
         function = load_target(job["target"])
+        curve: list[float] = []
+
+        def reported(epoch: int, metrics: dict[str, float]) -> None:
+            curve.append(metrics.get("val_accuracy", 1.0 - metrics["val_error"]))
+            report(epoch, metrics)
+
         metrics: dict[str, Any] = call_target(
             function, dict(config), job["budget"], seed, instance, job["required"],
-            [k for k in keys if k != "val_curve"])
+            [k for k in keys if k != "val_curve"], reported)
         if "val_curve" in keys:
-            metrics["val_curve"] = []  # a target reports no curve
-        return "success", metrics, ""
+            metrics["val_curve"] = curve
+        return "success", metrics, "", {k: config[k] for k in TRAINED}
 
     return run

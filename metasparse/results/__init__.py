@@ -29,8 +29,9 @@ __getattr__ = lazy_exports(__name__, {
     "_resumable": ["check_resumable"],
     "_schema": [
         "CONFIG_PREFIX", "INCUMBENT", "INSTANCE_COLUMNS", "INSTANCES", "METRIC_COLUMNS",
-        "REFERENCE", "REPORT", "SCENARIO", "TRAJECTORY", "TRAJECTORY_COLUMNS", "TRIALS",
-        "VALIDATION", "WARM_START", "config_column", "cost_columns", "trial_columns",
+        "REFERENCE", "REPORT", "SCENARIO", "TRAINED", "TRAINED_COLUMNS", "TRAJECTORY",
+        "TRAJECTORY_COLUMNS", "TRIALS", "VALIDATION", "WARM_START", "config_column",
+        "cost_columns", "trial_columns",
     ],
     "_tables": ["read_table", "read_trials"],
 })
@@ -48,6 +49,8 @@ __all__ = [
     "REPORT",
     "SCENARIO",
     "SECOND_OBJECTIVES",
+    "TRAINED",
+    "TRAINED_COLUMNS",
     "TRAJECTORY",
     "TRAJECTORY_COLUMNS",
     "TRIALS",

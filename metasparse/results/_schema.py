@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = ["CONFIG_PREFIX", "INCUMBENT", "INSTANCES", "INSTANCE_COLUMNS", "METRIC_COLUMNS",
-           "REFERENCE", "REPORT", "SCENARIO", "TRAJECTORY", "TRAJECTORY_COLUMNS", "TRIALS",
-           "VALIDATION", "WARM_START", "config_column", "cost_columns", "trial_columns"]
+           "REFERENCE", "REPORT", "SCENARIO", "TRAINED", "TRAINED_COLUMNS", "TRAJECTORY",
+           "TRAJECTORY_COLUMNS", "TRIALS", "VALIDATION", "WARM_START", "config_column",
+           "cost_columns", "trial_columns"]
 
 SCENARIO = "scenario.yaml"
 TRIALS = "trials.csv"
@@ -23,6 +24,12 @@ METRIC_COLUMNS = ("val_error", "val_accuracy", "density", "train_flops", "infere
                   "topology_updates", "wall_time_s")
 INSTANCE_COLUMNS = ("trial_id", "instance", "seed", "budget", "status", "cost", *METRIC_COLUMNS,
                     "start_time", "end_time", "error")
+# The parameters that a trial may train with otherwise than sampled: a dense first or last
+# layer that the density cannot pay for on an instance is trained sparse (train.fit's
+# fit_dense_layers). trial_instances.csv records what each pair trained with in the
+# TRAINED_COLUMNS, after the INSTANCE_COLUMNS (a run recorded before them has none).
+TRAINED = ("dense_first_layer", "dense_last_layer")
+TRAINED_COLUMNS = tuple(f"trained.{p}" for p in TRAINED)
 TRAJECTORY_COLUMNS = ("trial_id", "elapsed_s", "cost")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,13 @@ from metasparse.space._config import (
     parse_assignment,
     resolve_config,
 )
-from metasparse.space._definition import build_space, fix, load_definition, shipped_spaces
+from metasparse.space._definition import (
+    build_space,
+    fix,
+    held_axes,
+    load_definition,
+    shipped_spaces,
+)
 from metasparse.space._presets import (
     RELATIVE,
     get_preset,
@@ -34,9 +40,11 @@ __all__ = [
     "RELATIVE",
     "active_config",
     "active_parameters",
+    "axes_held",
     "coerce_value",
     "default_config",
     "get_preset",
+    "held_axes",
     "is_active",
     "load_definition",
     "load_space",
@@ -61,6 +69,16 @@ def load_space(spec: str | Path, fixed: Mapping[str, Any] | None = None,
     if fixed:
         definition = fix(definition, {k: coerce_value(k, v) for k, v in fixed.items()})
     return build_space(definition, seed=seed)
+
+
+def axes_held(spec: str | Path, searched: Sequence[str],
+              fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a search of only the `searched` groups of axes (spaces/meta.yaml's `axes`) of a
+    space, with `fixed`, holds at its defaults (`held_axes`)."""
+    definition = load_definition(spec)
+    if fixed:
+        definition = fix(definition, {k: coerce_value(k, v) for k, v in fixed.items()})
+    return held_axes(definition, searched)
 
 
 class _Presets(Mapping[str, dict[str, Any]]):

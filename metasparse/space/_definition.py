@@ -4,6 +4,8 @@ A space file either defines parameters (spaces/meta.yaml) or derives from a base
 `base`, narrowing it by `restrict` (a subset of choices, or a narrower range) and `fixed`
 (constants). A parameter whose condition can no longer hold once its parent is fixed is dropped
 together with its condition; a condition on a fixed parent that always holds is dropped too.
+A defining space may sort its parameters into groups of axes (`axes`, which a derived space
+inherits): a search of some groups holds the others at their defaults (`held_axes`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from metasparse.errors import ConfigError, invalid_choice
 
 KINDS = ("categorical", "float", "int_log", "ordinal", "constant")
 _SPACE_KEYS = {"name", "description", "base", "parameters", "conditions", "forbidden", "fixed",
-               "restrict"}
+               "restrict", "axes"}
 
 
 def shipped_spaces() -> list[str]:
@@ -81,7 +83,9 @@ def _load_definition(path: Path) -> dict[str, Any]:
         definition = load_definition(raw["base"]) if "/" not in str(raw["base"]) else \
             load_definition(path.parent / raw["base"])
     else:
-        definition = {"parameters": {}, "conditions": {}, "forbidden": []}
+        definition = {"parameters": {}, "conditions": {}, "forbidden": [], "axes": {}}
+    if "axes" in raw:
+        definition["axes"] = copy.deepcopy(raw["axes"])
     definition["parameters"].update(copy.deepcopy(raw.get("parameters") or {}))
     definition["conditions"].update(copy.deepcopy(raw.get("conditions") or {}))
     definition["forbidden"].extend(copy.deepcopy(raw.get("forbidden") or []))
@@ -187,6 +191,22 @@ def fix(definition: dict[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
     definition["forbidden"] = [
         f for f in definition["forbidden"] if _forbidden_alive(definition, f)]
     return definition
+
+
+def held_axes(definition: Mapping[str, Any], searched: Sequence[str]) -> dict[str, Any]:
+    """The parameters that a search of only the `searched` groups of axes holds: those of the
+    other groups that the definition still varies and that can be active once held, each at
+    its default. ConfigError (one line) for a group that the definition does not have."""
+    groups = definition.get("axes") or {}
+    unknown = next((g for g in searched if g not in groups), None)
+    if unknown is not None:
+        raise ConfigError(invalid_choice("axes", sorted(groups), unknown))
+    params = definition["parameters"]
+    held = {name: params[name]["default"] for group, names in groups.items()
+            if group not in searched for name in names
+            if name in params and params[name]["kind"] != "constant"}
+    kept = fix(copy.deepcopy(dict(definition)), held)["parameters"]
+    return {name: value for name, value in held.items() if name in kept}
 
 
 def _narrow_less_than(definition: dict[str, Any], left: str, right: str) -> None:

@@ -14,6 +14,7 @@ import yaml
 from optimize_helpers import BASE, read_csv
 
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome, load_scenario, optimize
+from metasparse.results import INSTANCE_COLUMNS, csv_text
 
 
 def outcome(k: int) -> TrialOutcome:
@@ -130,3 +131,33 @@ def test_a_dense_reference_stays_dense_when_the_scenario_fixes_a_density(scenari
     assert reference["config"]["hidden_sizes"] == "128"  # the other fixed settings apply
     assert reference["metrics"]["density"] == pytest.approx(1.0)
     assert summary.incumbent["config"]["density"] == 0.05
+
+
+def test_instance_rows_record_the_dense_layers_each_pair_trained_with(scenario_file):
+    # At density 0.1 a 64-64 MLP pays for a dense first and last layer on iris (4 features) but
+    # not on wine (13): the sampled `true` trains sparse there, and its row says so.
+    fixed = {"model": "mlp", "hidden_sizes": "64,64", "density": 0.1,
+             "dense_first_layer": True, "dense_last_layer": True}
+    path = scenario_file("trained", backend={"name": "random"}, n_trials=1,
+                         budget={"epochs": 1}, fixed=fixed)
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    (trial,) = read_csv(directory / "trials.csv")
+    assert (trial["config.dense_first_layer"], trial["config.dense_last_layer"]) == \
+           ("True", "True")
+    trained = {r["instance"]: (r["trained.dense_first_layer"], r["trained.dense_last_layer"])
+               for r in read_csv(directory / "trial_instances.csv")}
+    assert trained["iris"] == ("True", "True") and trained["wine"] != ("True", "True")
+
+
+def test_a_run_recorded_before_the_trained_columns_resumes_without_them(scenario_file):
+    path = scenario_file("old", backend={"name": "random"}, n_trials=1, instances=["iris"],
+                         budget={"epochs": 1})
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    instances = directory / "trial_instances.csv"
+    rows = read_csv(instances)
+    assert rows[0]["trained.dense_first_layer"] == "False"
+    old = [{k: v for k, v in r.items() if k in INSTANCE_COLUMNS} for r in rows]
+    instances.write_text(csv_text(INSTANCE_COLUMNS, old))
+    optimize(load_scenario(path, n_trials=2), progress=False)
+    assert instances.read_text().splitlines()[0] == ",".join(INSTANCE_COLUMNS)
+    assert [r["trial_id"] for r in read_csv(instances)] == ["0", "1"]

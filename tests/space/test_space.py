@@ -6,6 +6,7 @@ from ConfigSpace import ConfigurationSpace
 
 from metasparse.errors import ConfigError
 from metasparse.space import (
+    axes_held,
     load_definition,
     load_space,
     parameter_names,
@@ -138,3 +139,26 @@ def test_restricting_an_open_categorical_takes_new_values_of_its_type():
         restrict(definition, "hidden_sizes", ["64", "64,wide"])
     with pytest.raises(ConfigError, match="'activation' parameter must be one of"):
         restrict(load_definition("meta"), "activation", ["relu", "swish"])
+
+
+def test_the_meta_spaces_axes_sort_every_parameter_into_one_group():
+    definition = load_definition("meta")
+    grouped = [name for names in definition["axes"].values() for name in names]
+    assert sorted(grouped) == sorted(definition["parameters"])
+    assert load_definition("rigl")["axes"] == definition["axes"]  # a derived space inherits
+
+
+def test_a_search_of_some_axes_holds_the_others_at_their_defaults():
+    held = axes_held("meta", ["sparse"], fixed={"model": "cnn", "lr": 0.1})
+    defaults = resolve_config({})
+    assert held["channels"] == defaults["channels"] and held["batch_size"] == 128
+    # what is fixed stays as fixed; what cannot be active once held is not held
+    assert "model" not in held and "lr" not in held and "hidden_sizes" not in held
+    assert "momentum" in held  # active: the held optimizer is sgd
+    assert not set(held) & set(load_definition("meta")["axes"]["sparse"])
+    space = load_space("meta", fixed={"model": "cnn", "lr": 0.1, **held})
+    assert {n for n, hp in space.items() if hp.__class__.__name__ != "Constant"} <= \
+        set(load_definition("meta")["axes"]["sparse"])
+    assert axes_held("meta", ["model", "sparse", "optimizer"]) == {}
+    with pytest.raises(ConfigError, match="The 'axes' parameter must be one of"):
+        axes_held("meta", ["models"])
