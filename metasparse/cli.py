@@ -96,6 +96,9 @@ def _read_config(args: argparse.Namespace) -> dict:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from metasparse.data import check_name
+
+    check_name(args.dataset, args.data_dir)  # before the imports of what trains (torch)
     from tqdm import tqdm
 
     from metasparse.data import load_dataset

@@ -109,7 +109,7 @@ def test_help_and_usage_errors_import_nothing_heavy(tmp_path):
 import contextlib, io
 from metasparse.cli import main
 calls = [["--help"], ["nosuch"], ["train", "--dataset", "digits", "--epochs", "ten"],
-         ["optimize", "missing.yaml"], *([command, "--help"] for command in {COMMANDS!r})]
+         ["optimize", "missing.yaml"], ["train", "--dataset", "nosuch"], *([command, "--help"] for command in {COMMANDS!r})]
 for argv in calls:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:
@@ -122,7 +122,7 @@ for argv in calls:
 
 def test_the_packages_import_their_public_names_on_first_use(tmp_path):
     packages = ["metasparse", "metasparse.optimize", "metasparse.analysis", "metasparse.features",
-                "metasparse.study", "metasparse.results"]
+                "metasparse.study", "metasparse.results", "metasparse.data"]
     code = f"""
 import importlib
 packages = [importlib.import_module(name) for name in {packages!r}]

@@ -9,14 +9,18 @@ files and CIFAR-10/100 python files there, OpenML (`openml:<id>`), or a path to 
 CSV/Parquet/npz file.
 """
 
-from metasparse.data._augment import crop_flip
-from metasparse.data._dataset import Dataset
-from metasparse.data._load import check_datasets, dataset_from_arrays, load_dataset
+from metasparse._lazy import lazy_exports
 from metasparse.data._paths import ENV_VAR as DATA_DIR_ENV_VAR
 from metasparse.data._paths import resolve_data_dir
-from metasparse.data._read import clear_cache
-from metasparse.data._registry import available_datasets
-from metasparse.data._scale import SCALING_METHODS, scale_inputs
+
+__getattr__ = lazy_exports(__name__, {
+    "_augment": ["crop_flip"],
+    "_dataset": ["Dataset"],
+    "_load": ["check_datasets", "dataset_from_arrays", "load_dataset"],
+    "_read": ["clear_cache"],
+    "_registry": ["available_datasets", "check_name"],
+    "_scale": ["SCALING_METHODS", "scale_inputs"],
+})
 
 __all__ = [
     "DATA_DIR_ENV_VAR",
@@ -24,6 +28,7 @@ __all__ = [
     "Dataset",
     "available_datasets",
     "check_datasets",
+    "check_name",
     "clear_cache",
     "crop_flip",
     "dataset_from_arrays",

@@ -14,18 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metasparse.data._paths import find_cifar100_files, find_cifar_files, find_idx_files
 from metasparse.errors import DataError, one_line
 
-IDX_STEMS = {
-    "X": "train-images-idx3-ubyte",
-    "y": "train-labels-idx1-ubyte",
-    "X_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
-CIFAR_TEST_BATCH = "test_batch"
 CIFAR_IMAGE_SHAPE = (3, 32, 32)
-CIFAR100_FILES = ("train", "test")
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -153,18 +145,6 @@ def _read_frame(path: Path) -> pd.DataFrame:
         raise DataError(f"Cannot read {path}: {one_line(exc)}") from exc
 
 
-def find_idx_files(directory: Path) -> dict[str, Path] | None:
-    """The four MNIST-style IDX files in `directory` (plain or .gz), or None if one is missing."""
-    found = {}
-    for key, stem in IDX_STEMS.items():
-        candidates = [directory / stem, directory / f"{stem}.gz"]
-        path = next((p for p in candidates if p.is_file()), None)
-        if path is None:
-            return None
-        found[key] = path
-    return found
-
-
 def read_idx(path: Path) -> np.ndarray:
     """One IDX file: magic (0, 0, type code, n dims), the sizes as big-endian uint32, data."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -205,18 +185,6 @@ def read_idx_dir(directory: Path) -> RawArrays:
         y_test,
         image_shape=(1, *X.shape[1:]),
     )
-
-
-def find_cifar_files(directory: Path) -> list[Path] | None:
-    """The five training batches and the test batch of CIFAR-10, or None if one is missing."""
-    paths = [directory / name for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH)]
-    return paths if all(p.is_file() for p in paths) else None
-
-
-def find_cifar100_files(directory: Path) -> list[Path] | None:
-    """The training and test files of CIFAR-100, or None if one is missing."""
-    paths = [directory / name for name in CIFAR100_FILES]
-    return paths if all(p.is_file() for p in paths) else None
 
 
 def read_cifar_batch(path: Path, labels: str = "labels") -> tuple[np.ndarray, np.ndarray]:

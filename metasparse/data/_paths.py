@@ -5,11 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from metasparse.data._formats import find_cifar100_files, find_cifar_files, find_idx_files
-
 ENV_VAR = "METASPARSE_DATA_DIR"
 DEFAULT_DATA_DIR = Path("~/.cache/metasparse/data")
 
+# The files of each vision dataset (what the readers of _formats.py read)
+IDX_STEMS = {
+    "X": "train-images-idx3-ubyte",
+    "y": "train-labels-idx1-ubyte",
+    "X_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+CIFAR_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+CIFAR_TEST_BATCH = "test_batch"
+CIFAR100_FILES = ("train", "test")
 # Folders that hold each vision dataset, in order of preference; torchvision writes the last.
 VISION_DIRS = {
     "mnist": ("mnist", "MNIST/raw"),
@@ -17,6 +25,32 @@ VISION_DIRS = {
     "cifar10": ("cifar-10-batches-py",),
     "cifar100": ("cifar-100-python",),
 }
+
+
+def find_idx_files(directory: Path) -> dict[str, Path] | None:
+    """The four MNIST-style IDX files in `directory` (plain or .gz), or None if one is missing."""
+    found = {}
+    for key, stem in IDX_STEMS.items():
+        candidates = [directory / stem, directory / f"{stem}.gz"]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            return None
+        found[key] = path
+    return found
+
+
+def find_cifar_files(directory: Path) -> list[Path] | None:
+    """The five training batches and the test batch of CIFAR-10, or None if one is missing."""
+    paths = [directory / name for name in (*CIFAR_TRAIN_BATCHES, CIFAR_TEST_BATCH)]
+    return paths if all(p.is_file() for p in paths) else None
+
+
+def find_cifar100_files(directory: Path) -> list[Path] | None:
+    """The training and test files of CIFAR-100, or None if one is missing."""
+    paths = [directory / name for name in CIFAR100_FILES]
+    return paths if all(p.is_file() for p in paths) else None
+
+
 # How each vision dataset's files are found in a folder (the others are IDX files)
 _FINDERS = {"cifar10": find_cifar_files, "cifar100": find_cifar100_files}
 

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from metasparse.data._download import download_openml, download_vision
 from metasparse.data._paths import (
     ENV_VAR,
     VISION_DIRS,
@@ -98,6 +97,12 @@ def check_available(
         raise DataError(
             f"{key} must name available datasets {known} (or dataset files); got {name!r}"
         )
+
+
+def check_name(name: str | os.PathLike[str], data_dir: str | os.PathLike[str] | None) -> None:
+    """Raise DataError (one line) unless `name` is a dataset that loads without a download:
+    what load_dataset refuses first, without its imports (torch)."""
+    resolve(name, data_dir=data_dir, label_column=None, download=False)
 
 
 def resolve(
@@ -199,6 +204,8 @@ def _openml_source(name: str, data_id: int, root: Path, download: bool) -> Sourc
                 f"Dataset {name!r} is not in {root}: pass download=True to fetch it from OpenML "
                 f"(data id {data_id}){alternative}"
             )
+        from metasparse.data._download import download_openml
+
         path = download_openml(name, data_id, root)
     return _npz_source(name, path)
 
@@ -212,6 +219,8 @@ def _vision_source(name: str, root: Path, download: bool) -> Source:
                 f"Dataset {name!r} is not in {looked}: pass download=True to fetch it "
                 "(needs torchvision), or set METASPARSE_DATA_DIR / data_dir to where it is"
             )
+        from metasparse.data._download import download_vision
+
         download_vision(name, root)
         directory = find_vision_dir(root, name)
         if directory is None:
