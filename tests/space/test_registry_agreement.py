@@ -39,13 +39,15 @@ from metasparse.space import (
 from metasparse.space._definition import check_value
 from metasparse.sparse.schedule import UpdateSchedule
 
-# Every Registry the trainer's layers define, found by scanning their modules, so that a new
-# registry is checked without editing this file.
+# Every Registry the trainer's layers define, found by scanning their modules' public names
+# (a package may load them on first use), so that a new registry is checked without editing
+# this file.
 REGISTRIES: dict[str, Registry] = {
     value.axis: value
     for module in (metasparse.sparse, metasparse.models, metasparse.train, metasparse.data,
                    metasparse.tasks)
-    for value in vars(module).values() if isinstance(value, Registry)
+    for value in (getattr(module, name) for name in {*vars(module), *module.__all__})
+    if isinstance(value, Registry)
 }
 # Categorical parameters whose names the code keeps in a plain tuple instead of a Registry.
 NAME_TUPLES: dict[str, tuple[str, ...]] = {
