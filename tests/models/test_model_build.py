@@ -10,6 +10,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError, DataError
 from metasparse.models import ACTIVATIONS, MODELS, NORMALIZATIONS, VISION_MODELS, build_model
+from metasparse.sparsifier import find_layers
 
 IMAGE_SHAPE = (2, 6, 5)  # not square, and more than one channel, to catch mixed-up axes
 N_FEATURES = 2 * 6 * 5
@@ -166,3 +167,19 @@ def test_same_seed_same_initial_parameters(model):
     assert states[0].keys() == states[1].keys()
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
+
+
+def test_a_registered_builder_is_a_model():
+    # metasparse/models/__init__.py's recipe, step 1: a builder registered under a name is what
+    # build_model builds for that name, and the sparsifier finds its weights.
+    @MODELS.register("toy")
+    def toy(config, n_features, n_classes, image_shape):
+        return nn.Sequential(nn.Linear(n_features, 8), nn.ReLU(), nn.Linear(8, n_classes))
+
+    try:
+        net = build_model(_config("toy"), N_FEATURES, N_CLASSES, None)
+        assert [tuple(w.shape) for _, w in find_layers(net)] == [(8, N_FEATURES), (N_CLASSES, 8)]
+    finally:
+        MODELS.unregister("toy")
+    with pytest.raises(ConfigError, match="The 'model' parameter must be one of"):
+        build_model(_config("toy"), N_FEATURES, N_CLASSES, None)
