@@ -26,7 +26,7 @@ from ConfigSpace import (
 
 from metasparse.errors import MetasparseError
 from metasparse.optimize._configs import config_values, configuration_from_values
-from metasparse.results import CONFIG_PREFIX, TRIALS, parse_value, read_rows
+from metasparse.results import CONFIG_PREFIX, TRIALS, parse_value, read_trials
 
 __all__ = ["PRESETS", "WarmStart", "check_warm_start", "warm_start"]
 
@@ -86,7 +86,8 @@ def _candidates(source: str | list[str],
     if source == PRESETS or isinstance(source, list):
         names = preset_names() if source == PRESETS else source
         return [(name, preset_config(name, fixed)) for name in names]
-    rows = [r for r in read_rows(Path(source) / TRIALS) if r["status"] == "success"]
+    trials = read_trials(Path(source) / TRIALS)  # a damaged table is one line naming its line
+    rows = [r for r in trials.to_dict("records") if r["status"] == "success"]
     seen, best = set(), []
     for row in sorted(rows, key=lambda r: (float(r["cost"]), int(r["trial_id"]))):
         values = {k[len(CONFIG_PREFIX):]: v for k, v in row.items()

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from optimize_helpers import read_csv, run
 
+from metasparse.errors import MetasparseError
 from metasparse.optimize._warm_start import BEST_OF_A_RUN, restrict
 from metasparse.results import CONFIG_PREFIX, parse_value
 from metasparse.space import get_preset, load_space, resolve_config
@@ -73,3 +74,15 @@ def test_smac_keeps_the_warm_start_within_its_initial_design(scenario_file):
     assert [_values(r) for r in rows[:3]] == [resolve_config(c["config"])
                                               for c in warm["configs"]]
     assert _values(rows[3]) not in [resolve_config(c["config"]) for c in warm["configs"]]
+
+
+def test_a_damaged_earlier_run_is_one_line_before_any_trial(tmp_path, scenario_file):
+    first = run(scenario_file("earlier", backend={"name": "random"}, n_trials=2))
+    trials = first / "trials.csv"
+    header, row, rest = trials.read_text().split("\n", 2)
+    trials.write_text(f"{header}\n{row.replace(',success,', ',success,oops,', 1)}\n{rest}")
+    path = scenario_file("later", backend={"name": "random"}, n_trials=2, warm_start=str(first))
+    with pytest.raises(MetasparseError, match=r"trials.csv' line 2: .* fields, expected") as error:
+        run(path)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "results" / "later" / "trials.csv").exists()
