@@ -1,11 +1,13 @@
 """The Dash app: a header (run chooser, page links), a poll of the trial counts, and the page.
+`?run=N` in the URL chooses run N (in the run chooser too); choosing another there shows it.
 
 Live updates: a dcc.Interval asks the server every `interval_s` seconds for the trial count of
 each run (parsing the lines appended to each trials.csv since the last poll); when a count
 changed, the stored counts change and the page is drawn again from the results directory. The
-app serves only Dash's own scripts: Flask's static folder and Dash's assets folder are switched
-off, so no URL reaches a file on disk. A callback request that the page cannot have sent (not
-JSON, another shape) is answered 400.
+app serves only Dash's own scripts and its stylesheet (STYLESHEET, read from the package when
+the app is made): Flask's static folder and Dash's assets folder are switched off, so no URL
+reaches a file on disk. A callback request that the page cannot have sent (not JSON, another
+shape) is answered 400.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import re
 import sys
 from collections.abc import Callable
+from importlib.resources import files
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
@@ -24,6 +27,7 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.exceptions import DependencyException
 from werkzeug.serving import make_server
 
+from metasparse.dashboard._format import number
 from metasparse.dashboard._pages import PAGES, render
 from metasparse.dashboard._store import RunStore
 from metasparse.errors import MetasparseError
@@ -32,6 +36,7 @@ from metasparse.results import CONFIG_PREFIX
 __all__ = ["check_host", "create_app", "serve"]
 
 LOOPBACK_NAMES = ("localhost",)
+STYLESHEET = "/dashboard.css"  # the URL of dashboard.css, next to this module
 
 
 def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
@@ -39,15 +44,18 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
     server = flask.Flask("metasparse.dashboard", static_folder=None)
     server.before_request(_refuse_traversal)
     server.register_error_handler(DependencyException, _not_found)
+    css = files("metasparse.dashboard").joinpath("dashboard.css").read_text()
+    server.add_url_rule(STYLESHEET, "stylesheet",
+                        lambda: flask.Response(css, mimetype="text/css"))
     app = Dash("metasparse.dashboard", server=server, title="metasparse dashboard",
                assets_folder="/nonexistent/metasparse-dashboard-assets",
-               serve_locally=True, suppress_callback_exceptions=True,
-               update_title=None)
+               external_stylesheets=[STYLESHEET], serve_locally=True,
+               suppress_callback_exceptions=True, update_title=None)
     # no dev tools, and no request from the browser to plotly's version server
     app.enable_dev_tools(debug=False, dev_tools_disable_version_check=True)
     server.before_request(lambda: _refuse_bad_callback(app))
-    links = [dcc.Link("Runs", href="/runs", id="link-runs", style={"marginRight": "12px"})]
-    links += [dcc.Link(title, href=f"/{page}", id=f"link-{page}", style={"marginRight": "12px"})
+    links = [dcc.Link("Runs", href="/runs", id="link-runs")]
+    links += [dcc.Link(title, href=f"/{page}", id=f"link-{page}")
               for page, (title, _) in PAGES.items()]
     app.layout = lambda: html.Div([
         dcc.Location(id="url"),
@@ -55,13 +63,12 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         dcc.Store(id="counts", data=store.counts()),
         html.Div([html.B("metasparse dashboard"),
                   dcc.Dropdown(id="run", options=run_options(store), value=0,
-                               clearable=False,
-                               style={"width": "420px", "display": "inline-block",
-                                      "marginLeft": "16px", "verticalAlign": "middle"})]),
-        html.Div(links, style={"margin": "10px 0"}),
-        html.Div(id="counts-text", style={"color": "#666", "fontSize": 12}),
+                               clearable=False, className="run-chooser")],
+                 className="header"),
+        html.Nav(links, className="pages"),
+        html.Div(id="counts-text", className="counts"),
         html.Div(id="page"),
-    ], style={"fontFamily": "sans-serif", "margin": "12px"})
+    ], className="dashboard")
 
     @app.callback(Output("counts", "data"), Output("run", "options"),
                   Input("poll", "n_intervals"), State("counts", "data"))
@@ -71,14 +78,17 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         return (dash.no_update if counts == previous else counts,
                 run_options(store) if new_runs else dash.no_update)
 
-    @app.callback(Output("page", "children"), Output("counts-text", "children"),
-                  Input("url", "pathname"), Input("url", "search"), Input("run", "value"),
-                  Input("counts", "data"))
-    def page(pathname: str | None, search: str | None, run: int | None,
-             counts: list[int]) -> Any:
+    @app.callback(Output("run", "value"), Input("url", "search"))
+    def run_of_url(search: str | None) -> Any:
         query = parse_qs((search or "").lstrip("?"))
-        if "run" in query and query["run"][0].isdigit():
-            run = int(query["run"][0])
+        if "run" not in query or not query["run"][0].isdigit():
+            return dash.no_update
+        run = int(query["run"][0])
+        return run if run < len(store.directories) else None
+
+    @app.callback(Output("page", "children"), Output("counts-text", "children"),
+                  Input("url", "pathname"), Input("run", "value"), Input("counts", "data"))
+    def page(pathname: str | None, run: int | None, counts: list[int]) -> Any:
         name = (pathname or "/").strip("/")
         shown = f"trials: {counts[run]}" if run is not None and 0 <= run < len(counts) else ""
         return render(store, name, run), shown
@@ -89,7 +99,7 @@ def create_app(store: RunStore, *, interval_s: float = 2.0) -> Dash:
         if not cell or not rows or not 0 <= cell["row"] < len(rows):
             return ""
         row = rows[cell["row"]]
-        items = [html.Li(f"{k[len(CONFIG_PREFIX):]} = {v if v != '' else '- (inactive)'}")
+        items = [html.Li(f"{k[len(CONFIG_PREFIX):]} = {number(v) if v != '' else '- (inactive)'}")
                  for k, v in row.items() if k.startswith(CONFIG_PREFIX)]
         return [html.H4(f"Configuration of trial {row.get('trial_id')}"),
                 html.Ul(items, id="trial-config-list")]

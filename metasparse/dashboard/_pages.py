@@ -42,24 +42,26 @@ from metasparse.analysis import (
     surrogate_ablation,
     top_searched,
 )
+from metasparse.dashboard._format import columns, number, readable, readable_parallel
 from metasparse.dashboard._store import RunStore, Unreadable
 
 __all__ = ["PAGES", "render", "runs_overview", "trial_table_records"]
 
+PARALLEL_PARAMETERS = 8  # the axes of more parameters than this are too narrow to read
+
 
 def note(text: str) -> html.Div:
-    return html.Div(text, className="note", style={"padding": "8px", "background": "#fff3cd",
-                                                   "margin": "8px 0"})
+    return html.Div(text, className="note")
 
 
 def graph(name: str, figure: Any) -> dcc.Graph:
-    return dcc.Graph(id=f"graph-{name}", figure=figure)
+    return dcc.Graph(id=f"graph-{name}", figure=readable(figure))
 
 
 def table(frame: pd.DataFrame, table_id: str) -> dash_table.DataTable:
     return dash_table.DataTable(
-        id=table_id, columns=[{"name": c, "id": c} for c in frame.columns],
-        data=_records(frame), style_table={"overflowX": "auto"},
+        id=table_id, columns=columns(frame), data=_records(frame),
+        style_table={"overflowX": "auto"},
         style_cell={"fontFamily": "monospace", "fontSize": 12, "textAlign": "left"})
 
 
@@ -97,13 +99,13 @@ def _fanova(store: RunStore, index: int, results: Results) -> Any:
 
 
 def page_trials(store: RunStore, index: int, results: Results) -> list[Any]:
-    records, columns = trial_table_records(results.trials)
+    records, specs = trial_table_records(results.trials)
     return [
         html.P(f"{len(records)} trials; sort by a column header, filter in the row below it "
                "(e.g. > 0.5, or success); click a cell for the trial's whole configuration."),
         dash_table.DataTable(
             id="trials-table", data=records,
-            columns=[{"name": c, "id": c, "type": t} for c, t in columns],
+            columns=specs,
             sort_action="native", filter_action="native", page_size=15,
             style_table={"overflowX": "auto"},
             style_cell={"fontFamily": "monospace", "fontSize": 12, "textAlign": "left"}),
@@ -112,13 +114,11 @@ def page_trials(store: RunStore, index: int, results: Results) -> list[Any]:
 
 
 def trial_table_records(trials: pd.DataFrame) -> tuple[list[dict[str, Any]],
-                                                        list[tuple[str, str]]]:
-    """The rows of the trials table and its (column, type) pairs: numbers as numbers, so that
-    sorting and filtering compare them as such."""
+                                                        list[dict[str, Any]]]:
+    """The rows of the trials table and its columns: numbers as numbers, so that sorting and
+    filtering compare them as such."""
     frame = trials.drop(columns=["run"], errors="ignore")
-    columns = [(c, "numeric" if pd.api.types.is_numeric_dtype(frame[c]) else "text")
-               for c in frame.columns]
-    return _records(frame), columns
+    return _records(frame), columns(frame)
 
 
 def page_cost(store: RunStore, index: int, results: Results) -> list[Any]:
@@ -129,18 +129,19 @@ def page_cost(store: RunStore, index: int, results: Results) -> list[Any]:
 def page_incumbent(store: RunStore, index: int, results: Results) -> list[Any]:
     incumbent = results.incumbent or {}
     reference = results.reference or {}
-    lines = [f"Incumbent: trial {incumbent.get('trial_id')}, cost {incumbent.get('cost')}."]
+    lines = [f"Incumbent: trial {incumbent.get('trial_id')}, "
+             f"cost {number(incumbent.get('cost'))}."]
     if reference:
         lines.append(f"Reference {reference.get('preset')!r} on the same instances: "
-                     f"{reference.get('status')}, cost {reference.get('cost')}.")
+                     f"{reference.get('status')}, cost {number(reference.get('cost'))}.")
     differences = incumbent_differences(results)
     config = incumbent_config(results)
     return [html.P(" ".join(lines)),
             html.H4(f"Where the incumbent differs from {results.reference_preset!r}"),
             table(differences, "incumbent-differences"),
             html.H4("The incumbent's full configuration"),
-            table(pd.DataFrame({"parameter": list(config), "value": [str(v) for v in
-                                                                     config.values()]}),
+            table(pd.DataFrame({"parameter": list(config),
+                                "value": [str(number(v)) for v in config.values()]}),
                   "incumbent-config")]
 
 
@@ -176,8 +177,21 @@ def page_parallel(store: RunStore, index: int, results: Results) -> list[Any]:
     params = searched_parameters(results)
     if not params:
         return [note("No parameter took more than one value yet.")]
-    return [graph("parallel", figure_parallel(results.trials, params,
-                                              objective=results.objectives[0]))]
+    parts: list[Any] = []
+    if len(params) > PARALLEL_PARAMETERS:
+        importance = _fanova(store, index, results)
+        if isinstance(importance, Unreadable):
+            parts.append(note(f"The first {PARALLEL_PARAMETERS} of the {len(params)} searched "
+                              f"parameters (no fANOVA to rank them: {importance})."))
+            params = params[:PARALLEL_PARAMETERS]
+        else:
+            parts.append(html.P(f"The {PARALLEL_PARAMETERS} most important of the "
+                                f"{len(params)} searched parameters (fANOVA), most important "
+                                "first."))
+            params = top_searched(importance.main, _surrogate(store, index, results),
+                                  PARALLEL_PARAMETERS)
+    figure = figure_parallel(results.trials, params, objective=results.objectives[0])
+    return [*parts, graph("parallel", readable_parallel(figure))]
 
 
 def page_pdp(store: RunStore, index: int, results: Results) -> list[Any]:
@@ -269,7 +283,7 @@ def runs_overview(store: RunStore) -> list[Any]:
             row.update({"name": results.name, "optimizer": results.label,
                         "progress": f"{count}/{target} ({100 * count / target:.0f}%)"
                         if target else str(count),
-                        "best cost": (results.incumbent or {}).get("cost", ""),
+                        "best cost": number((results.incumbent or {}).get("cost", "")),
                         "last trial": last, "note": ""})
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -90,6 +90,8 @@ class ResultsStore:
         self.trials = JobTable(self.directory / TRIALS, key="trial_id", columns=self.columns)
         self.trial_instances = JobTable(self.directory / INSTANCES, key="trial_id",
                                         columns=[*INSTANCE_COLUMNS, *TRAINED_COLUMNS])
+        if self.trial_instances.header() == list(INSTANCE_COLUMNS):
+            self.trial_instances.columns = list(INSTANCE_COLUMNS)  # a run from before TRAINED
         self._thread_lock = threading.Lock()
 
     # ---------------------------------------------------------------- opening
@@ -113,8 +115,6 @@ class ResultsStore:
                 "with another space or objectives?); pick another --output")
         ids = self.trials.keys()
         self.trial_instances.repair()
-        if self.trial_instances.header() == list(INSTANCE_COLUMNS):
-            self.trial_instances.columns = list(INSTANCE_COLUMNS)  # a run from before TRAINED
         rows = self.trial_instances.rows()
         kept = [row for row in rows if row["trial_id"] in ids]
         if len(kept) != len(rows):

@@ -1,10 +1,11 @@
 """Helpers of the dashboard tests: a copy of a committed results directory, a trial appended to it
 through the results store as `metasparse optimize` records one, the dashboard served on a free
-loopback port, and the text of a rendered page."""
+loopback port, the text of a rendered page and the numbers in it shown with too many digits."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 import time
@@ -13,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from metasparse.dashboard import RunStore, create_app, serve
+from metasparse.dashboard._format import SIGNIFICANT
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome
 from metasparse.results import CONFIG_PREFIX, TRIALS, JobTable, read_scenario
 
@@ -72,3 +74,10 @@ def page_text(component) -> str:
     data = getattr(component, "data", None)
     return " ".join([page_text(children) if children is not None else "",
                      json.dumps(data) if data is not None else ""])
+
+
+def long_numbers(text: str) -> list[str]:
+    """The decimal numbers in `text` (not the seconds of a time) with more than SIGNIFICANT
+    significant digits: 0.048611111111111105, not 0.04861."""
+    numbers = re.findall(r"(?<![\d:.])\d*\.\d+", text)
+    return [n for n in numbers if len(n.replace(".", "").lstrip("0")) > SIGNIFICANT]

@@ -1,6 +1,7 @@
-"""The dashboard is safe by default: loopback only, nothing served outside Dash's own scripts
-(path traversal refused over real HTTP), read-only, and a results directory that is partial,
-being written or from an older version shows what it can and says what it cannot."""
+"""The dashboard is safe by default: loopback only, nothing served outside Dash's own scripts and
+the dashboard's stylesheet (path traversal refused over real HTTP), read-only, and a results
+directory that is partial, being written or from an older version shows what it can and says
+what it cannot."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ TRAVERSALS = [
     "/_dash-component-suites/dash/" + "..%2f" * 12 + "etc/passwd",
     "/assets/..%5c..%5c..%5cetc/passwd",
     "/static/../../../../etc/passwd",
+    "/dashboard.css/../../../../etc/passwd",
 ]
 
 
@@ -79,15 +81,19 @@ PAGE = {"output": "..page.children...counts-text.children..",
         "outputs": [{"id": "page", "property": "children"},
                     {"id": "counts-text", "property": "children"}],
         "inputs": [{"id": "url", "property": "pathname", "value": "/runs"},
-                   {"id": "url", "property": "search", "value": ""},
                    {"id": "run", "property": "value", "value": 0},
                    {"id": "counts", "property": "data", "value": [8]}],
         "changedPropIds": ["url.pathname"]}
+# the request of the callback that sets the run chooser from the URL's ?run=N
+RUN_OF_URL = {"output": "run.value", "outputs": {"id": "run", "property": "value"},
+              "inputs": [{"id": "url", "property": "search", "value": "?run=0"}],
+              "changedPropIds": ["url.search"]}
 
 
-def changed(**fields: object) -> bytes:
-    """PAGE with some fields replaced, or (value_<k>) the value of its k-th input."""
-    body = json.loads(json.dumps(PAGE))
+def changed(request: dict | None = None, **fields: object) -> bytes:
+    """PAGE (or `request`) with some fields replaced, or (value_<k>) the value of its k-th
+    input."""
+    body = json.loads(json.dumps(PAGE if request is None else request))
     for name, value in fields.items():
         if name.startswith("value_"):
             body["inputs"][int(name[len("value_"):])]["value"] = value
@@ -108,15 +114,15 @@ MALFORMED = {
     "outputs of another callback": changed(outputs={"id": "trial-config",
                                                     "property": "children"}),
     "inputs not a list": changed(inputs="url.pathname"),
-    "an input missing": changed(inputs=PAGE["inputs"][:3]),
-    "inputs not objects": changed(inputs=[1, 2, 3, 4]),
+    "an input missing": changed(inputs=PAGE["inputs"][:2]),
+    "inputs not objects": changed(inputs=[1, 2, 3]),
     "a state of no callback": changed(state=[{"id": "run", "property": "value"}]),
     "pathname a number": changed(value_0=5),
-    "search a list": changed(value_1=["?run=1"]),
-    "run a string": changed(value_2="0"),
-    "run a bool": changed(value_2=True),
-    "counts a string": changed(value_3="8"),
-    "counts of strings": changed(value_3=["8"]),
+    "search a list": changed(RUN_OF_URL, value_0=["?run=1"]),
+    "run a string": changed(value_1="0"),
+    "run a bool": changed(value_1=True),
+    "counts a string": changed(value_2="8"),
+    "counts of strings": changed(value_2=["8"]),
     "changedPropIds a number": changed(changedPropIds=5),
     "active cell without a row": json.dumps({
         "output": "trial-config.children",
@@ -132,6 +138,8 @@ def test_a_malformed_callback_request_is_a_400(tmp_path):
     with dashboard(run) as url:
         status, body = post(url, CALLBACK, json.dumps(PAGE).encode())
         assert status == 200 and b"runs-table" in body  # what the page sends is answered
+        status, body = post(url, CALLBACK, json.dumps(RUN_OF_URL).encode())
+        assert status == 200 and json.loads(body)["response"]["run"]["value"] == 0
         for name, malformed in MALFORMED.items():
             status, body = post(url, CALLBACK, malformed)
             assert status == 400, (name, status, body[:300])
