@@ -109,7 +109,8 @@ def test_help_and_usage_errors_import_nothing_heavy(tmp_path):
 import contextlib, io
 from metasparse.cli import main
 calls = [["--help"], ["nosuch"], ["train", "--dataset", "digits", "--epochs", "ten"],
-         ["optimize", "missing.yaml"], ["train", "--dataset", "nosuch"], *([command, "--help"] for command in {COMMANDS!r})]
+         ["optimize", "missing.yaml"], ["train", "--dataset", "nosuch"],
+         *([command, "--help"] for command in {COMMANDS!r})]
 for argv in calls:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         try:

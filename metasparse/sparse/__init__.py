@@ -6,6 +6,10 @@ Each axis is a registry keyed by the strings of the search space: `DISTRIBUTIONS
 paths `EXECUTIONS` (`masked`: dense weights times masks; `sparse`: only active weights stored).
 """
 
+# the paths register themselves in EXECUTIONS, the default one first
+from metasparse.sparse.masked import MaskedTopology, SparseTopology
+
+# isort: split
 from metasparse.sparse.compressed import (  # registers the 'sparse' path
     CompressedTopology,
     check_installable,
@@ -16,22 +20,17 @@ from metasparse.sparse.distribution import (
     fitting_dense_layers,
     layer_densities,
 )
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS
+from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, bias_fan_in
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import DECAYS, SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import GROW_SCORES, PRUNE_SCORES, LayerState
-from metasparse.sparse.topology import (
-    EXECUTIONS,
+from metasparse.sparse.selection import (
     GROW_CANDIDATES,
     GROW_SELECTIONS,
-    LR_SCALINGS,
-    SparseTopology,
-    Topology,
-    TopologyConfig,
-    bias_fan_in,
     multinomial_keys,
     select,
 )
+from metasparse.sparse.topology import EXECUTIONS, LR_SCALINGS, Topology, TopologyConfig
 
 __all__ = [
     "DECAYS",
@@ -46,6 +45,7 @@ __all__ = [
     "WEIGHT_INITS",
     "CompressedTopology",
     "LayerState",
+    "MaskedTopology",
     "SparseLSTM",
     "SparseTopology",
     "SparsitySchedule",

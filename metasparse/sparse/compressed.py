@@ -4,8 +4,9 @@ its active weights.
 Each such matrix becomes a `SparseLinear` (values plus CSR indices, forward and backward by
 sparse kernels, see csr.py; an LSTM becomes a `SparseLSTM` of two, see recurrent.py), so time
 and memory follow the number of active weights, and the optimizer
-keeps state for active weights only. The topology update acts on that compressed structure and
-follows the same rules as the masked path (the conformance suite checks both):
+keeps state for active weights only. The topology update (`Topology._update_layer`, the same
+step as the masked path's; the conformance suite checks both) acts on that compressed structure
+through this path's hooks:
 
 - pruning scores the active entries only (one value per entry: `LayerState` in entries form) and
   selects with the same `select` as the masked path;
@@ -38,7 +39,7 @@ from torch import nn
 from metasparse.errors import ConfigError
 from metasparse.models import VISION_MODELS
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
-from metasparse.sparse.init import REGROW_INITS, draw_bias
+from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
@@ -49,14 +50,7 @@ from metasparse.sparse.scores import (
     LayerState,
     unit_strength,
 )
-from metasparse.sparse.topology import (
-    EXECUTIONS,
-    Topology,
-    TopologyConfig,
-    bias_fan_in,
-    initial_entries,
-    select,
-)
+from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig
 
 
 @dataclass
@@ -112,6 +106,22 @@ def sparse_path_refusal(config: Mapping[str, Any]) -> str | None:
 class CompressedTopology(Topology):
     """Replaces `model`'s sparsifiable Linear layers by `SparseLinear` and evolves them."""
 
+    replaces_weights = True
+
+    @classmethod
+    def check_layers(cls, model: nn.Module, layers: Sequence[tuple[str, nn.Parameter]]) -> None:
+        """Linear layers and simple LSTMs, but no part of an attention block
+        (nn.MultiheadAttention reads its projections' dense weights itself)."""
+        attention = [prefix for prefix, module in model.named_modules()
+                     if isinstance(module, nn.MultiheadAttention)]
+        for name, _ in layers:
+            if any(name.startswith(f"{p}." if p else "") for p in attention):
+                raise ConfigError(
+                    f"The 'execution' parameter 'sparse' cannot run attention projections "
+                    f"({name} belongs to a MultiheadAttention): use execution=masked, or "
+                    "exclude_types=[nn.MultiheadAttention]")
+            check_installable(model, name)
+
     def __init__(
         self,
         named_weights: Sequence[tuple[str, nn.Parameter]],
@@ -135,8 +145,11 @@ class CompressedTopology(Topology):
         # read before any layer is replaced: an LSTM's second gate matrix finds a SparseLSTM
         fans = [bias_fan_in(_owner(model, name), name.rpartition(".")[2], weight.shape)
                 for name, weight in named_weights]
+        biases = [None if fan is None else getattr(_owner(model, name), fan[0])
+                  for (name, _), fan in zip(named_weights, fans, strict=True)]
         with torch.no_grad():
-            for (name, weight), target, fan in zip(named_weights, targets, fans, strict=True):
+            for (name, weight), target, fan, bias in zip(named_weights, targets, fans, biases,
+                                                         strict=True):
                 linear, owner = _install(model, name, device, weight.dtype)
                 n_in = weight.shape[1]
                 flat, values, init_std = initial_entries(
@@ -148,6 +161,8 @@ class CompressedTopology(Topology):
                 history = flat.clone() if config.grow_score in NEEDS_HISTORY else None
                 self.layers.append(CompressedLayer(name, linear, owner, init_std, target,
                                                    history))
+                self.replaced += [(old, new) for old, new in
+                                  ((weight, linear.values), (bias, linear.bias)) if old is not None]
 
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures what its update will score with."""
@@ -188,49 +203,53 @@ class CompressedTopology(Topology):
         if layer.ever_active is not None:
             layer.ever_active = saved["ever_active"].to(layer.ever_active.device, copy=True)
 
-    # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: CompressedLayer, target: int, n_grow: int) -> int:
-        c, m = self.config, layer.linear
-        n_active = m.nnz
-        n_prune = n_active - target + n_grow
-        if n_prune <= 0 and n_grow <= 0:
-            layer.target = target
-            m.captured.clear()
-            return 0
-        rows, cols = m.layout.rows(), m.col.long()
-        values = m.values.detach()
-        keep = torch.ones(n_active, dtype=torch.bool, device=values.device)
-        if n_prune > 0:
-            state = LayerState(
-                weight=values, grad=None if m.values.grad is None else m.values.grad.detach(),
-                momentum=self._momentum(m.values), mask=keep.clone(), ever_active=None,
-                activations=None, generator=self.generator, mest_gamma=c.mest_gamma,
-                rows=rows, cols=cols, unit_strength=_strength(layer.shape, rows, cols, values))
-            pruned = select(PRUNE_SCORES[c.prune_score](state), keep, n_prune,
-                            c.prune_random_ratio, self.generator, n_candidates=n_active,
-                            lowest=True)
-            keep[pruned] = False
-        rows, cols, values = rows[keep], cols[keep], values[keep]
-        grown = self._grow(layer, rows, cols, values, max(n_grow, 0))
+    def _follow_weight(self, layer: CompressedLayer) -> None:
+        if layer.ever_active is not None:
+            layer.ever_active = layer.ever_active.to(layer.linear.values.device)
+
+    # -- the prune/grow step's hooks (see Topology._update_layer) ---------------------------
+    def _entries(self, layer: CompressedLayer) -> torch.Tensor:
+        return layer.linear.layout.rows() * layer.shape[1] + layer.linear.col.long()
+
+    def _prune_scores(self, layer: CompressedLayer, entries: torch.Tensor) -> torch.Tensor | None:
+        """Scored in entries form: one value per active entry, none for inactive positions."""
+        m, n_in = layer.linear, layer.shape[1]
+        rows, cols, values = entries // n_in, entries % n_in, m.values.detach()
+        state = LayerState(
+            weight=values, grad=None if m.values.grad is None else m.values.grad.detach(),
+            momentum=self._momentum(m.values),
+            mask=torch.ones(entries.numel(), dtype=torch.bool, device=values.device),
+            ever_active=None, activations=None, generator=self.generator,
+            mest_gamma=self.config.mest_gamma, rows=rows, cols=cols,
+            unit_strength=_strength(layer.shape, rows, cols, values))
+        return PRUNE_SCORES[self.config.prune_score](state)
+
+    def _grow(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor, target: int,
+              n_grow: int) -> torch.Tensor:
+        """Scored one block of output rows at a time (`_top_by_blocks`)."""
         n_in = layer.shape[1]
-        new_values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
-        param = m.values
-        order = m.set_pattern(torch.cat([rows, grown // n_in]), torch.cat([cols, grown % n_in]),
-                              torch.cat([values, new_values.to(values)]))
-        self._carry_optimizer_state(param, m.values, keep, grown.numel(), order)
+        rows, cols = kept // n_in, kept % n_in
+        values = layer.linear.values.detach()[keep]
+        return self._grow_positions(
+            layer.size, kept, n_grow,
+            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, kept, n, subset))
+
+    def _add(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor,
+             grown: torch.Tensor, values: torch.Tensor) -> None:
+        """A new pattern (kept entries stay in CSR order) and optimizer state to match."""
+        m, n_in = layer.linear, layer.shape[1]
+        old = m.values
+        kept_values = old.detach()[keep]
+        flat = torch.cat([kept, grown])
+        order = m.set_pattern(flat // n_in, flat % n_in,
+                              torch.cat([kept_values, values.to(kept_values)]))
+        self._carry_optimizer_state(old, m.values, keep, grown.numel(), order)
         if layer.ever_active is not None:
             layer.ever_active = torch.unique(torch.cat([layer.ever_active, grown]))
-        m.captured.clear()
-        layer.target = target
-        return grown.numel()
 
-    def _grow(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
-              values: torch.Tensor, k: int) -> torch.Tensor:
-        """Sorted flat positions of k connections to grow, none of them active (kept)."""
-        kept = rows * layer.shape[1] + cols  # ascending: entries stay in CSR order
-        return self._grow_positions(
-            layer.size, kept, k,
-            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, kept, n, subset))
+    def _release(self, layer: CompressedLayer) -> None:
+        super()._release(layer)
+        layer.linear.captured.clear()
 
     def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
                        values: torch.Tensor, kept: torch.Tensor, k: int,

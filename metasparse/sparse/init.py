@@ -6,7 +6,8 @@ compressed one alike, so both execution paths start from the same distribution.
 `sparse_kaiming` scales each output unit by its own active fan-in (Evci et al.,
 "Gradient flow in sparse neural networks", 2022), so that a sparse layer starts with the same
 activation variance as a dense one. The layer keeps the law's mean standard deviation for
-`regrow_init`.
+`regrow_init`. Every execution path draws a layer's initial pattern and values
+(`initial_entries`) and its bias (`bias_fan_in`, `draw_bias`) here, from the same stream.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from metasparse._registry import Registry
+from metasparse.sparse.fan_in import row_positions
+from metasparse.sparse.selection import sample_positions
 
 WEIGHT_INITS: Registry = Registry("weight_init")
 REGROW_INITS: Registry = Registry("regrow_init")
@@ -110,3 +114,38 @@ def regrow_small_random(n: int, init_std: float, generator: torch.Generator) -> 
 @REGROW_INITS.register("layer_init")
 def regrow_layer_init(n: int, init_std: float, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(n, generator=generator, device=generator.device) * init_std
+
+
+def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: float,
+                    generator: torch.Generator, device: torch.device,
+                    dtype: torch.dtype, per_row: bool = False
+                    ) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """A layer's initial active positions (flat, ascending), their values, and the init law's
+    mean standard deviation: the same draws from `generator` on every execution path.
+    `per_row`: the same number of positions in every output row (constant fan-in)."""
+    size = math.prod(shape)
+    if per_row and target < size:
+        flat = row_positions((shape[0], size // shape[0]), target // shape[0],
+                             generator).to(device)
+    else:
+        flat = sample_positions(size, target, generator).to(device)
+    rows = flat // (size // shape[0])
+    law = WEIGHT_INITS[weight_init](shape, torch.bincount(rows, minlength=shape[0]).to(dtype),
+                                    gain)
+    values = torch.empty(target, dtype=dtype, device=device)
+    draw_entries(law, values, rows, generator)
+    return flat, values, law.mean_std
+
+
+def bias_fan_in(module: nn.Module, weight_name: str,
+                shape: Sequence[int]) -> tuple[str, int] | None:
+    """The name of the bias that goes with weight `weight_name` of `module` and the fan-in of
+    torch's own law for it (nn.LSTM draws every bias from its hidden size), or None.
+
+    Every execution path draws these biases from the topology's stream with `draw_bias`, so
+    that the paths start from the same network."""
+    if isinstance(module, nn.LSTM):
+        return weight_name.replace("weight", "bias"), module.hidden_size
+    if isinstance(module, nn.Linear | nn.Conv2d) and weight_name == "weight":
+        return "bias", math.prod(shape[1:])
+    return None

@@ -4,9 +4,36 @@ A score maps a layer's state to a tensor shaped like its weight. Pruning removes
 connections of LOWEST prune score; growing adds the inactive connections of HIGHEST grow score.
 A score without preference returns None: the choice is then uniform among the candidates
 (drawn without a random number per weight). A boolean score is a preference without order: its
-True candidates are drawn first, uniformly, then the others.
-A new criterion is one function here, one line in its registry (the decorator), and one value
-in spaces/meta.yaml. Selection, randomness ratios, masks and optimizer state live in topology.py.
+True candidates are drawn first, uniformly, then the others. The step that uses them, with the
+randomness ratios, is `Topology._update_layer` (topology.py); the choosing is selection.py's.
+
+How to add a criterion:
+
+1. One function here, registered by its decorator (`@GROW_SCORES.register("name")` or
+   `@PRUNE_SCORES.register`). It reads the `LayerState` fields it needs and is elementwise over
+   the state's positions (the whole weight, a block of output rows, or entries: see LayerState).
+2. A prune score reads the active weights' `weight`, `grad` and `momentum`; what a grow score
+   reads beyond `weight` and `mask` goes in the sets at the end of this module, which is how
+   the execution paths know to provide it:
+   `NEEDS_ACTIVATIONS` (`activations`, captured in the update step's forward pass),
+   `NEEDS_HISTORY` (`ever_active`, kept only then), `NEEDS_GRADIENT` (`grad` of inactive
+   weights, which the sparse path captures from the update step's backward pass),
+   `NEEDS_DENSE_MOMENTUM` (the momentum of inactive weights, which the sparse path does not
+   have: it refuses the score). A new quantity of the whole layer (as `unit_strength`,
+   `graph`) is a LayerState field computed here from `weight` and `mask` where it is None (the
+   masked path, which scores whole layers), and passed by the sparse path for its pruning
+   (`CompressedTopology._prune_scores`, entries) and its growth (`_top_by_blocks`, row blocks).
+   A hyperparameter of its own (as `mest_gamma`) is a meta.yaml parameter with a condition
+   line `{prune_score: name}`, listed in docs/CONTRACTS.md, and a field of `TopologyConfig`
+   and of `LayerState`, which the paths' builders of LayerState fill (as `mest_gamma`).
+3. spaces/meta.yaml: the name in the choices of `prune_score` or `grow_score`; a grow score
+   with an order (a float tensor) also in the condition lines of `grow_candidates` and
+   `grow_selection`, and one with any preference (float or bool) in that of
+   `min_salient_weights_per_neuron` (the random score is in none of them).
+4. tests/sparse/test_conformance.py: its entry in `PRUNE_SPEC` or `GROW_SPEC`, the expected
+   score stated independently from the harness's dense `Snapshot` (None where a test of its own
+   states it, as for `unfired` and `random`); the suite fails for a registered score without
+   one, on every execution path.
 """
 
 from __future__ import annotations

@@ -1,18 +1,15 @@
-"""Masks of every sparsified weight, the prune/grow step, and the optimizer-state reset.
+"""The shared topology of every execution path: layer budgets, the update schedule, the
+prune/grow step, activation capture and checkpoints.
 
-This is the one place where masks, weights and optimizer state change together:
-
-- after every optimizer step, inactive weights are set back to exactly zero (one fused
-  multiply over all layers); the optimizer's state of inactive weights keeps following the dense
-  gradient, which is what momentum-based growth (SNFS) reads;
-- at a topology update, each layer drops its lowest-scoring active connections and grows the same
-  number of highest-scoring inactive ones (more are dropped when a gradual schedule lowers the
-  layer's target); grown weights get their `regrow_init` value and every optimizer state tensor
-  shaped like the weight (SGD momentum, Adam's moments) is reset to zero at those positions, so
-  stale momentum cannot move a new connection.
-
-A fraction `random_ratio` of the dropped (grown) connections is chosen uniformly at random among
-the candidates; the rest by score.
+At a topology update each layer drops its lowest-scoring active connections and grows the same
+number of highest-scoring inactive ones (more are dropped when a gradual schedule lowers the
+layer's target); grown weights get their `regrow_init` value and every optimizer state tensor
+of theirs starts at zero, so that stale momentum cannot move a new connection. A fraction
+`random_ratio` of the dropped (grown) connections is chosen uniformly at random among the
+candidates; the rest by score. That step is written once, in `Topology._update_layer`; an
+execution path (masked.py, compressed.py, registered in `EXECUTIONS`) says how its layers
+store the pattern through a few hooks (see "How to add an execution path" in
+docs/CONTRACTS.md).
 """
 
 from __future__ import annotations
@@ -20,28 +17,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from metasparse._registry import Registry
 from metasparse.errors import ConfigError
-from metasparse.sparse.channels import removed_fraction, umm, units_to_remove
+from metasparse.sparse.budget import global_targets, redistribute
+from metasparse.sparse.capture import capture_activations
 from metasparse.sparse.distribution import active_counts, layer_densities
-from metasparse.sparse.fan_in import grow_rows, row_positions
-from metasparse.sparse.init import REGROW_INITS, WEIGHT_INITS, draw_bias, draw_entries
-from metasparse.sparse.recurrent import SparseLSTM
+from metasparse.sparse.init import REGROW_INITS
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
-from metasparse.sparse.scores import (
-    GROW_SCORES,
-    NEEDS_ACTIVATIONS,
-    NEEDS_HISTORY,
-    PRUNE_SCORES,
-    LayerState,
-)
+from metasparse.sparse.scores import GROW_SCORES, NEEDS_ACTIVATIONS, LayerState
+from metasparse.sparse.selection import GROW_CANDIDATES, GROW_SELECTIONS, sample_positions, select
 
 
 @dataclass(frozen=True)
@@ -77,28 +68,6 @@ class TopologyConfig:
         return cls(**{f: config[f] for f in cls.__dataclass_fields__})
 
 
-@dataclass
-class MaskedLayer:  # a layer of the masked path
-    name: str
-    weight: nn.Parameter
-    module: nn.Module
-    mask: torch.Tensor  # same dtype as the weight, 0 or 1
-    ever_active: torch.Tensor | None  # bool; kept only for grow scores in NEEDS_HISTORY
-    init_std: float
-    target: int
-    uses_per_sample: int = 1  # how often a weight is applied per sample (conv: output positions)
-    activations: tuple[torch.Tensor, torch.Tensor] | None = None
-    removed: torch.Tensor | None = None  # bool per output unit: Chase's removed channels
-
-    @property
-    def active(self) -> int:
-        return int(self.mask.sum())
-
-    @property
-    def size(self) -> int:
-        return self.weight.numel()
-
-
 EXECUTIONS: Registry = Registry("execution")  # name -> Topology class (the paths)
 LR_SCALINGS: Registry = Registry("lr_scaling")  # name -> layer density -> lr multiplier
 
@@ -124,242 +93,24 @@ class UpdateStats:
     seconds: float = 0.0
 
 
-def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random_ratio: float,
-           generator: torch.Generator, n_candidates: int | None = None,
-           lowest: bool = False) -> torch.Tensor:
-    """Flat indices of k candidates: k(1-r) of highest (`lowest`: lowest) score, then k r
-    uniformly at random.
-
-    `scores=None` (a score without preference) draws all k uniformly; a boolean score is a
-    preference without order: its True candidates come first, uniformly drawn, then the others.
-    `n_candidates` is `candidates.sum()` when the caller knows it (saves a pass over the layer).
-    """
-    candidates = candidates.flatten()
-    if n_candidates is None:
-        n_candidates = int(torch.count_nonzero(candidates))
-    if scores is None:
-        return _uniform(candidates, n_candidates, k, generator)
-    k_random = round(random_ratio * k)
-    if scores.dtype == torch.bool:
-        preferred = ~scores.flatten() if lowest else scores.flatten()
-        chosen = _preferred(preferred, candidates, k - k_random, generator)
-    else:
-        chosen = _top(scores.flatten(), candidates, n_candidates, k - k_random, generator,
-                      lowest)
-    if k_random:
-        remaining = candidates.index_fill(0, chosen, False)
-        extra = _uniform(remaining, n_candidates - chosen.numel(), k_random, generator)
-        chosen = torch.cat([chosen, extra])
-    return chosen
-
-
-def _uniform(candidates: torch.Tensor, n_candidates: int, k: int,
-             generator: torch.Generator) -> torch.Tensor:
-    """Flat indices of k candidates drawn uniformly without replacement.
-
-    Three ways, each uniform by symmetry, chosen by cost: for few picks, about 1.2 k n /
-    n_candidates random positions, the distinct candidates among them, k of those at random (no
-    random number per weight); for many picks among many candidates, each candidate kept with a
-    probability a little above k / n_candidates and the surplus dropped at random (a random
-    permutation of millions of indices costs ten times more); else a random permutation of the
-    candidates' indices.
-    """
-    n = candidates.numel()
-    device = generator.device
-    if n_candidates <= 0:
-        return torch.empty(0, dtype=torch.long, device=candidates.device)
-    if 4 * k < n_candidates:
-        draws = torch.randint(n, (int(1.2 * k * n / n_candidates) + 64,), generator=generator,
-                              device=device)
-        drawn = torch.unique(draws[candidates[draws]])
-        if drawn.numel() >= k:
-            return drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
-    q = k / n_candidates
-    p = q + 5.0 * math.sqrt(q * (1.0 - q) / n_candidates) + 1.0 / n_candidates
-    if 8 * n_candidates >= n and p < 1.0:
-        kept = (torch.rand(n, generator=generator, device=device) < p) & candidates
-        picked = kept.nonzero().squeeze(1)
-        surplus = picked.numel() - k
-        if surplus >= 0:
-            all_picked = torch.ones(picked.numel(), dtype=torch.bool, device=picked.device)
-            dropped = _uniform(all_picked, picked.numel(), surplus, generator)
-            return picked[all_picked.index_fill_(0, dropped, False)]
-    idx = candidates.nonzero().squeeze(1)
-    return idx[torch.randperm(idx.numel(), generator=generator, device=device)[:k]]
-
-
-def _preferred(preferred: torch.Tensor, candidates: torch.Tensor, k: int,
-               generator: torch.Generator) -> torch.Tensor:
-    """k candidates drawn uniformly, the preferred ones first."""
-    first = candidates & preferred
-    n_first = int(torch.count_nonzero(first))
-    if n_first >= k:
-        return _uniform(first, n_first, k, generator)
-    rest = candidates & ~preferred
-    return torch.cat([first.nonzero().squeeze(1),
-                      _uniform(rest, int(torch.count_nonzero(rest)), k - n_first, generator)])
-
-
-ENUMERATE_BELOW = 1 << 22  # layers up to this many positions draw uniform picks by enumeration
-
-
-def sample_positions(size: int, k: int, generator: torch.Generator,
-                     excluded: torch.Tensor | None = None) -> torch.Tensor:
-    """k distinct positions of range(size), uniformly among those not in `excluded` (sorted,
-    int64), ascending. Small layers enumerate their free positions; large ones draw positions
-    at random and reject excluded ones and repeats, in O(k) memory."""
-    n_excluded = 0 if excluded is None else excluded.numel()
-    free = size - n_excluded
-    device = generator.device
-    if k > free:
-        raise ValueError(f"cannot pick {k} of {free} free positions")
-    if k <= 0:
-        return torch.empty(0, dtype=torch.long, device=device)
-    if size <= ENUMERATE_BELOW or 3 * k > free:
-        ok = torch.ones(size, dtype=torch.bool, device=device)
-        if n_excluded:
-            ok[excluded] = False
-        candidates = ok.nonzero().squeeze(1)
-        picked = candidates[torch.randperm(candidates.numel(), generator=generator,
-                                           device=device)[:k]]
-        return picked.sort().values
-    drawn = torch.empty(0, dtype=torch.long, device=device)
-    while drawn.numel() < k:
-        n_draw = int(1.3 * (k - drawn.numel()) * size / free) + 64
-        draws = torch.randint(size, (n_draw,), generator=generator, device=device)
-        drawn = torch.unique(torch.cat([drawn, draws]))
-        if n_excluded:
-            at = torch.searchsorted(excluded, drawn).clamp_max(n_excluded - 1)
-            drawn = drawn[excluded[at] != drawn]
-    picked = drawn[torch.randperm(drawn.numel(), generator=generator, device=device)[:k]]
-    return picked.sort().values
-
-
-def initial_entries(shape: Sequence[int], target: int, weight_init: str, gain: float,
-                    generator: torch.Generator, device: torch.device,
-                    dtype: torch.dtype, per_row: bool = False
-                    ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """A layer's initial active positions (flat, ascending), their values, and the init law's
-    mean standard deviation: the same draws from `generator` on every execution path.
-    `per_row`: the same number of positions in every output row (constant fan-in)."""
-    size = math.prod(shape)
-    if per_row and target < size:
-        flat = row_positions((shape[0], size // shape[0]), target // shape[0],
-                             generator).to(device)
-    else:
-        flat = sample_positions(size, target, generator).to(device)
-    rows = flat // (size // shape[0])
-    law = WEIGHT_INITS[weight_init](shape, torch.bincount(rows, minlength=shape[0]).to(dtype),
-                                    gain)
-    values = torch.empty(target, dtype=dtype, device=device)
-    draw_entries(law, values, rows, generator)
-    return flat, values, law.mean_std
-
-
-GROW_SELECTIONS: Registry = Registry("grow_selection")  # name -> (score, generator) -> keys
-GROW_CANDIDATES: Registry = Registry("grow_candidates")  # name -> GrowSubset
-
-
-@GROW_SELECTIONS.register("top")
-def top_keys(score: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """The score itself: growth takes the highest."""
-    return score
-
-
-@GROW_SELECTIONS.register("multinomial")
-def multinomial_keys(weights: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Keys whose k highest are a draw of k positions without replacement, each with
-    probability proportional to its weight (Gumbel top-k: log w plus standard Gumbel noise).
-    Weights are floored at 1e-12, as CHTs' own sampler does, so that positions scoring zero
-    come last, uniformly."""
-    u = torch.rand(weights.shape, generator=generator, device=generator.device)
-    gumbel = -torch.log(-torch.log(u.clamp(1e-30, 1.0 - 1e-7)))
-    return weights.clamp_min(1e-12).log() + gumbel.to(weights)
-
-
-@GROW_CANDIDATES.register("all")
-def every_inactive(size: int, kept: torch.Tensor, n: int,
-                   generator: torch.Generator) -> torch.Tensor | None:
-    """Growth by score sees every inactive position."""
-    return None
-
-
-@GROW_CANDIDATES.register("sampled")
-def sampled_inactive(size: int, kept: torch.Tensor, n: int,
-                     generator: torch.Generator) -> torch.Tensor | None:
-    """GSE: n inactive positions (not in `kept`, sorted) drawn uniformly, ascending."""
-    return sample_positions(size, min(n, size - kept.numel()), generator, kept)
-
-
-SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
-
-
-def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: int,
-         generator: torch.Generator, lowest: bool = False) -> torch.Tensor:
-    """Flat indices of the k highest-scoring (`lowest`: lowest) candidates, the same set as a
-    masked topk.
-
-    A topk over a whole layer is most of an update's cost, so the k-th highest score is first
-    estimated from a random sample of candidate scores: two thresholds `lo` < `hi` bracket it
-    with a margin of 4 standard errors. One pass over the layer keeps the candidates >= lo (about
-    k of them); those > hi are in the top k for certain, and a small topk over the band between
-    the thresholds picks the rest. Where the estimate misses (rarely) or candidates are too few
-    to sample, a topk runs over the candidates. On a 1M-weight layer this is 3-5x faster.
-    For `lowest`, the scores are negated: only the few gathered ones, not the whole layer.
-    """
-    sign = -1.0 if lowest else 1.0
-    if k <= 0:
-        return torch.empty(0, dtype=torch.long, device=scores.device)
-    n = scores.numel()
-    if k >= n_candidates:
-        return candidates.nonzero().squeeze(1)
-    if n_candidates > 4 * SAMPLE:
-        draws = torch.randint(n, (SAMPLE * n // n_candidates,), generator=generator,
-                              device=generator.device)
-        sample = sign * scores[draws[candidates[draws]]]
-        m = max(sample.numel(), 1)
-        q = k / n_candidates
-        margin = 4.0 * math.sqrt(q * (1.0 - q) / m) + 4.0 / m
-        rank_hi, rank_lo = int(m * (q - margin)), math.ceil(m * (q + margin))
-        if rank_lo < sample.numel():
-            # kthvalue counts from the lowest: the r-th highest of m is the (m - r + 1)-th lowest
-            lo = torch.kthvalue(sample, m - rank_lo + 1).values
-            hi = torch.kthvalue(sample, m - rank_hi + 1).values if rank_hi > 0 else math.inf
-            above = scores <= -lo if lowest else scores >= lo
-            kept = (above & candidates).nonzero().squeeze(1)
-            values = sign * scores[kept]
-            sure = values > hi
-            n_sure = int(torch.count_nonzero(sure))
-            if kept.numel() >= k >= n_sure:
-                band = (~sure).nonzero().squeeze(1)  # indices: one scan for two gathers
-                rest = torch.topk(values[band], k - n_sure, sorted=False).indices
-                return torch.cat([kept[sure], kept[band[rest]]])
-    if 4 * n_candidates < n:  # few candidates (pruning a sparse layer): gather them first
-        idx = candidates.nonzero().squeeze(1)
-        return idx[torch.topk(scores[idx], k, largest=not lowest, sorted=False).indices]
-    keyed = scores.masked_fill(~candidates, math.inf if lowest else -math.inf)
-    return torch.topk(keyed, k, largest=not lowest, sorted=False).indices
-
-
-def bias_fan_in(module: nn.Module, weight_name: str,
-                shape: Sequence[int]) -> tuple[str, int] | None:
-    """The name of the bias that goes with weight `weight_name` of `module` and the fan-in of
-    torch's own law for it (nn.LSTM draws every bias from its hidden size), or None.
-
-    Every execution path draws these biases from the topology's stream with `draw_bias`, so
-    that the paths start from the same network."""
-    if isinstance(module, nn.LSTM):
-        return weight_name.replace("weight", "bias"), module.hidden_size
-    if isinstance(module, nn.Linear | nn.Conv2d) and weight_name == "weight":
-        return "bias", math.prod(shape[1:])
-    return None
-
-
 class Topology:
-    """What every execution path shares: layer targets, the update schedule, activation capture
-    and the statistics. A path builds `self.layers` (each with `name`, `module`, `target`,
-    `size`, `active`, `uses_per_sample`, `activations`) and implements `after_step`'s masking
-    and `_update_layer`."""
+    """What every execution path shares: layer targets, the update schedule, the prune/grow
+    step (`_update_layer`), activation capture, checkpoints and the statistics.
+
+    A path (a subclass registered in `EXECUTIONS`) builds `self.layers` in its `__init__`
+    (each with `name`, `module`, `target`, `size`, `active`, `init_std`, `ever_active`,
+    `uses_per_sample`, `activations`) and implements the hooks at the end of this class: how
+    its layers show and change their pattern.
+    """
+
+    # whether the path replaces the model's sparsified weights by modules of its own (then a
+    # model is best built on the meta device: those weights never exist densely)
+    replaces_weights: ClassVar[bool] = False
+
+    @classmethod
+    def check_layers(cls, model: nn.Module, layers: Sequence[tuple[str, nn.Parameter]]) -> None:
+        """Raise the one-line ConfigError if this path cannot run one of `layers` of `model`,
+        before any layer is touched."""
 
     def __init__(self, shapes: Sequence[tuple[int, ...]], config: TopologyConfig,
                  update_schedule: UpdateSchedule, sparsity_schedule: SparsitySchedule,
@@ -372,6 +123,9 @@ class Topology:
         self.stats = UpdateStats()
         self.shapes = list(shapes)
         self.layers: list = []
+        # (dense weight or bias, the parameter that replaced it) of every model parameter the
+        # path replaced (see `replaces_weights`)
+        self.replaced: list[tuple[nn.Parameter, nn.Parameter]] = []
         if config.redistribution == "momentum" and sparsity_schedule.kind == "gradual":
             raise ConfigError("The 'redistribution' parameter 'momentum' moves the budget "
                               "between layers at a constant density; it needs "
@@ -424,7 +178,7 @@ class Topology:
 
     def measure_uses(self, model: nn.Module, batch: torch.Tensor) -> None:
         """Run one forward pass to learn how often each weight is applied per sample."""
-        with self._capture(), torch.no_grad():
+        with capture_activations(self.layers), torch.no_grad():
             was_training = model.training
             model.eval()
             model(batch)
@@ -433,6 +187,19 @@ class Topology:
             if layer.activations is not None:
                 layer.uses_per_sample = max(1, layer.activations[1].shape[0] // batch.shape[0])
             layer.activations = None
+
+    def follow_weights(self) -> None:
+        """Move the random stream and the layers' own state (masks, history) to where the
+        model's weights went (another device or dtype); nothing where they are there already."""
+        weights = [self._parameter(layer) for layer in self.layers]
+        if all(_same_device(w.device, self.generator.device) for w in weights) and all(
+                self._follows_weight(layer) for layer in self.layers):
+            return
+        seed = int(torch.randint(2 ** 62, (), generator=self.generator))
+        self.generator = torch.Generator(device=weights[0].device).manual_seed(seed)
+        for layer in self.layers:
+            self._follow_weight(layer)
+        self._after_update()
 
     # -- checkpoints -----------------------------------------------------------------------
     def settings(self) -> dict[str, Any]:
@@ -469,18 +236,10 @@ class Topology:
             self._load_layer_state(layer, saved)
         self._after_update()
 
-    def _layer_state(self, layer) -> dict[str, Any]:
-        """The path's state of `layer` that the model's state dict does not hold (copies)."""
-        raise NotImplementedError
-
-    def _load_layer_state(self, layer, saved: Mapping[str, Any]) -> None:
-        """Take back what `_layer_state` saved (copies: `saved` stays as it is)."""
-        raise NotImplementedError
-
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures activations if its update needs them."""
         if self.config.grow_score in NEEDS_ACTIVATIONS and self._is_update(step):
-            return self._capture()
+            return capture_activations(self.layers)
         return contextlib.nullcontext()
 
     def after_step(self, step: int) -> None:
@@ -507,27 +266,8 @@ class Topology:
         if self.config.prune_scope == "layer":
             return targets
         dense = [t == math.prod(s) for t, s in zip(targets, self.shapes, strict=True)]
-        return self._global_targets(sum(targets), dense)
-
-    def _global_targets(self, total: int, dense: list[bool]) -> list[int]:
-        """Current counts less the globally smallest |w| of the layers not `dense`, so that
-        the layers hold `total` in all (no change where they hold no more already)."""
-        current = [layer.target for layer in self.layers]
-        excess = sum(current) - total
-        ranked = [i for i, d in enumerate(dense) if not d]
-        if excess <= 0 or not ranked:
-            return current
-        values = [self._active_magnitudes(self.layers[i]) for i in ranked]
-        owner = torch.cat([torch.full((v.numel(),), j) for j, v in enumerate(values)])
-        lowest = torch.topk(torch.cat(values).float(), excess, largest=False).indices
-        removed = torch.bincount(owner[lowest.cpu()], minlength=len(ranked)).tolist()
-        for i, r in zip(ranked, removed, strict=True):
-            current[i] -= r
-        return current
-
-    def _active_magnitudes(self, layer) -> torch.Tensor:
-        """|w| of a layer's active weights, one value each."""
-        raise NotImplementedError
+        return global_targets([layer.target for layer in self.layers], sum(targets), dense,
+                              lambda i: self._active_magnitudes(self.layers[i]))
 
     @torch.no_grad()
     def update(self, step: int) -> None:
@@ -538,7 +278,8 @@ class Topology:
         grows = [min(round(fraction * t), math.prod(s) - t)
                  for t, s in zip(targets, self.shapes, strict=True)]
         if self.config.redistribution == "momentum" and fraction > 0:
-            targets, grows = self._redistribute(targets, grows)
+            targets, grows = redistribute(targets, grows, self.shapes,
+                                          lambda i: self._active_momentum(self.layers[i]))
         self.scheduled_updates += scheduled
         if scheduled and self._removes_channels(step):
             grows = [g + f for g, f in zip(grows, self._remove_channels(step, targets),
@@ -546,14 +287,50 @@ class Topology:
         moved = 0
         for layer, target, n_grow in zip(self.layers, targets, grows, strict=True):
             moved += self._update_layer(layer, target, n_grow)
-            layer.activations = None
+            self._release(layer)
         self._after_update()
         self.stats.updates += 1
         self.stats.moved += moved
         self.stats.seconds += time.perf_counter() - start
 
-    def _after_update(self) -> None:
-        """What a path refreshes once all layers are updated."""
+    def _update_layer(self, layer, target: int, n_grow: int) -> int:
+        """Bring `layer` to `target` active connections, growing n_grow; returns how many it
+        grew. The same step on every path:
+
+        1. prune n_prune = active - target + n_grow active connections, those of lowest prune
+           score (a share `prune_random_ratio` uniformly at random);
+        2. grow n_grow inactive connections (`_grow`: those of highest grow score, a share
+           `grow_random_ratio` uniformly at random) with their `regrow_init` values; they start
+           with zero optimizer state and join the history of ever-active connections (`_add`).
+        """
+        c = self.config
+        if n_grow == 0 and target == layer.target == layer.size:  # a dense layer stays dense
+            return 0
+        entries = self._entries(layer)
+        n_active = entries.numel()
+        n_prune = n_active - target + n_grow
+        if n_prune > n_active:  # Chase's removed channels freed more than a gradual target
+            n_grow -= n_prune - n_active  # lets the layer keep: regrow only up to the target
+            n_prune = n_active
+        grown = entries.new_empty(0)
+        if n_prune > 0 or n_grow > 0:
+            keep = torch.ones(n_active, dtype=torch.bool, device=entries.device)
+            if n_prune > 0:
+                pruned = select(self._prune_scores(layer, entries), keep, n_prune,
+                                c.prune_random_ratio, self.generator, n_candidates=n_active,
+                                lowest=True)
+                keep[pruned] = False
+            kept = entries[keep]
+            self._drop(layer, entries[~keep])
+            if n_grow > 0:
+                grown = self._grow(layer, keep, kept, target, n_grow)
+            values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
+            self._add(layer, keep, kept, grown, values)
+        if c.fan_in == "constant":  # SRigL: ablated units leave part of the budget unused
+            layer.target = layer.active
+            return n_grow  # the count it set out to grow, whatever ablation changed
+        layer.target = target
+        return grown.numel()
 
     def _removes_channels(self, step: int) -> bool:
         """Chase: whether the scheduled update at `step` removes channels (every
@@ -561,51 +338,6 @@ class Topology:
         c = self.config
         return (c.channel_prune != "none" and self.scheduled_updates % c.channel_prune_every == 0
                 and step <= c.channel_prune_end * self.schedule.total_steps)
-
-    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        """Remove each eligible layer's lowest-UMM units (see channels.py); the active weights
-        each layer freed, which its update regrows among its other units."""
-        raise NotImplementedError
-
-    def _update_layer(self, layer, target: int, n_grow: int) -> int:
-        """Bring `layer` to `target` active connections, growing n_grow (and pruning what
-        makes the count); returns how many it grew."""
-        raise NotImplementedError
-
-    def _redistribute(self, targets: list[int], grows: list[int]) -> tuple[list, list]:
-        """SNFS: every sparse layer prunes what it would, and the regrowth, their sum, is
-        shared among them in proportion to the mean |momentum| of their active weights
-        (largest remainders; a layer's share capped at its free positions, the excess shared
-        again), so the layers' budgets move towards those that learn."""
-        sparse = [i for i, (t, s) in enumerate(zip(targets, self.shapes, strict=True))
-                  if t < math.prod(s)]
-        momenta = [self._active_momentum(self.layers[i]) for i in sparse]
-        if not sparse or any(m is None for m in momenta):
-            return targets, grows
-        weight = torch.stack([m.abs().mean() for m in momenta]).double().cpu()
-        free = torch.tensor([math.prod(self.shapes[i]) - targets[i] + grows[i] for i in sparse])
-        share = torch.zeros(len(sparse), dtype=torch.long)
-        left = sum(grows[i] for i in sparse)
-        open_ = free > 0
-        while left > 0 and open_.any() and weight[open_].sum() > 0:
-            w = torch.where(open_, weight, 0.0)
-            raw = left * w / w.sum()
-            add = raw.floor().long()
-            rest = left - int(add.sum())
-            add[(raw - add).argsort(descending=True, stable=True)[:rest]] += 1
-            add = torch.minimum(add, free - share)
-            share += add
-            left -= int(add.sum())
-            open_ = share < free
-        targets, grows = list(targets), list(grows)
-        for j, i in enumerate(sparse):
-            targets[i] += int(share[j]) - grows[i]
-            grows[i] = int(share[j])
-        return targets, grows
-
-    def _active_momentum(self, layer) -> torch.Tensor | None:
-        """The optimizer's first moment of a layer's active weights, one value each."""
-        raise NotImplementedError
 
     def _grow_positions(self, size: int, kept: torch.Tensor, k: int,
                         by_score: Callable[[int, torch.Tensor | None], torch.Tensor | None]
@@ -658,10 +390,6 @@ class Topology:
         rest = [p for p in model.parameters() if id(p) not in sparsified]
         return [{"params": rest, "lr": lr}, *groups] if rest else groups
 
-    def _parameter(self, layer) -> nn.Parameter:
-        """The parameter that holds a layer's active weights."""
-        raise NotImplementedError
-
     def _momentum(self, param: nn.Parameter) -> torch.Tensor | None:
         """The optimizer's first moment of `param` (SGD's buffer, Adam's exp_avg), if any."""
         if self.optimizer is None:
@@ -672,274 +400,84 @@ class Topology:
                 return state[key]
         return None
 
-    # -- activation capture (CTRE's cosine growth, FLOP counting) ---------------------------
-    @contextlib.contextmanager
-    def _capture(self) -> Iterator[None]:
-        handles = []
-        for layer in self.layers:
-            handles.append(layer.module.register_forward_hook(_make_hook(layer)))
-        try:
-            yield
-        finally:
-            for h in handles:
-                h.remove()
+    # -- what each path implements -----------------------------------------------------------
+    def _entries(self, layer) -> torch.Tensor:
+        """The flat positions of the layer's active connections, ascending."""
+        raise NotImplementedError
 
+    def _prune_scores(self, layer, entries: torch.Tensor) -> torch.Tensor | None:
+        """The prune score (`PRUNE_SCORES`) of each of the layer's active connections
+        (`entries`, in that order); None for a score without preference."""
+        raise NotImplementedError
 
-@EXECUTIONS.register("masked")
-class SparseTopology(Topology):
-    """The `masked` execution path: dense weights, multiplied by masks after every step."""
+    def _drop(self, layer, pruned: torch.Tensor) -> None:
+        """Write the pruning of the flat positions `pruned` now, where growth must see it (the
+        masked path); a path that rebuilds its pattern in `_add` leaves it to `_add`."""
 
-    def __init__(
-        self,
-        named_weights: Sequence[tuple[str, nn.Parameter]],
-        model: nn.Module,
-        config: TopologyConfig,
-        update_schedule: UpdateSchedule,
-        sparsity_schedule: SparsitySchedule,
-        gain: float,
-        generator: torch.Generator,
-    ) -> None:
-        super().__init__([tuple(w.shape) for _, w in named_weights], config, update_schedule,
-                         sparsity_schedule, generator)
-        targets = self.targets(sparsity_schedule.start)
-        history = config.grow_score in NEEDS_HISTORY
-        with torch.no_grad():
-            for (name, weight), target in zip(named_weights, targets, strict=True):
-                flat, values, init_std = initial_entries(
-                    weight.shape, target, config.weight_init, gain, generator, weight.device,
-                    weight.dtype, per_row=config.fan_in == "constant")
-                if target < weight.numel():
-                    mask = torch.zeros(weight.numel(), dtype=weight.dtype, device=weight.device)
-                    mask[flat] = 1.0
-                    mask = mask.view_as(weight)
-                else:  # a dense layer holds views of a single 1 instead of masks: no memory
-                    mask = weight.new_ones(()).expand_as(weight)
-                ever_active = None
-                if history:  # the same views for a dense layer (a bool copy would materialize)
-                    ever_active = mask.bool() if mask.is_contiguous() else \
-                        torch.ones((), dtype=torch.bool, device=weight.device).expand_as(weight)
-                weight.zero_()
-                weight.view(-1)[flat] = values
-                module = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
-                bias = bias_fan_in(module, name.rpartition(".")[2], weight.shape)
-                if bias is not None and getattr(module, bias[0]) is not None:
-                    draw_bias(getattr(module, bias[0]), bias[1], generator)
-                self.layers.append(MaskedLayer(name, weight, module, mask, ever_active,
-                                               init_std, target))
-        if config.channel_prune != "none":  # Conv2d channels and Linear units, not the output
-            for layer in self.layers[:-1]:
-                if isinstance(layer.module, nn.Conv2d | nn.Linear) and layer.target < layer.size:
-                    layer.removed = torch.zeros(layer.weight.shape[0], dtype=torch.bool,
-                                                device=layer.weight.device)
-        self._after_update()
+    def _grow(self, layer, keep: torch.Tensor, kept: torch.Tensor, target: int,
+              n_grow: int) -> torch.Tensor:
+        """The flat positions of n_grow inactive connections to grow (see `_grow_positions`),
+        after pruning: `keep` says which active connections are kept (False: pruned), `kept`
+        gives their flat positions."""
+        raise NotImplementedError
 
-    def _parameter(self, layer: MaskedLayer) -> nn.Parameter:
-        return layer.weight
+    def _add(self, layer, keep: torch.Tensor, kept: torch.Tensor, grown: torch.Tensor,
+             values: torch.Tensor) -> None:
+        """Make the layer's pattern the `kept` connections (their weights and optimizer state
+        as they are) plus the `grown` ones, with weights `values` and zero optimizer state,
+        and add `grown` to the layer's history of ever-active positions (if it keeps one)."""
+        raise NotImplementedError
 
-    def _layer_state(self, layer: MaskedLayer) -> dict[str, Any]:
-        """The mask and the history as bool, None for a dense layer's views of a single 1;
-        Chase's removed units."""
-        dense = not layer.mask.is_contiguous()
-        return {"mask": None if dense else layer.mask.bool(),
-                "ever_active": None if dense or layer.ever_active is None
-                else layer.ever_active.clone(),
-                "removed": None if layer.removed is None else layer.removed.clone()}
-
-    def _load_layer_state(self, layer: MaskedLayer, saved: Mapping[str, Any]) -> None:
-        weight = layer.weight
-        dense = saved["mask"] is None
-        layer.mask = weight.new_ones(()).expand_as(weight) if dense else \
-            saved["mask"].to(device=weight.device, dtype=weight.dtype)
-        if layer.ever_active is not None:
-            layer.ever_active = torch.ones((), dtype=torch.bool, device=weight.device).expand_as(
-                weight) if dense else saved["ever_active"].to(weight.device, copy=True)
-        if layer.removed is not None:
-            layer.removed = saved["removed"].to(weight.device, copy=True)
-
-    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        c = self.config
-        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
-                                    c.channel_prune_end)
-        freed = []
-        for layer, target in zip(self.layers, targets, strict=True):
-            if layer.removed is None:
-                freed.append(0)
-                continue
-            units = units_to_remove(umm(layer.weight.detach(), layer.mask), layer.removed,
-                                    fraction, layer.size // layer.removed.numel(), target)
-            freed.append(int(layer.mask[units].sum()))
-            layer.removed[units] = True
-            layer.mask[units] = 0.0
-            layer.weight.detach()[units] = 0.0
-        return freed
-
-    def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:
-        return layer.weight.detach().view(-1)[layer.mask.reshape(-1).bool()].abs()
-
-    def _active_momentum(self, layer: MaskedLayer) -> torch.Tensor | None:
-        momentum = self._momentum(layer.weight)
-        return None if momentum is None else momentum.view(-1)[layer.mask.reshape(-1).bool()]
+    def _release(self, layer) -> None:
+        """Forget what the forward and backward pass of the update step captured for `layer`."""
+        layer.activations = None
 
     def _after_update(self) -> None:
-        """The layers that need masking after a step: fully dense ones are skipped."""
-        sparse = [la for la in self.layers if la.target < la.weight.numel()]
-        self._weights = [layer.weight for layer in sparse]
-        self._masks = [layer.mask for layer in sparse]
+        """What a path refreshes once all layers have changed (an update, a checkpoint loaded,
+        the weights moved)."""
 
-    @torch.no_grad()
-    def after_step(self, step: int) -> None:
-        """Call after `optimizer.step()`: re-applies masks, then updates the topology if due."""
-        # torch._foreach_mul_ is the fused multi-tensor kernel torch.optim itself uses: one call
-        # instead of one per layer keeps the per-step cost of masking at a single pass.
-        if self._weights:
-            torch._foreach_mul_(self._weights, self._masks)
-        super().after_step(step)
+    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
+        """Chase: remove each eligible layer's lowest-UMM units (see channels.py); the active
+        weights each layer freed, which its update regrows among its other units."""
+        raise NotImplementedError
 
-    # -- the prune/grow step ---------------------------------------------------------------
-    def _update_layer(self, layer: MaskedLayer, target: int, n_grow: int) -> int:
-        c = self.config
-        if not layer.mask.is_contiguous():  # a dense layer (views of a single 1)
-            if target == layer.weight.numel():
-                return 0
-            layer.mask = layer.mask.contiguous()  # becomes sparse: real masks from now on
-            if layer.ever_active is not None:
-                layer.ever_active = layer.ever_active.contiguous()
-        active = layer.mask.bool()
-        entries = active.view(-1).nonzero().squeeze(1)  # ascending, as the sparse path's
-        n_active = entries.numel()
-        n_prune = n_active - target + n_grow
-        if n_prune > n_active:  # Chase's removed channels freed more than a gradual target
-            n_grow -= n_prune - n_active  # lets the layer keep: regrow only up to the target
-            n_prune = n_active
-        if n_prune <= 0 and n_grow <= 0:  # (SRigL's ablation may have left it below target)
-            layer.target = target if c.fan_in == "free" else min(target, n_active)
-            return 0
-        state = self._state(layer, active)
-        flat_mask = layer.mask.view(-1)
-        flat_weight = layer.weight.view(-1)
-        if n_prune > 0:  # selected among the active entries, as on the sparse path
-            score = PRUNE_SCORES[c.prune_score](state)
-            chosen = select(None if score is None else score.reshape(-1)[entries],
-                            torch.ones(n_active, dtype=torch.bool, device=entries.device),
-                            n_prune, c.prune_random_ratio, self.generator,
-                            n_candidates=n_active, lowest=True)
-            pruned = entries[chosen]
-            flat_mask.index_fill_(0, pruned, 0.0)
-            flat_weight.index_fill_(0, pruned, 0.0)
-        if n_grow > 0:
-            state.mask = flat_mask.bool().view_as(layer.mask)
-            n_candidates = layer.weight.numel() - n_active + n_prune
-            if layer.removed is not None:  # removed units are never grown into
-                state.mask = state.mask | layer.removed.view(-1, *[1] * (layer.mask.dim() - 1))
-                n_candidates -= int(layer.removed.sum()) * (layer.size // layer.removed.numel())
-            if c.fan_in == "constant":
-                ablated, grown = self._grow_rows(state, target, n_grow,
-                                                 ablate=layer is not self.layers[-1])
-                flat_mask.index_fill_(0, ablated, 0.0)
-                flat_weight.index_fill_(0, ablated, 0.0)
-            else:
-                grown = self._grow(state, n_grow, n_candidates)
-            flat_mask.index_fill_(0, grown, 1.0)
-            values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
-            flat_weight.index_copy_(0, grown, values.to(flat_weight))
-            self._reset_optimizer_state(layer.weight, grown)
-            if layer.ever_active is not None:
-                layer.ever_active.view(-1).index_fill_(0, grown, True)
-            if c.fan_in == "constant":  # ablated units leave a remainder of the budget unused
-                target = int(torch.count_nonzero(flat_mask))
-        layer.target = target
-        return max(n_grow, 0)
+    def _parameter(self, layer) -> nn.Parameter:
+        """The parameter that holds a layer's active weights."""
+        raise NotImplementedError
 
-    def _grow_rows(self, state: LayerState, target: int, n_grow: int,
-                   ablate: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """SRigL: the flat positions of the units it ablates and of those it grows.
+    def _active_magnitudes(self, layer) -> torch.Tensor:
+        """|w| of a layer's active weights, one value each."""
+        raise NotImplementedError
 
-        If `ablate` (and the grow score has a preference: salience is defined by it), a unit
-        whose salient weights (kept after pruning, or among the n_grow best of the whole layer
-        by the grow score) number fewer than max(1, floor(min_salient_weights_per_neuron x
-        fan-in)) is ablated (all its weights removed), keeping at least the ceil(target /
-        inputs) most salient units, as many as can hold the budget; the budget is shared evenly
-        by the other units (fan-in = target // units), and each grows to that fan-in.
-        """
-        c = self.config
-        mask = state.mask.reshape(state.mask.shape[0], -1)
-        n_out, fan = mask.shape
-        kept = mask.sum(dim=1)
-        score = self._grow_score(state)
-        alive = torch.ones(n_out, dtype=torch.bool, device=mask.device)
-        if ablate and c.min_salient_weights_per_neuron > 0 and score is not None:
-            salient = mask.clone().view(-1)
-            everywhere = torch.ones_like(salient)
-            salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
-            counts = salient.view(n_out, fan).sum(dim=1)
-            threshold = max(1, int(c.min_salient_weights_per_neuron * (target // n_out)))
-            alive = counts >= threshold
-            least = -(-target // fan)
-            if int(alive.sum()) < least:
-                alive = torch.zeros_like(alive).index_fill_(
-                    0, counts.argsort(descending=True, stable=True)[:least], True)
-        per_row = min(fan, target // int(alive.sum()))
-        need = torch.where(alive, per_row - kept, 0).clamp_min(0)
-        ablated = (mask & ~alive[:, None]).view(-1).nonzero().squeeze(1)
-        keys = None if score is None else score.reshape(n_out, fan)
-        grown = grow_rows(keys, ~mask & alive[:, None], need, c.grow_random_ratio,
-                          self.generator)
-        return ablated, grown
+    def _active_momentum(self, layer) -> torch.Tensor | None:
+        """The optimizer's first moment of a layer's active weights, one value each."""
+        raise NotImplementedError
 
-    def _grow(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
-        """Ascending flat positions of k inactive connections (see `_grow_positions`)."""
-        kept = state.mask.view(-1).nonzero().squeeze(1)
+    def _layer_state(self, layer) -> dict[str, Any]:
+        """The path's state of `layer` that the model's state dict does not hold (copies)."""
+        raise NotImplementedError
 
-        def by_score(n: int, subset: torch.Tensor | None) -> torch.Tensor | None:
-            score = self._grow_score(state)  # after the subset's draws, as on the sparse path
-            if score is None:
-                return None
-            if subset is None:
-                return select(score, ~state.mask, n, 0.0, self.generator,
-                              n_candidates=n_candidates)
-            candidates = torch.zeros(state.mask.numel(), dtype=torch.bool, device=kept.device)
-            return select(score, candidates.index_fill_(0, subset, True), n, 0.0,
-                          self.generator, n_candidates=subset.numel())
+    def _load_layer_state(self, layer, saved: Mapping[str, Any]) -> None:
+        """Take back what `_layer_state` saved (copies: `saved` stays as it is)."""
+        raise NotImplementedError
 
-        return self._grow_positions(state.mask.numel(), kept, k, by_score)
+    def _follows_weight(self, layer) -> bool:
+        """Whether the layer's own state is on its weight's device (and dtype, for masks)."""
+        return True
 
-    def _state(self, layer: MaskedLayer, active: torch.Tensor) -> LayerState:
-        return LayerState(
-            weight=layer.weight.detach(),
-            grad=None if layer.weight.grad is None else layer.weight.grad.detach(),
-            momentum=self._momentum(layer.weight),
-            mask=active,
-            ever_active=layer.ever_active,
-            activations=layer.activations,
-            generator=self.generator,
-            mest_gamma=self.config.mest_gamma,
-        )
-
-    def _reset_optimizer_state(self, weight: nn.Parameter, grown: torch.Tensor) -> None:
-        if self.optimizer is None:
-            return
-        for value in self.optimizer.state.get(weight, {}).values():
-            if isinstance(value, torch.Tensor) and value.shape == weight.shape:
-                value.view(-1).index_fill_(0, grown, 0.0)
+    def _follow_weight(self, layer) -> None:
+        """Move the layer's own state (masks, history) to its weight's device (and dtype)."""
+        raise NotImplementedError
 
 
-def _make_hook(layer: MaskedLayer):
-    def hook(module: nn.Module, inputs: tuple, output) -> None:
-        layer.activations = _as_matrices(module, layer.name, inputs[0].detach(), output)
-
-    return hook
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    """`cuda` and `cuda:0` alike (a generator made for `cuda` may report either)."""
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
 
 
-def _as_matrices(module: nn.Module, name: str, x: torch.Tensor, output) -> tuple:
-    """(inputs, outputs) of a layer as matrices with one column per input / output unit."""
-    if isinstance(module, nn.LSTM | SparseLSTM):
-        h = output[0].detach()
-        x_in = h if "weight_hh" in name else x
-        h = h.reshape(-1, h.shape[-1])
-        return x_in.reshape(-1, x_in.shape[-1]), h.repeat(1, 4)
-    y = output.detach()
-    if y.dim() == 4:  # conv: one row per sample and position
-        y = y.permute(0, 2, 3, 1).reshape(-1, y.shape[1])
-        x = x.mean(dim=(2, 3)).repeat_interleave(y.shape[0] // x.shape[0], dim=0)
-        return x, y
-    return x.reshape(-1, x.shape[-1]), y.reshape(-1, y.shape[-1])
+def __getattr__(name: str) -> Any:
+    """The masked path's names from before it had a module of its own (masked.py)."""
+    if name in ("MaskedLayer", "SparseTopology"):
+        from metasparse.sparse import masked
+        return getattr(masked, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,7 +9,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.models import sparsifiable_parameters
-from metasparse.sparse import check_installable
+from metasparse.sparse import EXECUTIONS
 
 SPARSIFIABLE = (nn.Linear, nn.Conv2d, nn.LSTM, nn.MultiheadAttention)
 
@@ -48,21 +48,9 @@ def find_layers(model: nn.Module, exclude_types: Sequence[type] = (),
 def check_path(model: nn.Module, layers: Sequence[tuple[str, nn.Parameter]],
                execution: str) -> None:
     """Raise the one-line ConfigError if `execution` cannot run one of `layers`, before any
-    layer is touched. The masked path runs every layer that `find_layers` finds; the sparse path
-    runs Linear layers and simple LSTMs, but no part of an attention block (nn.MultiheadAttention
-    reads its projections' dense weights itself)."""
-    if execution != "sparse":
-        return
-    attention = [prefix for prefix, module in model.named_modules()
-                 if isinstance(module, nn.MultiheadAttention)]
-    for name, _ in layers:
-        inside = [p for p in attention if name.startswith(f"{p}." if p else "")]
-        if inside:
-            raise ConfigError(
-                f"The 'execution' parameter 'sparse' cannot run attention projections ({name} "
-                "belongs to a MultiheadAttention): use execution=masked, or exclude_types="
-                "[nn.MultiheadAttention]")
-        check_installable(model, name)
+    layer is touched (each path's `check_layers`: the masked path runs every layer that
+    `find_layers` finds)."""
+    EXECUTIONS[execution].check_layers(model, layers)
 
 
 def _path(model: nn.Module, name: str) -> list[nn.Module]:

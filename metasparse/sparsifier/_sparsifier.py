@@ -31,7 +31,6 @@ from metasparse.sparse import (
     Topology,
     TopologyConfig,
     UpdateSchedule,
-    bias_fan_in,
 )
 from metasparse.sparsifier._layers import check_path, find_layers
 
@@ -112,11 +111,9 @@ class Sparsifier:
         check_path(model, layers, config["execution"])
         self.model = model
         self.config = dict(config)
-        dense = _dense_parameters(model, layers) if config["execution"] == "sparse" else []
         self.topology: Topology = build_topology(config, model, steps_per_epoch, total_steps,
                                                  generator, layers)
-        self._replaced = [(old, new) for old, new in zip(
-            dense, _compressed_parameters(self.topology), strict=True) if old is not None]
+        self._replaced = self.topology.replaced
         self._layers = list(layers)
         self.optimizer: torch.optim.Optimizer | None = None
         self._hook = None
@@ -163,8 +160,8 @@ class Sparsifier:
         if self.optimizer is None:
             raise RuntimeError("Sparsifier.step() needs an optimizer: pass one to sparsify or "
                                "call attach(optimizer)")
-        if self._done < self._counted:
-            self._follow_model()
+        if self._done < self._counted:  # masks and random stream follow the model's weights
+            self.topology.follow_weights()
         while self._done < self._counted:
             self._done += 1
             self.topology.after_step(self._done)
@@ -237,27 +234,6 @@ class Sparsifier:
             self._armed.close()
             self._armed = None
 
-    # -- following the model to another device or dtype ------------------------------------
-    def _follow_model(self) -> None:
-        """Move the masks (and the random stream) to where the model's weights went."""
-        topology = self.topology
-        masked = hasattr(topology.layers[0], "mask")  # the masked path keeps masks beside weights
-        weights = [la.weight if masked else la.linear.values for la in topology.layers]
-        if all(_same_device(w.device, topology.generator.device) for w in weights) and (
-                not masked or all(la.mask.dtype == w.dtype
-                                  for la, w in zip(topology.layers, weights, strict=True))):
-            return
-        seed = int(torch.randint(2 ** 62, (), generator=topology.generator))
-        topology.generator = torch.Generator(device=weights[0].device).manual_seed(seed)
-        for layer, weight in zip(topology.layers, weights, strict=True):
-            if masked:
-                layer.mask = _like(layer.mask, weight, weight.dtype)
-                if layer.ever_active is not None:
-                    layer.ever_active = _like(layer.ever_active, weight, torch.bool)
-            elif layer.ever_active is not None:
-                layer.ever_active = layer.ever_active.to(weight.device)
-        topology._after_update()  # the masked path's list of masks to apply
-
 
 def _check_holds(optimizer: torch.optim.Optimizer, layers: Sequence[tuple[str, nn.Parameter]],
                  compressed: Mapping[int, int]) -> None:
@@ -306,42 +282,6 @@ def _refusal(state: Mapping[str, Any], sparsifier: Sparsifier) -> str | None:
                 f"sparsifier's is on {topology.generator.device.type}: sparsify the model on "
                 f"{device}")
     return None
-
-
-def _same_device(a: torch.device, b: torch.device) -> bool:
-    """`cuda` and `cuda:0` alike (a generator made for `cuda` may report either)."""
-    return a.type == b.type and (a.index or 0) == (b.index or 0)
-
-
-def _like(mask: torch.Tensor, weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """`mask` on `weight`'s device in `dtype`; a dense layer's view of a single 1 stays one."""
-    if mask.device == weight.device and mask.dtype == dtype:
-        return mask
-    if not mask.is_contiguous():
-        return torch.ones((), dtype=dtype, device=weight.device).expand_as(weight)
-    return mask.to(device=weight.device, dtype=dtype)
-
-
-def _dense_parameters(model: nn.Module,
-                      layers: Sequence[tuple[str, nn.Parameter]]) -> list[nn.Parameter | None]:
-    """(weight, bias) of each layer as the model holds them before the sparse path replaces
-    them; None for a missing bias."""
-    found: list[nn.Parameter | None] = []
-    for name, weight in layers:
-        owner = model.get_submodule(name.rpartition(".")[0])
-        bias = bias_fan_in(owner, name.rpartition(".")[2], weight.shape)
-        found += [weight, None if bias is None else getattr(owner, bias[0])]
-    return found
-
-
-def _compressed_parameters(topology: Topology) -> list[nn.Parameter | None]:
-    """(values, bias) of each compressed layer, aligned with `_dense_parameters`."""
-    found: list[nn.Parameter | None] = []
-    for layer in topology.layers:
-        linear = getattr(layer, "linear", None)
-        if linear is not None:
-            found += [linear.values, linear.bias]
-    return found
 
 
 def build_topology(c: Mapping[str, Any], model: nn.Module, steps_per_epoch: int,

@@ -13,7 +13,7 @@ from metasparse.data import load_dataset, scale_inputs
 from metasparse.models import build_model
 from metasparse.space import resolve_config
 from metasparse.sparse import WEIGHT_INITS, multinomial_keys
-from metasparse.sparse.topology import ENUMERATE_BELOW, sample_positions
+from metasparse.sparse.selection import ENUMERATE_BELOW, sample_positions
 from metasparse.train import build_topology
 
 

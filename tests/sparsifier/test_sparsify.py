@@ -267,3 +267,42 @@ def test_lr_scaling_comes_through_the_sparsifiers_parameter_groups(execution):
         assert lrs[key] == pytest.approx(0.1 * layer.size / layer.target)
     rest = [p for p in model.parameters() if id(p) not in weights]
     assert len(rest) == 2 and all(lrs[id(p)] == 0.1 for p in rest)  # the biases
+
+
+@pytest.mark.parametrize("execution", ["masked", "sparse"])
+def test_the_trainer_closes_its_sparsifier_when_report_raises(monkeypatch, execution):
+    """A report that raises (a pruner's stop signal) ends fit, which still closes its sparsifier:
+    no capture hook stays on the model, and the optimizer's steps are no longer followed."""
+    from metasparse.sparsifier import Sparsifier
+    from metasparse.train import fit
+
+    made: list[Sparsifier] = []
+    build = Sparsifier.__init__
+
+    def keep(self, *args, **kwargs) -> None:
+        build(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Sparsifier, "__init__", keep)
+
+    class Stop(Exception):
+        pass
+
+    def report(epoch: int, metrics: dict) -> None:
+        raise Stop
+
+    # cosine growth at every step: the step after the first epoch captures activations
+    config = {**get_preset("ctre"), "hidden_sizes": "16", "update_every": "steps", "delta_t": 1,
+              "execution": execution}
+    with pytest.raises(Stop):
+        fit(config, "digits", 2, report=report, device="cpu")
+    (sparsifier,) = made
+    layers = sparsifier.topology.layers
+    for layer in layers:  # the validation pass ran while the next step's capture was armed
+        layer.activations = None
+    sparsifier.model(torch.randn(4, 64))
+    assert all(layer.activations is None for layer in layers)
+    steps = sparsifier.steps
+    sparsifier.optimizer.step()
+    sparsifier.step()
+    assert sparsifier.steps == steps
