@@ -163,24 +163,23 @@ RUN = {
     "random_forest --output fs": Run(needs=("madelon",), writes="fs/ranking.csv"),
     "metasparse select-features --dataset madelon --k 20 --preset set --importance "
     "attribution": Run(needs=("madelon",)),
+    "metasparse study randomness scenarios/study-randomness-small.yaml": Run(
+        needs=("coil20", "isolet"), cpu_s=300,
+        writes="results/reference/randomness/report/report.md",
+        why="run on a copy of the committed reference, as importance's"),
+    "metasparse study feature-selection scenarios/study-feature-selection.yaml": Run(
+        needs=("madelon", "isolet", "coil20", "arcene"), cpu_s=600,
+        writes="results/reference/feature-selection/report/report.md",
+        why="run on a copy of the committed reference, as importance's"),
 }
 
 SKIP = {
     "make run": "sets up .venv (pip) and runs the whole quickstart (30 trials, minutes); its "
                 "optimize command is run from the next block with 2 trials",
     "make test": "runs the whole test suite, this test included",
-    "metasparse study randomness scenarios/study-randomness-small.yaml":
-        "about 200 trainings and a tuning run (tens of minutes); tests/study/test_study.py "
-        "runs the study end to end on a tiny study file. (Its default output is the committed "
-        "results/reference/randomness, whose tuned/*/trials.csv predates the current space: "
-        "a rerun there is refused until `make reference` regenerates it)",
     "metasparse study configuration scenarios/study-configuration-small.yaml":
         "about 10 minutes (the README); tests/study/test_configuration.py runs the "
         "command on a tiny study file",
-    "metasparse study feature-selection scenarios/study-feature-selection.yaml":
-        "hours (50 epochs, 4 datasets, 5 seeds, 30 tuning trials); "
-        "tests/study/test_feature_selection.py runs the command on a tiny study file. "
-        "(Like randomness, its committed reference is refused on a rerun)",
 }
 
 # Blocks that are not code (their first line): no reason to run them.
@@ -302,14 +301,19 @@ def metasparse_program() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "metasparse.cli"]
 
 
+# The studies whose README commands resume their committed reference (retraining nothing)
+STUDIES_RESUMED = ("importance", "randomness", "feature-selection")
+
+
 @pytest.fixture
 def scratch(tmp_path) -> Path:
     """A directory to run the commands in, as if it were the repository: its `scenarios` is the
     repository's (read only), `results/` is its own."""
     (tmp_path / "scenarios").symlink_to(REPO / "scenarios", target_is_directory=True)
-    reference = REPO / "results" / "reference" / "importance"
-    if reference.is_dir():
-        shutil.copytree(reference, tmp_path / "results" / "reference" / "importance")
+    for study in STUDIES_RESUMED:
+        reference = REPO / "results" / "reference" / study
+        if reference.is_dir():
+            shutil.copytree(reference, tmp_path / "results" / "reference" / study)
     return tmp_path
 
 

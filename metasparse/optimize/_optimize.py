@@ -76,6 +76,8 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
 
 
 def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
+    from ConfigSpace import Constant
+
     from metasparse.data import resolve_data_dir
     from metasparse.space import load_space
 
@@ -83,7 +85,9 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
     reset_abort()
     space = load_space(scenario.space[0], fixed=scenario.fixed, seed=scenario.backend.seed)
     store = ResultsStore(scenario.output_dir, list(space.keys()), scenario.objectives,
-                         scenario.instances)
+                         scenario.instances, constants={
+                             name: hp.value for name, hp in space.items()
+                             if isinstance(hp, Constant)})
     store.open(scenario.as_dict(), RUN_CONTROL_KEYS)
     runner = TrialRunner(
         objectives=scenario.objectives,

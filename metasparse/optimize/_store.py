@@ -81,9 +81,14 @@ class ResultsStore:
     """Reads and appends one results directory."""
 
     def __init__(self, directory: str | Path, params: Sequence[str],
-                 objectives: Sequence[str], instances: Sequence[str]) -> None:
+                 objectives: Sequence[str], instances: Sequence[str],
+                 constants: Mapping[str, Any] | None = None) -> None:
+        """`constants` are the parameters that the space holds at one value: a run recorded
+        before one of them existed resumes without its column (see _repair)."""
         self.directory = Path(directory)
         self.params = list(params)
+        self.constants = dict(constants or {})
+        self.absent: dict[str, Any] = {}  # the constants that the table has no column for
         self.objectives = list(objectives)
         self.instances = list(instances)
         self.columns = trial_columns(len(self.objectives), self.params)
@@ -109,7 +114,7 @@ class ResultsStore:
     def _repair(self) -> None:
         self.trials.repair()
         header = self.trials.header()
-        if header and header != self.columns:
+        if header and header != self.columns and not self._predates_constants(header):
             raise ScenarioError(
                 f"{self.trials.path} has other columns than this scenario writes (was it made "
                 "with another space or objectives?); pick another --output")
@@ -119,6 +124,23 @@ class ResultsStore:
         kept = [row for row in rows if row["trial_id"] in ids]
         if len(kept) != len(rows):
             write_atomic(self.trial_instances.path, csv_text(self.trial_instances.columns, kept))
+
+    def _predates_constants(self, header: list[str]) -> bool:
+        """Whether `header` is this store's, in any order, but for parameters added to the
+        meta-space since, which the space holds at their defaults (what the run trained with, as
+        they did not exist); if so, the store goes on writing that header."""
+        from metasparse.space import default_config
+
+        defaults = default_config()
+        absent = [p for p in self.params if config_column(p) not in header]
+        kept = [p for p in self.params if p not in absent]
+        if sorted(header) != sorted(trial_columns(len(self.objectives), kept)) or not all(
+                p in self.constants and self.constants[p] == defaults[p] for p in absent):
+            return False
+        self.absent = {p: self.constants[p] for p in absent}
+        self.params, self.columns = kept, header
+        self.trials.columns = header
+        return True
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -147,8 +169,8 @@ class ResultsStore:
 
     def config_of(self, row: Mapping[str, str]) -> dict[str, Any]:
         """The configuration of a trials.csv row (active parameters only)."""
-        return {p: parse_value(row[config_column(p)]) for p in self.params
-                if row.get(config_column(p), "") != ""}
+        return {**self.absent, **{p: parse_value(row[config_column(p)]) for p in self.params
+                                  if row.get(config_column(p), "") != ""}}
 
     def costs_of(self, row: Mapping[str, str]) -> list[float]:
         return [float(row[c]) for c in cost_columns(len(self.objectives))]

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from optimize_helpers import BASE, read_csv
 
+from metasparse.errors import ScenarioError
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome, load_scenario, optimize
 from metasparse.results import INSTANCE_COLUMNS, csv_text
 
@@ -161,3 +162,28 @@ def test_a_run_recorded_before_the_trained_columns_resumes_without_them(scenario
     optimize(load_scenario(path, n_trials=2), progress=False)
     assert instances.read_text().splitlines()[0] == ",".join(INSTANCE_COLUMNS)
     assert [r["trial_id"] for r in read_csv(instances)] == ["0", "1"]
+
+
+@pytest.mark.parametrize(("dropped", "resumes"), [("active_weights", True), ("lr", False)])
+def test_a_run_recorded_before_a_constant_existed_resumes(scenario_file, dropped, resumes):
+    # A parameter added to the meta-space later, which the space holds at its default (what
+    # the run trained with), has no column in an older run's trials.csv, whose columns may also
+    # come in another order; a searched parameter's missing column is another scenario.
+    path = scenario_file(f"older-{dropped}", backend={"name": "random"}, n_trials=1,
+                         instances=["iris"], budget={"epochs": 1})
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    trials = directory / "trials.csv"
+    rows = read_csv(trials)
+    header = [c for c in rows[0] if c != f"config.{dropped}"]
+    header = [*header[:-2], header[-1], header[-2]]  # the last two config columns swapped
+    trials.write_text(csv_text(header, [{c: r[c] for c in header} for r in rows]))
+    if not resumes:
+        with pytest.raises(ScenarioError, match="has other columns than this scenario writes"):
+            optimize(load_scenario(path, n_trials=2), progress=False)
+        return
+    summary = optimize(load_scenario(path, n_trials=2), progress=False)[0]
+    assert summary.n_trials == 2
+    assert trials.read_text().splitlines()[0] == ",".join(header)
+    assert [r["status"] for r in read_csv(trials)] == ["success", "success"]
+    incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())
+    assert incumbent["config"][dropped] == 0
