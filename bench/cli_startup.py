@@ -28,6 +28,7 @@ CASES = [
     ("metasparse --help", ["--help"], 0),
     ("metasparse train --help", ["train", "--help"], 0),
     ("metasparse optimize --help", ["optimize", "--help"], 0),
+    ("metasparse dashboard --help", ["dashboard", "--help"], 0),
     ("argparse error (train --epochs ten)", ["train", "--dataset", "digits", "--epochs", "ten"],
      2),
     ("metasparse optimize missing.yaml", ["optimize", "missing.yaml"], 2),

@@ -231,8 +231,8 @@ def _optional_commands(sub) -> None:
 
 
 def _present(module: str) -> bool:
-    """Whether `module` is there, found without importing its package (metasparse.dashboard's
-    `__init__` imports Dash)."""
+    """Whether `module` is there, found without importing its package (an optional layer may
+    be left out of a build)."""
     package = importlib.util.find_spec(module.rpartition(".")[0])
     return package is not None and importlib.machinery.PathFinder.find_spec(
         module, package.submodule_search_locations) is not None

@@ -91,9 +91,8 @@ def test_results_imports_none_of_the_packages_that_write_or_read_results():
 HEAVY = ("torch", "sklearn", "pandas", "scipy", "ConfigSpace", "smac", "dash", "plotly",
          "matplotlib", "optuna", "ray")
 PRINT_HEAVY = f"import sys\nprint(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-# Every command but `dashboard`, whose package (metasparse/dashboard/__init__.py) imports Dash.
 COMMANDS = ("train", "space", "datasets", "optimize", "analyze", "validate", "export",
-            "select-features", "study")
+            "dashboard", "select-features", "study")
 
 
 def fresh_python(code: str, cwd: Path) -> str:
@@ -123,7 +122,8 @@ for argv in calls:
 
 def test_the_packages_import_their_public_names_on_first_use(tmp_path):
     packages = ["metasparse", "metasparse.optimize", "metasparse.analysis", "metasparse.features",
-                "metasparse.study", "metasparse.results", "metasparse.data"]
+                "metasparse.study", "metasparse.results", "metasparse.data",
+                "metasparse.dashboard"]
     code = f"""
 import importlib
 packages = [importlib.import_module(name) for name in {packages!r}]

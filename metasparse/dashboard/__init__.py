@@ -7,9 +7,13 @@ metasparse.results, keeps no state of its own and writes nothing.
     serve(app, "127.0.0.1", 8050).serve_forever()
 """
 
-from metasparse.dashboard._app import check_host, create_app, serve
-from metasparse.dashboard._pages import PAGES, render
-from metasparse.dashboard._store import RunStore, Unreadable, discover_runs
+from metasparse._lazy import lazy_exports
+
+__getattr__ = lazy_exports(__name__, {
+    "_app": ["check_host", "create_app", "serve"],
+    "_pages": ["PAGES", "render"],
+    "_store": ["RunStore", "Unreadable", "discover_runs"],
+})
 
 __all__ = ["PAGES", "RunStore", "Unreadable", "check_host", "create_app", "discover_runs",
            "render", "serve"]

@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from metasparse.dashboard._app import check_host, create_app, serve
-from metasparse.dashboard._pages import PAGES
-from metasparse.dashboard._store import RunStore
+from metasparse.dashboard._names import PAGE_NAMES
 from metasparse.errors import MetasparseError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Serve a dashboard of results directories in the browser, live while `metasparse "
-        "optimize` writes them: pages " + ", ".join(["runs", *PAGES]) + ". Read-only; it "
+        "optimize` writes them: pages " + ", ".join(["runs", *PAGE_NAMES]) + ". Read-only; it "
         "listens on 127.0.0.1 only unless --allow-remote. Stop it with Ctrl-C (it keeps no "
         "state, so nothing is lost).")
     parser.add_argument("results", nargs="*", type=Path, default=[Path("results")],
@@ -30,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from metasparse.dashboard._app import check_host, create_app, serve
+    from metasparse.dashboard._store import RunStore
+
     check_host(args.host, args.allow_remote)
     if not 0 <= args.port <= 65535:
         raise MetasparseError(f"The '--port' parameter must be in [0, 65535]; got {args.port}")

@@ -123,3 +123,10 @@ def test_parallel_coordinates_of_many_parameters_draw_the_most_important(tiny_mo
     assert [label.removeprefix("log10 ") for label in labels[:len(top)]] == top
     assert figure.layout.margin.t >= 100  # room for the labels below the title
     assert all(d.tickformat == NUMBER for d in figure.data[0].dimensions if d.ticktext is None)
+
+
+def test_the_help_names_the_pages_that_the_dashboard_has():
+    from metasparse.dashboard import PAGES
+    from metasparse.dashboard._names import PAGE_NAMES
+
+    assert list(PAGES) == PAGE_NAMES
