@@ -59,7 +59,7 @@ def write_html(analysis: Any, out: Path) -> Path:
                       figure_importance(analysis.local,
                                         title="local importance around the incumbent")]))
     if not analysis.ablation.empty:
-        sections.append(("Ablation path", analysis.ablation_mode, [figure_ablation(
+        sections.append(("Ablation path", analysis.ablation_description, [figure_ablation(
             analysis.ablation, title=f"ablation path {analysis.ablation_source} → incumbent")]))
     if analysis.shapley is not None and not analysis.shapley.empty:
         sections.append(("Shapley-value ablation and tunability (HyperSHAP)",

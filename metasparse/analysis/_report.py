@@ -71,9 +71,10 @@ class Analysis:
     incumbent_run: Results
     ablation: pd.DataFrame
     ablation_source: str
-    ablation_mode: str
-    ablation_label: str
-    ablation_note: str
+    ablation_mode: str  # "surrogate" (predicted), "greedy" or "path" (trained; see analyze)
+    ablation_label: str  # the mode in a few words, for titles
+    ablation_description: str  # how the path's costs were had, in a sentence
+    ablation_note: str  # why there is no path ("" where there is one)
     comparison: pd.DataFrame
     curves: pd.DataFrame
     per_instance: pd.DataFrame
@@ -129,21 +130,18 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
     local = local_importance(surrogate, incumbent)
     source_name = reference or main.reference_preset
     notes: list[str] = []
-    ablation, label, mode, note, ablation_runs = _ablation(
+    ablation, mode, label, description, ablation_note, ablation_runs = _ablation(
         main, source_name, incumbent, surrogate, evaluate=evaluate, explicit=reference is not None,
         seeds=seeds, progress=progress)
-    if note:
-        notes.append(note)
-    shapley, tunable, note = explain_shapley(
+    shapley, tunable, shapley_note = explain_shapley(
         surrogate, preset_config(source_name, main.fixed), incumbent, importance.main)
-    if note:
-        notes.append(note)
+    notes += [note for note in (ablation_note, shapley_note) if note]
     curves = convergence(runs)
     analysis = Analysis(
         runs=runs, importance=importance, surrogate=surrogate, local=local,
         incumbent=incumbent, incumbent_run=incumbent_run, ablation=ablation,
         ablation_source=source_name, ablation_mode=mode, ablation_label=label,
-        ablation_note=note,
+        ablation_description=description, ablation_note=ablation_note,
         comparison=compare_runs(runs), curves=curves,
         per_instance=_per_instance(incumbent_run),
         differences=_differences(main, preset_config(source_name, main.fixed), incumbent),
@@ -185,8 +183,8 @@ EVALUATE_MODES = ("greedy", "path")
 
 def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrogate: Surrogate,
               *, evaluate: bool | str, explicit: bool, seeds: int | Sequence[int] | None,
-              progress: bool) -> tuple[pd.DataFrame, str, str, str, pd.DataFrame | None]:
-    """(path, short label, description, note where skipped, training runs)"""
+              progress: bool) -> tuple[pd.DataFrame, str, str, str, str, pd.DataFrame | None]:
+    """(path, mode, short label, description, note where skipped, training runs)"""
     source = preset_config(source_name, main.fixed)
     forest = f"random forest on {surrogate.n_trials} trials, predicting the validation error"
     predicted = f"surrogate: {forest}"
@@ -216,17 +214,18 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
                                f"trained: {trained}")
         finally:
             cost.close()
-        return path, label, description, "", pd.DataFrame(cost.runs)
+        return path, mode, label, description, "", pd.DataFrame(cost.runs)
     try:
         path = ablation_path(source, incumbent, main.space, surrogate.predict)
-        return path, "surrogate", predicted, "", None
+        return path, "surrogate", "surrogate", predicted, "", None
     except MetasparseError as exc:
         if explicit:
             raise MetasparseError(f"ablation from {source_name!r}: {exc}") from None
         note = (f"No surrogate ablation path from {source_name!r}: {exc}. Run `metasparse "
                 f"analyze {main.directory} --evaluate`, or choose a preset inside the space with "
                 "--from.")
-        return pd.DataFrame(columns=ABLATION_COLUMNS), "surrogate", predicted, note, None
+        return (pd.DataFrame(columns=ABLATION_COLUMNS), "surrogate", "surrogate", predicted,
+                note, None)
 
 
 def _retrained(path: pd.DataFrame, configs: list[dict[str, Any]], cost: TrainingCost
@@ -534,7 +533,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
         return [*lines, analysis.ablation_note or "No ablation path.", ""]
     path = analysis.ablation
     lines += [f"Greedy: each step makes the one change that lowers the cost most ("
-              f"{analysis.ablation_mode}). `candidates`: how many changes each step chose "
+              f"{analysis.ablation_description}). `candidates`: how many changes each step chose "
               "from. Parameters that a change activates take the "
               "incumbent's values (`activates`). Step 0 is the reference with the scenario's "
               "fixed settings.", ""]

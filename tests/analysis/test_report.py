@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from metasparse.analysis import load_results
+from metasparse.analysis import analyze, load_results, write_report
 from metasparse.cli import main
 
 
@@ -125,3 +125,16 @@ def test_analyze_can_train_the_steps_of_the_ablation_path(tiny_run, tmp_path):
     assert set(runs["instance"]) == {"digits", "wine"}
     assert path["gain"].iloc[1:].sum() == pytest.approx(path["cost"].iloc[0]
                                                         - path["cost"].iloc[-1])
+
+
+def test_the_ablation_section_says_why_it_has_no_path(tiny_run, tmp_path):
+    # A reference outside the run's space (SNFS grows by momentum, which set-rigl does not
+    # search) has no surrogate path: the ablation section gives that reason, not another note.
+    results = load_results(tiny_run)
+    results.reference = {**(results.reference or {}), "preset": "snfs"}
+    analysis = analyze([results], progress=False)
+    assert analysis.ablation.empty and analysis.ablation_mode == "surrogate"
+    assert analysis.ablation_note.startswith("No surrogate ablation path from 'snfs'")
+    report = write_report(analysis, tmp_path).read_text()
+    section = report.split("## Ablation path", 1)[1].split("\n## ", 1)[0]
+    assert analysis.ablation_note in section
