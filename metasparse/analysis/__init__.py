@@ -22,7 +22,7 @@ __getattr__ = lazy_exports(__name__, {
         "incumbent_differences", "partial_dependence", "pdp_of", "per_instance", "reference_lines",
         "searched_parameters", "surrogate_ablation", "top_searched",
     ],
-    "_export": ["export_optuna", "optuna_distribution"],
+    "_export": ["export_optuna"],
     "_figures": [
         "figure_ablation", "figure_budget_correlation", "figure_cost_over_time", "figure_footprint",
         "figure_importance", "figure_parallel", "figure_pareto", "figure_partial_dependence",
@@ -89,7 +89,6 @@ __all__ = [
     "load_results",
     "local_importance",
     "never_updated",
-    "optuna_distribution",
     "pareto_front",
     "pareto_trials",
     "partial_dependence",

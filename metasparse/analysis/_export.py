@@ -12,37 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
-from metasparse.analysis._configspace import choices_of, kind_of
 from metasparse.analysis._results import Results
 from metasparse.errors import MetasparseError, OutputError
+from metasparse.optimize import optuna_distribution
 from metasparse.results import METRIC_COLUMNS, plain
 
-__all__ = ["export_optuna", "optuna_distribution"]
+__all__ = ["export_optuna"]
 
 # metasparse's statuses as Optuna states (a diverged trial is a real outcome: its cost counts).
 STATES = {"success": TrialState.COMPLETE, "diverged": TrialState.COMPLETE,
           "pruned": TrialState.PRUNED, "crashed": TrialState.FAIL, "timeout": TrialState.FAIL}
 _ATTRIBUTES = ("trial_id", "budget", "seed", "instance", "status", "error", *METRIC_COLUMNS)
-
-
-def optuna_distribution(hp: Any) -> BaseDistribution:
-    """The Optuna distribution of a ConfigSpace parameter (choices, ordinals and constants as
-    categorical)."""
-    if kind_of(hp) != "float":
-        return CategoricalDistribution([plain(v) for v in choices_of(hp)])
-    if isinstance(hp.lower, float):
-        return FloatDistribution(float(hp.lower), float(hp.upper), log=bool(hp.log))
-    return IntDistribution(int(hp.lower), int(hp.upper), log=bool(hp.log))
 
 
 def export_optuna(results: Results, path: str | Path, study_name: str | None = None) -> Path:

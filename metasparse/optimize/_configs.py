@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    Configuration,
-    ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
-)
+from ConfigSpace import Configuration, ConfigurationSpace
 
-from metasparse.results import plain
+from metasparse.results import choices_of, kind_of, plain
 
 
 def config_values(configuration: Mapping[str, Any]) -> dict[str, Any]:
@@ -28,10 +22,10 @@ def configuration_from_values(space: ConfigurationSpace,
     typed: dict[str, Any] = {}
     for name, value in values.items():
         hp = space[name]
-        if isinstance(hp, Constant):
+        if kind_of(hp) == "constant":
             typed[name] = hp.value
-        elif isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter):
-            choices = hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence
+        elif kind_of(hp) != "float":
+            choices = choices_of(hp)
             typed[name] = next((c for c in choices if c == value and type(c) is type(value)),
                                next((c for c in choices if str(c) == str(value)), value))
         else:

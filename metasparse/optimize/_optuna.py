@@ -28,19 +28,20 @@ import warnings
 from typing import IO, Any
 
 import optuna
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    Configuration,
-    ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
-)
+from ConfigSpace import Configuration, ConfigurationSpace, Constant
 from ConfigSpace.exceptions import ForbiddenValueError
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import Trial, TrialState
 
 from metasparse.optimize._configs import config_values
 from metasparse.optimize._runner import Report, TrialOutcome
 from metasparse.optimize._session import Proposal, Session
+from metasparse.results import choices_of, kind_of, plain
 from metasparse.space import is_active
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -71,6 +72,16 @@ class _FlockLock(optuna.storages.journal.JournalFileOpenLock):
         self._thread_lock.release()
 
 
+def optuna_distribution(hp: Any) -> BaseDistribution:
+    """The Optuna distribution of a ConfigSpace parameter (choices, ordinals and constants as
+    categorical): what a trial is asked for, and what an exported trial records."""
+    if kind_of(hp) != "float":
+        return CategoricalDistribution([plain(v) for v in choices_of(hp)])
+    if isinstance(hp.lower, float):
+        return FloatDistribution(float(hp.lower), float(hp.upper), log=bool(hp.log))
+    return IntDistribution(int(hp.lower), int(hp.upper), log=bool(hp.log))
+
+
 def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
     """Values for the active parameters of `space`, suggested by `trial` one by one."""
     values: dict[str, Any] = {}
@@ -80,14 +91,16 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
         hp = space[name]
         if isinstance(hp, Constant):
             values[name] = hp.value
-        elif isinstance(hp, CategoricalHyperparameter):
-            values[name] = trial.suggest_categorical(name, list(hp.choices))
-        elif isinstance(hp, OrdinalHyperparameter):
-            values[name] = trial.suggest_categorical(name, list(hp.sequence))
-        elif isinstance(hp.lower, float):
-            values[name] = trial.suggest_float(name, hp.lower, hp.upper, log=hp.log)
+            continue
+        distribution = optuna_distribution(hp)
+        if isinstance(distribution, CategoricalDistribution):
+            values[name] = trial.suggest_categorical(name, list(distribution.choices))
+        elif isinstance(distribution, FloatDistribution):
+            values[name] = trial.suggest_float(name, distribution.low, distribution.high,
+                                               log=distribution.log)
         else:
-            values[name] = trial.suggest_int(name, int(hp.lower), int(hp.upper), log=hp.log)
+            values[name] = trial.suggest_int(name, distribution.low, distribution.high,
+                                             log=distribution.log)
     return values
 
 

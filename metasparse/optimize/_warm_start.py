@@ -16,17 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ConfigSpace import (
-    CategoricalHyperparameter,
-    Configuration,
-    ConfigurationSpace,
-    Constant,
-    OrdinalHyperparameter,
-)
+from ConfigSpace import Configuration, ConfigurationSpace
 
 from metasparse.errors import MetasparseError
 from metasparse.optimize._configs import config_values, configuration_from_values
-from metasparse.results import CONFIG_PREFIX, TRIALS, parse_value, read_trials
+from metasparse.results import CONFIG_PREFIX, TRIALS, choices_of, kind_of, parse_value, read_trials
 
 __all__ = ["PRESETS", "WarmStart", "check_warm_start", "warm_start"]
 
@@ -112,12 +106,12 @@ def restrict(config: Mapping[str, Any], space: ConfigurationSpace) -> dict[str, 
     for name in space:  # parents before children
         if not is_active(space, name, values):
             continue
-        hp, value = space[name], config[name]
-        if isinstance(hp, Constant):
+        hp, value, kind = space[name], config[name], kind_of(space[name])
+        if kind == "constant":
             allowed = value == hp.value and type(value) is type(hp.value)
             where = f"the space fixes the {name!r} parameter at {hp.value!r}"
-        elif isinstance(hp, CategoricalHyperparameter | OrdinalHyperparameter):
-            options = hp.choices if isinstance(hp, CategoricalHyperparameter) else hp.sequence
+        elif kind != "float":
+            options = choices_of(hp)
             allowed = any(value == o and type(value) is type(o) for o in options)
             where = f"the {name!r} parameter must be one of {list(options)} in the space"
         else:
