@@ -15,7 +15,7 @@ from metasparse.errors import MetasparseError
 from metasparse.results import hold_directories
 
 if TYPE_CHECKING:
-    from metasparse.analysis._report import Analysis
+    from metasparse.analysis._analysis import Analysis
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,7 @@ def _run(args: argparse.Namespace, groups: list[list[Path]]) -> int:
 
 
 def _analyze(args: argparse.Namespace, runs) -> Analysis:
-    from metasparse.analysis._report import analyze
+    from metasparse.analysis._analysis import analyze
 
     analysis = analyze(runs, reference=args.reference, evaluate=args.evaluate or False,
                        seeds=args.seeds,
@@ -105,7 +105,7 @@ def _per_space(args: argparse.Namespace, parent: Path, directories: list[Path]) 
 
 
 def _print_summary(analysis: Analysis, report: Path) -> None:
-    from metasparse.analysis._report import top_parameters
+    from metasparse.analysis._analysis import top_parameters
 
     top = top_parameters(analysis.importance.main, 5)
     print(f"{analysis.main.name}: report written to {report}")

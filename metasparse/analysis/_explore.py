@@ -13,14 +13,14 @@ from scipy.stats import spearmanr
 from sklearn.manifold import MDS
 
 from metasparse.analysis._ablation import ablation_path
-from metasparse.analysis._configspace import active_parameters
-from metasparse.analysis._importance import _changed
-from metasparse.analysis._report import (
+from metasparse.analysis._analysis import (
     PRESETS_FILE,
     _differences,
     _full,
     _per_instance,
 )
+from metasparse.analysis._configspace import active_parameters
+from metasparse.analysis._importance import _changed
 from metasparse.analysis._results import Results, configs_of
 from metasparse.analysis._surrogate import USABLE_STATUSES, Surrogate
 from metasparse.analysis._training import preset_config

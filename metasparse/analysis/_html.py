@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
+from metasparse.analysis._analysis import instance_title
 from metasparse.analysis._explore import (
     budget_correlation,
     cost_over_time,
@@ -34,7 +35,6 @@ from metasparse.analysis._figures import (
     figure_per_instance,
     figure_shapley,
 )
-from metasparse.analysis._report import instance_title
 
 __all__ = ["PDP_PARAMETERS", "write_html"]
 
