@@ -191,15 +191,29 @@ def _replayed(study: optuna.Study, session: Session) -> optuna.samplers.BaseSamp
         trial = shadow.ask()
         if not frozen.user_attrs.get("surplus"):  # a surplus trial was failed unsuggested
             suggest(trial, session.space)
-        if (trial.number, trial.params) != (frozen.number, frozen.params):
+        # a trial killed while it was being suggested holds the first of its values only
+        given = {k: v for k, v in trial.params.items() if k in frozen.params} \
+            if frozen.state == TrialState.RUNNING else trial.params
+        if (trial.number, given) != (frozen.number, frozen.params):
             return _sampler(session, len(asked))
         if frozen.state == TrialState.RUNNING:
+            _complete(study, frozen, trial)
             continue  # lost: run again next, its sampling replayed
         for step, value in frozen.intermediate_values.items():
             trial.report(value, step)
         shadow.tell(trial, frozen.values if frozen.state == TrialState.COMPLETE else None,
                     state=frozen.state)
     return sampler
+
+
+def _complete(study: optuna.Study, frozen: optuna.trial.FrozenTrial, replayed: Trial) -> None:
+    """Give a lost trial the values that its replay suggested and it never got (it was killed
+    while being suggested), so that it runs again as it would have run."""
+    for name, value in replayed.params.items():
+        if name not in frozen.params:
+            distribution = replayed.distributions[name]
+            study._storage.set_trial_param(frozen._trial_id, name,
+                                           distribution.to_internal_repr(value), distribution)
 
 
 def _surplus(study: optuna.Study, trial: Trial, session: Session) -> bool:
@@ -239,8 +253,11 @@ def run(session: Session) -> None:
         lost = _settle(study, session)
         for values in session.warm:  # the warm start: the first trials asked
             study.enqueue_trial(searched(values, session.space), skip_if_exists=True)
-    # after _settle, whose trials (already sampled) must not draw from the sampler again
-    study.sampler = _replayed(study, session)
+    # after _settle, whose trials (already sampled) must not draw from the sampler again;
+    # they are taken again (under the placeholder) with the values the replay completed
+    sampler = _replayed(study, session)
+    lost = [Trial(study, trial._trial_id) for trial in lost]
+    study.sampler = sampler
     budget = scenario.budget.epochs
     prune = scenario.backend.pruner == "hyperband"
 

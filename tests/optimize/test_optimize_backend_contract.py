@@ -344,3 +344,37 @@ def test_a_setting_of_several_other_backends_names_them_all(scenario_file):
             BACKENDS.unregister("twin")
     assert str(caught.value).endswith(
         "backend.stride applies to backend.name 'toy' or 'twin' only; got it with 'smac'")
+
+
+def test_an_optuna_trial_killed_while_suggested_resumes_as_it_would_have_run(tmp_path):
+    # A kill between two of a trial's suggestions leaves it RUNNING with its first values
+    # only: the resumed run completes it with what the replayed sampler suggests, not anew.
+    import optuna
+
+    paths = {where: write_scenario(tmp_path, f"suggested-{where}", backend={"name": "optuna"},
+                                   n_trials=5, budget={"epochs": 1}, instances=["iris"])
+             for where in ("whole", "killed")}
+    whole = _optimize(paths["whole"]).directory
+    killed = _optimize(paths["killed"], n_trials=3).directory
+
+    def study(directory: Path) -> optuna.Study:
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+            str(directory / "optuna.journal")))
+        return optuna.load_study(study_name=directory.name, storage=storage)
+
+    (fourth,) = [t for t in study(whole).trials if t.number == 3]
+    lost = study(killed).ask()
+    assert lost.number == 3
+    for name in list(fourth.params)[:4]:  # the first values suggested, then the kill
+        distribution = fourth.distributions[name]
+        lost.storage.set_trial_param(lost._trial_id, name,
+                                     distribution.to_internal_repr(fourth.params[name]),
+                                     distribution)
+    _optimize(paths["killed"])
+
+    def sequence(directory: Path) -> list[tuple[str, ...]]:
+        rows = read_csv(directory / "trials.csv")
+        return [config_key(r) for r in sorted(rows, key=lambda r: int(r["trial_id"]))]
+
+    assert len(sequence(whole)) == 5
+    assert sequence(killed) == sequence(whole)
