@@ -37,7 +37,7 @@ __getattr__ = lazy_exports(__name__, {
         "plot_ablation", "plot_convergence", "plot_importance", "plot_pareto", "plot_per_instance",
         "save_figure",
     ],
-    "_analysis": ["Analysis", "analyze", "instance_title"],
+    "_analysis": ["Analysis", "analyze"],
     "_report": ["write_report"],
     "_results": ["Results", "find_runs", "load_results", "results_from_tables"],
     "_shapley": ["explain_shapley", "shapley_ablation", "tunability"],
@@ -47,6 +47,7 @@ __getattr__ = lazy_exports(__name__, {
         "VALIDATION_COLUMNS", "never_updated", "validate", "validation_candidates",
         "validation_summary",
     ],
+    "_wording": ["instance_title"],
 })
 
 __all__ = [

@@ -1,12 +1,12 @@
-"""`analyze`: every analysis of one run (or of several runs of one scenario) as plain tables, an
-`Analysis`; _report.py writes the report directory from it, _html.py report.html, and the
-dashboard draws the same tables."""
+"""`analyze`: every analysis of one run (or of several runs of one scenario) as plain tables and
+values, an `Analysis`; _report.py writes the report directory from it, _html.py report.html
+(their shared words in _wording.py), and the dashboard draws the same tables."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,13 +32,17 @@ from metasparse.analysis._surrogate import Surrogate, fit_surrogate
 from metasparse.analysis._training import TrainingCost, preset_config, selection_of
 from metasparse.analysis._validate import VALIDATION_FILE, validation_summary
 from metasparse.errors import MetasparseError
-from metasparse.results import OBJECTIVES
 from metasparse.results import format_number as _num
 
-__all__ = ["Analysis", "analyze", "instance_title", "top_parameters"]
+__all__ = ["Analysis", "analyze", "top_parameters"]
 
 # The presets trained like trials by `analyze --presets` (the dashboard draws them too).
 PRESETS_FILE = "presets.csv"
+
+# How the ablation path's costs are had: predicted by the surrogate, or trained ("greedy": every
+# candidate of every step; "path": the steps of the surrogate's path).
+AblationMode = Literal["surrogate", "greedy", "path"]
+EVALUATE_MODES = ("greedy", "path")
 
 
 @dataclass
@@ -53,9 +57,8 @@ class Analysis:
     incumbent_run: Results
     ablation: pd.DataFrame
     ablation_source: str
-    ablation_mode: str  # "surrogate" (predicted), "greedy" or "path" (trained; see analyze)
-    ablation_label: str  # the mode in a few words, for titles
-    ablation_description: str  # how the path's costs were had, in a sentence
+    ablation_mode: AblationMode
+    ablation_seeds: list[int]  # the seeds a trained path ran with (none for the surrogate's)
     ablation_note: str  # why there is no path ("" where there is one)
     comparison: pd.DataFrame
     curves: pd.DataFrame
@@ -112,7 +115,7 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
     local = local_importance(surrogate, incumbent)
     source_name = reference or main.reference_preset
     notes: list[str] = []
-    ablation, mode, label, description, ablation_note, ablation_runs = _ablation(
+    ablation, mode, ablation_seeds, ablation_note, ablation_runs = _ablation(
         main, source_name, incumbent, surrogate, evaluate=evaluate, explicit=reference is not None,
         seeds=seeds, progress=progress)
     shapley, tunable, shapley_note = explain_shapley(
@@ -122,8 +125,8 @@ def analyze(runs: Sequence[Results], *, reference: str | None = None,
     analysis = Analysis(
         runs=runs, importance=importance, surrogate=surrogate, local=local,
         incumbent=incumbent, incumbent_run=incumbent_run, ablation=ablation,
-        ablation_source=source_name, ablation_mode=mode, ablation_label=label,
-        ablation_description=description, ablation_note=ablation_note,
+        ablation_source=source_name, ablation_mode=mode, ablation_seeds=ablation_seeds,
+        ablation_note=ablation_note,
         comparison=compare_runs(runs), curves=curves,
         per_instance=_per_instance(incumbent_run),
         differences=_differences(main, preset_config(source_name, main.fixed), incumbent),
@@ -160,16 +163,12 @@ def _full(config: dict[str, Any]) -> dict[str, Any]:
     return resolve_config(config)
 
 
-EVALUATE_MODES = ("greedy", "path")
-
-
 def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrogate: Surrogate,
               *, evaluate: bool | str, explicit: bool, seeds: int | Sequence[int] | None,
-              progress: bool) -> tuple[pd.DataFrame, str, str, str, str, pd.DataFrame | None]:
-    """(path, mode, short label, description, note where skipped, training runs)"""
+              progress: bool
+              ) -> tuple[pd.DataFrame, AblationMode, list[int], str, pd.DataFrame | None]:
+    """(path, mode, seeds trained with, note where skipped, training runs)"""
     source = preset_config(source_name, main.fixed)
-    forest = f"random forest on {surrogate.n_trials} trials, predicting the validation error"
-    predicted = f"surrogate: {forest}"
     if evaluate:
         mode = "greedy" if evaluate is True else evaluate
         if mode not in EVALUATE_MODES:
@@ -180,34 +179,26 @@ def _ablation(main: Results, source_name: str, incumbent: dict[str, Any], surrog
                             timeout=main.settings.trial_timeout, progress=progress,
                             target=main.settings.target,
                             feature_selection=selection_of(main.settings))
-        trained = (f"mean validation error over {len(main.tuning_instances)} tuning "
-                   f"instance(s) x seeds {seed_list} at {main.epochs} epochs")
         try:
             if mode == "greedy":
                 path = ablation_path(source, incumbent, main.space, cost)
-                label = "trained"
-                description = f"trained: every candidate of every step, {trained}"
             else:
-                label = "surrogate order, trained"
                 path = ablation_path(source, incumbent, main.space, surrogate.predict)
                 path = _retrained(path, path_configs(source, incumbent, main.space,
                                                      list(path["parameter"].iloc[1:])), cost)
-                description = (f"order from the {forest}; each step "
-                               f"trained: {trained}")
         finally:
             cost.close()
-        return path, mode, label, description, "", pd.DataFrame(cost.runs)
+        return path, mode, seed_list, "", pd.DataFrame(cost.runs)
     try:
         path = ablation_path(source, incumbent, main.space, surrogate.predict)
-        return path, "surrogate", "surrogate", predicted, "", None
+        return path, "surrogate", [], "", None
     except MetasparseError as exc:
         if explicit:
             raise MetasparseError(f"ablation from {source_name!r}: {exc}") from None
         note = (f"No surrogate ablation path from {source_name!r}: {exc}. Run `metasparse "
                 f"analyze {main.directory} --evaluate`, or choose a preset inside the space with "
                 "--from.")
-        return (pd.DataFrame(columns=ABLATION_COLUMNS), "surrogate", "surrogate", predicted,
-                note, None)
+        return pd.DataFrame(columns=ABLATION_COLUMNS), "surrogate", [], note, None
 
 
 def _retrained(path: pd.DataFrame, configs: list[dict[str, Any]], cost: TrainingCost
@@ -226,11 +217,6 @@ def _seeds(main: Results, seeds: int | Sequence[int] | None) -> list[int]:
     if seeds is None:
         return main.seeds if len(main.seeds) >= 2 else [0, 1]
     return list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-
-
-def instance_title(run: Results) -> str:
-    """What a per-instance figure shows: the first objective's label."""
-    return f"{OBJECTIVES[run.objectives[0]].label} per tuning instance"
 
 
 def _per_instance(run: Results) -> pd.DataFrame:
@@ -273,6 +259,3 @@ def _differences(run: Results, source: dict[str, Any], incumbent: dict[str, Any]
             continue
         rows.append({"parameter": name, "reference": _num(a), "incumbent": _num(b)})
     return pd.DataFrame(rows, columns=["parameter", "reference", "incumbent"])
-
-
-# ---------------------------------------------------------------------------------- writing

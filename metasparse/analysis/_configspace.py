@@ -1,6 +1,6 @@
 """What the analysis needs to know about a ConfigSpace besides the cells of a results table
-(metasparse.results) and the activity of parameters (metasparse.space): defaults, equality of
-values, forbidden clauses."""
+(metasparse.results) and the kinds and activity of parameters (metasparse.space): defaults,
+equality of values, forbidden clauses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 
 from ConfigSpace import ConfigurationSpace
 
-from metasparse.results import choices_of, kind_of, parse_cell, plain
-from metasparse.space import active_parameters
+from metasparse.results import parse_cell, plain
+from metasparse.space import active_parameters, choices_of, kind_of
 
 __all__ = ["active_parameters", "choices_of", "default_values", "is_forbidden", "kind_of",
            "parse_cell", "plain", "same_value", "with_activity"]

@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
-from metasparse.analysis._analysis import instance_title
+from metasparse.analysis._analysis import Analysis
 from metasparse.analysis._explore import (
     budget_correlation,
     cost_over_time,
@@ -35,6 +35,7 @@ from metasparse.analysis._figures import (
     figure_per_instance,
     figure_shapley,
 )
+from metasparse.analysis._wording import ablation_description, instance_title
 
 __all__ = ["PDP_PARAMETERS", "write_html"]
 
@@ -43,7 +44,7 @@ __all__ = ["PDP_PARAMETERS", "write_html"]
 PDP_PARAMETERS = 3
 
 
-def write_html(analysis: Any, out: Path) -> Path:
+def write_html(analysis: Analysis, out: Path) -> Path:
     """Write report.html (and the CSV tables of its extra analyses) into `out`."""
     main = analysis.main
     trials = pd.concat([r.trials for r in analysis.runs], ignore_index=True)
@@ -59,7 +60,7 @@ def write_html(analysis: Any, out: Path) -> Path:
                       figure_importance(analysis.local,
                                         title="local importance around the incumbent")]))
     if not analysis.ablation.empty:
-        sections.append(("Ablation path", analysis.ablation_description, [figure_ablation(
+        sections.append(("Ablation path", ablation_description(analysis), [figure_ablation(
             analysis.ablation, title=f"ablation path {analysis.ablation_source} → incumbent")]))
     if analysis.shapley is not None and not analysis.shapley.empty:
         sections.append(("Shapley-value ablation and tunability (HyperSHAP)",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metasparse.analysis._analysis import PRESETS_FILE, Analysis, instance_title, top_parameters
+from metasparse.analysis._analysis import PRESETS_FILE, Analysis, top_parameters
 from metasparse.analysis._compare import convergence_summary
 from metasparse.analysis._configspace import kind_of
 from metasparse.analysis._html import write_html
@@ -25,6 +25,7 @@ from metasparse.analysis._plots import (
     save_figure,
 )
 from metasparse.analysis._validate import VALIDATION_FILE
+from metasparse.analysis._wording import ablation_description, ablation_label, instance_title
 from metasparse.results import CONFIG_PREFIX, REPORT
 from metasparse.results import format_number as _num
 from metasparse.results import markdown_table as _table
@@ -127,7 +128,7 @@ def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
         save("ablation", plot_ablation(
             analysis.ablation,
             title=f"ablation path {analysis.ablation_source} → incumbent "
-                  f"({analysis.ablation_label})"))
+                  f"({ablation_label(analysis)})"))
     if not analysis.curves.empty:
         summaries = [convergence_summary(analysis.curves, by) for by in ("n_trials",
                                                                           "elapsed_s")]
@@ -205,7 +206,7 @@ def _summary(analysis: Analysis) -> list[str]:
         steps = analysis.ablation.iloc[1:]
         best = steps.sort_values("gain", ascending=False).head(3)
         lines.append(f"- ablation {analysis.ablation_source} → incumbent "
-                     f"({analysis.ablation_label}): {len(steps)} steps, the "
+                     f"({ablation_label(analysis)}): {len(steps)} steps, the "
                      "largest gains from " + ", ".join(
                          f"{p} ({_num(g)})" for p, g in zip(best["parameter"], best["gain"],
                                                             strict=True)))
@@ -274,7 +275,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
         return [*lines, analysis.ablation_note or "No ablation path.", ""]
     path = analysis.ablation
     lines += [f"Greedy: each step makes the one change that lowers the cost most ("
-              f"{analysis.ablation_description}). `candidates`: how many changes each step chose "
+              f"{ablation_description(analysis)}). `candidates`: how many changes each step chose "
               "from. Parameters that a change activates take the "
               "incumbent's values (`activates`). Step 0 is the reference with the scenario's "
               "fixed settings.", ""]
@@ -284,7 +285,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     lines += _shapley_section(analysis)
     reference = analysis.incumbent_run.reference
     inc = analysis.incumbent_run.incumbent or {}
-    if analysis.ablation_label == "surrogate":
+    if analysis.ablation_mode == "surrogate":
         measured = [f"incumbent {_num(inc.get('cost'))}"]
         if reference and reference.get("preset") == analysis.ablation_source:
             measured.insert(0, f"{analysis.ablation_source} {_num(reference.get('cost'))}")

@@ -30,13 +30,13 @@ from metasparse.results import (
     cost_columns,
     default_reference,
     find_runs,
-    kind_of,
     parse_cell,
     read_scenario,
     read_table,
     read_trials,
     read_yaml,
 )
+from metasparse.space import kind_of
 
 __all__ = ["Results", "find_runs", "load_results"]
 

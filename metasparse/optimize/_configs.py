@@ -7,7 +7,8 @@ from typing import Any
 
 from ConfigSpace import Configuration, ConfigurationSpace
 
-from metasparse.results import choices_of, kind_of, plain
+from metasparse.results import plain
+from metasparse.space import choices_of, is_integer, kind_of
 
 
 def config_values(configuration: Mapping[str, Any]) -> dict[str, Any]:
@@ -29,5 +30,5 @@ def configuration_from_values(space: ConfigurationSpace,
             typed[name] = next((c for c in choices if c == value and type(c) is type(value)),
                                next((c for c in choices if str(c) == str(value)), value))
         else:
-            typed[name] = float(value) if isinstance(hp.lower, float) else int(value)
+            typed[name] = int(value) if is_integer(hp) else float(value)
     return Configuration(space, values=typed)

@@ -76,10 +76,8 @@ def _run(scenario: Scenario, show_progress: bool) -> RunSummary:
 
 
 def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
-    from ConfigSpace import Constant
-
     from metasparse.data import resolve_data_dir
-    from metasparse.space import load_space
+    from metasparse.space import kind_of, load_space
 
     started = time.time()
     reset_abort()
@@ -87,7 +85,7 @@ def _run_held(scenario: Scenario, show_progress: bool) -> RunSummary:
     store = ResultsStore(scenario.output_dir, list(space.keys()), scenario.objectives,
                          scenario.instances, constants={
                              name: hp.value for name, hp in space.items()
-                             if isinstance(hp, Constant)})
+                             if kind_of(hp) == "constant"})
     store.open(scenario.as_dict(), RUN_CONTROL_KEYS)
     runner = TrialRunner(
         objectives=scenario.objectives,

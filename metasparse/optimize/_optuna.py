@@ -28,7 +28,7 @@ import warnings
 from typing import IO, Any
 
 import optuna
-from ConfigSpace import Configuration, ConfigurationSpace, Constant
+from ConfigSpace import Configuration, ConfigurationSpace
 from ConfigSpace.exceptions import ForbiddenValueError
 from optuna.distributions import (
     BaseDistribution,
@@ -41,8 +41,8 @@ from optuna.trial import Trial, TrialState
 from metasparse.optimize._configs import config_values
 from metasparse.optimize._runner import Report, TrialOutcome
 from metasparse.optimize._session import Proposal, Session
-from metasparse.results import choices_of, kind_of, plain
-from metasparse.space import is_active
+from metasparse.results import plain
+from metasparse.space import choices_of, is_active, is_integer, kind_of
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 _MAX_FORBIDDEN_IN_A_ROW = 1000
@@ -77,9 +77,9 @@ def optuna_distribution(hp: Any) -> BaseDistribution:
     categorical): what a trial is asked for, and what an exported trial records."""
     if kind_of(hp) != "float":
         return CategoricalDistribution([plain(v) for v in choices_of(hp)])
-    if isinstance(hp.lower, float):
-        return FloatDistribution(float(hp.lower), float(hp.upper), log=bool(hp.log))
-    return IntDistribution(int(hp.lower), int(hp.upper), log=bool(hp.log))
+    if is_integer(hp):
+        return IntDistribution(int(hp.lower), int(hp.upper), log=bool(hp.log))
+    return FloatDistribution(float(hp.lower), float(hp.upper), log=bool(hp.log))
 
 
 def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
         if not is_active(space, name, values):
             continue
         hp = space[name]
-        if isinstance(hp, Constant):
+        if kind_of(hp) == "constant":
             values[name] = hp.value
             continue
         distribution = optuna_distribution(hp)
@@ -107,7 +107,7 @@ def suggest(trial: Trial, space: ConfigurationSpace) -> dict[str, Any]:
 def searched(values: dict[str, Any], space: ConfigurationSpace) -> dict[str, Any]:
     """The values that `suggest` asks a trial for (constants are not suggested): what an
     enqueued trial fixes."""
-    return {k: v for k, v in values.items() if not isinstance(space[k], Constant)}
+    return {k: v for k, v in values.items() if kind_of(space[k]) != "constant"}
 
 
 def _sampler(session: Session, offset: int) -> optuna.samplers.BaseSampler:

@@ -20,7 +20,8 @@ from ConfigSpace import Configuration, ConfigurationSpace
 
 from metasparse.errors import MetasparseError
 from metasparse.optimize._configs import config_values, configuration_from_values
-from metasparse.results import CONFIG_PREFIX, TRIALS, choices_of, kind_of, parse_value, read_trials
+from metasparse.results import CONFIG_PREFIX, TRIALS, parse_value, read_trials
+from metasparse.space import choices_of, kind_of
 
 __all__ = ["PRESETS", "WarmStart", "check_warm_start", "warm_start"]
 

@@ -14,8 +14,7 @@ from metasparse._lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {
     "_codec": [
-        "choices_of", "format_value", "iso_time", "kind_of", "number", "parse_cell", "parse_value",
-        "plain", "timestamp",
+        "format_value", "iso_time", "number", "parse_cell", "parse_value", "plain", "timestamp",
     ],
     "_directory": ["default_reference", "find_runs", "read_scenario"],
     "_files": ["JobTable", "csv_text", "read_rows", "read_yaml", "write_atomic"],
@@ -59,7 +58,6 @@ __all__ = [
     "JobTable",
     "Objective",
     "check_resumable",
-    "choices_of",
     "config_column",
     "cost_columns",
     "crash_costs",
@@ -72,7 +70,6 @@ __all__ = [
     "hold_directory",
     "incumbent_history",
     "iso_time",
-    "kind_of",
     "markdown_table",
     "number",
     "objective",

@@ -7,11 +7,10 @@ import math
 from datetime import datetime
 from typing import Any
 
-from ConfigSpace import CategoricalHyperparameter, Constant, OrdinalHyperparameter
-from ConfigSpace.hyperparameters import IntegerHyperparameter
+from metasparse.space import choices_of, is_integer, kind_of
 
-__all__ = ["choices_of", "format_value", "iso_time", "kind_of", "number", "parse_cell",
-           "parse_value", "plain", "timestamp"]
+__all__ = ["format_value", "iso_time", "number", "parse_cell", "parse_value", "plain",
+           "timestamp"]
 
 
 def plain(value: Any) -> Any:
@@ -57,33 +56,13 @@ def timestamp(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def kind_of(hp: Any) -> str:
-    """'categorical', 'ordinal', 'float' (any number, integers too) or 'constant'."""
-    if isinstance(hp, Constant):
-        return "constant"
-    if isinstance(hp, CategoricalHyperparameter):
-        return "categorical"
-    if isinstance(hp, OrdinalHyperparameter):
-        return "ordinal"
-    return "float"
-
-
-def choices_of(hp: Any) -> list[Any]:
-    """The values of a categorical, ordinal or constant parameter."""
-    if isinstance(hp, Constant):
-        return [hp.value]
-    if isinstance(hp, CategoricalHyperparameter):
-        return list(hp.choices)
-    return list(hp.sequence)
-
-
 def parse_cell(hp: Any, text: str) -> Any:
     """A `config.<name>` cell -> the value of the parameter `hp` (None when empty: inactive)."""
     if text == "":
         return None
     if kind_of(hp) == "float":
         value = float(text)
-        return round(value) if isinstance(hp, IntegerHyperparameter) else value
+        return round(value) if is_integer(hp) else value
     for choice in choices_of(hp):
         if str(choice) == text:
             return choice

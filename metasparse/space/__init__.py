@@ -23,6 +23,7 @@ from metasparse.space._definition import (
     load_definition,
     shipped_spaces,
 )
+from metasparse.space._kinds import choices_of, is_integer, kind_of
 from metasparse.space._presets import (
     RELATIVE,
     get_preset,
@@ -41,11 +42,14 @@ __all__ = [
     "active_config",
     "active_parameters",
     "axes_held",
+    "choices_of",
     "coerce_value",
     "default_config",
     "get_preset",
     "held_axes",
     "is_active",
+    "is_integer",
+    "kind_of",
     "load_definition",
     "load_space",
     "parameter_names",

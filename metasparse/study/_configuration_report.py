@@ -230,9 +230,7 @@ def choices(study: ConfigurationStudy, tuning: pd.DataFrame) -> pd.DataFrame:
     """What the tuner chose: over the combined space's incumbents (every dataset and optimizer
     seed, first backend), each searched parameter's values where active (categorical: how many
     incumbents chose each value; numeric: the median and range)."""
-    from ConfigSpace import Constant
-
-    from metasparse.space import active_config, load_space
+    from metasparse.space import active_config, kind_of, load_space
 
     main = study.backends[0]
     t = tuning[(tuning["phase"] == "tune") & (tuning["space"] == study.combined)
@@ -242,7 +240,7 @@ def choices(study: ConfigurationStudy, tuning: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for hp in space.values():
         values = pd.Series([c[hp.name] for c in configs if hp.name in c], dtype=object)
-        if isinstance(hp, Constant) or values.empty:
+        if kind_of(hp) == "constant" or values.empty:
             continue
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all() and values.map(lambda v: not isinstance(v, (bool, str))).all():

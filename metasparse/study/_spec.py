@@ -19,7 +19,7 @@ from pydantic import (
 
 from metasparse.data import check_datasets
 from metasparse.errors import ConfigError, DataError, ScenarioError, invalid_choice
-from metasparse.space import get_preset, load_space, preset_config, resolve_config
+from metasparse.space import get_preset, kind_of, load_space, preset_config, resolve_config
 
 
 class _Study(BaseModel):
@@ -194,14 +194,12 @@ def _check_classifier(study: _Study, task: Any, where: str) -> None:
 def _check_configuration(study: ConfigurationStudy) -> None:
     """Spaces (with the fixed values), presets and backends exist; transfer needs two datasets;
     every network is a classifier."""
-    from ConfigSpace import Constant
-
     from metasparse.optimize import backend_names
 
     for space in {*study.spaces, *study.transfer}:
         task = load_space(space, fixed=study.fixed).get("task")
         if task is not None:
-            _check_classifier(study, task.value if isinstance(task, Constant) else "searched",
+            _check_classifier(study, task.value if kind_of(task) == "constant" else "searched",
                               f"space {space!r}")
     for name in study.presets:
         _check_classifier(study, preset_config(name, study.fixed)["task"], f"preset {name!r}")

@@ -118,6 +118,11 @@ def test_analyze_can_train_the_steps_of_the_ablation_path(tiny_run, tmp_path):
     code = main(["analyze", str(tiny_run), "--evaluate-path", "--seeds", "1", "--output",
                  str(output), "--no-progress"])
     assert code == 0
+    section = _section((output / "report.md").read_text(), "Ablation path")
+    assert ("(order from the random forest on 10 trials, predicting the validation error; each "
+            "step trained: mean validation error over 2 tuning instance(s) x seeds [0] at 2 "
+            "epochs)") in section
+    assert "Measured costs for comparison" not in section
     path = pd.read_csv(output / "ablation.csv")
     assert {"cost", "predicted"} <= set(path.columns)
     runs = pd.read_csv(output / "ablation_runs.csv")
@@ -127,14 +132,33 @@ def test_analyze_can_train_the_steps_of_the_ablation_path(tiny_run, tmp_path):
                                                         - path["cost"].iloc[-1])
 
 
+def _section(report: str, heading: str) -> str:
+    """The text of the report's `## heading...` section."""
+    return report.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+
+
 def test_the_ablation_section_says_why_it_has_no_path(tiny_run, tmp_path):
     # A reference outside the run's space (SNFS grows by momentum, which set-rigl does not
-    # search) has no surrogate path: the ablation section gives that reason, not another note.
+    # search) has no surrogate path, nor Shapley values: the ablation section gives the
+    # ablation's reason, not the Shapley analysis's.
     results = load_results(tiny_run)
     results.reference = {**(results.reference or {}), "preset": "snfs"}
     analysis = analyze([results], progress=False)
+    report = write_report(analysis, tmp_path).read_text()
+    section = _section(report, "Ablation path")
+    assert "No surrogate ablation path from 'snfs'" in section
+    assert "Shapley" not in section
     assert analysis.ablation.empty and analysis.ablation_mode == "surrogate"
     assert analysis.ablation_note.startswith("No surrogate ablation path from 'snfs'")
+    assert any(note.startswith("No Shapley-value ablation") for note in analysis.notes)
+
+
+def test_the_ablation_mode_is_a_plain_value_and_the_report_words_it(tiny_run, tmp_path):
+    analysis = analyze([load_results(tiny_run)], progress=False)
+    assert analysis.ablation_mode == "surrogate" and analysis.ablation_seeds == []
     report = write_report(analysis, tmp_path).read_text()
-    section = report.split("## Ablation path", 1)[1].split("\n## ", 1)[0]
-    assert analysis.ablation_note in section
+    section = _section(report, "Ablation path")
+    assert ("(surrogate: random forest on 10 trials, predicting the validation error)"
+            in section)
+    assert "Measured costs for comparison" in section
+    assert "(surrogate): " in _section(report, "Summary")

@@ -12,8 +12,7 @@ import yaml
 from metasparse.analysis import load_results
 from metasparse.errors import MetasparseError
 from metasparse.optimize import ResultsStore
-from metasparse.results import kind_of
-from metasparse.space import resolve_config
+from metasparse.space import kind_of, resolve_config
 
 STATUSES = {"success", "crashed", "timeout", "diverged", "pruned"}
 
