@@ -1,7 +1,7 @@
 """report.html: the analysis of a run as one self-contained page of interactive Plotly figures
 (plotly.js inline, so it opens offline), with the analyses that report.md leaves to it: partial
 dependence and ICE, parallel coordinates, the configuration footprint and the budget correlation
-(their tables go beside it as CSV). The figures are those the dashboard shows."""
+(their tables go beside it as CSV). Its views are those the dashboard shows (_views.VIEWS)."""
 
 from __future__ import annotations
 
@@ -9,102 +9,30 @@ import html
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from metasparse.analysis._analysis import Analysis
-from metasparse.analysis._explore import (
-    budget_correlation,
-    cost_over_time,
-    footprint,
-    partial_dependence,
-    reference_lines,
-    searched_parameters,
-    top_searched,
-)
-from metasparse.analysis._figures import (
-    figure_ablation,
-    figure_budget_correlation,
-    figure_cost_over_time,
-    figure_footprint,
-    figure_importance,
-    figure_parallel,
-    figure_pareto,
-    figure_partial_dependence,
-    figure_per_instance,
-    figure_shapley,
-)
-from metasparse.analysis._wording import ablation_description, instance_title
+from metasparse.analysis._views import VIEWS, AnalysisSource, NoView
 
-__all__ = ["PDP_PARAMETERS", "write_html"]
-
-# How many of the most important parameters get a partial-dependence plot (here and in the
-# dashboard).
-PDP_PARAMETERS = 3
+__all__ = ["write_html"]
 
 
 def write_html(analysis: Analysis, out: Path) -> Path:
-    """Write report.html (and the CSV tables of its extra analyses) into `out`."""
-    main = analysis.main
-    trials = pd.concat([r.trials for r in analysis.runs], ignore_index=True)
+    """Write report.html (and the CSV tables of its views) into `out`: every view of VIEWS
+    that the analysis can show, in the table's order."""
+    source = AnalysisSource(analysis)
     sections: list[tuple[str, str, list[Any]]] = []
-    sections.append(("Cost over time", "Every trial and the incumbent's trajectory; the "
-                     "reference preset's cost as a dashed line.",
-                     [figure_cost_over_time(cost_over_time(run), reference_lines(run),
-                                            objective=main.objectives[0])
-                      for run in analysis.runs]))
-    sections.append(("Parameter importance", "fANOVA main effects, and local importance "
-                     "around the incumbent (surrogate predictions).",
-                     [figure_importance(analysis.importance.main, title="fANOVA: main effects"),
-                      figure_importance(analysis.local,
-                                        title="local importance around the incumbent")]))
-    if not analysis.ablation.empty:
-        sections.append(("Ablation path", ablation_description(analysis), [figure_ablation(
-            analysis.ablation, title=f"ablation path {analysis.ablation_source} → incumbent")]))
-    if analysis.shapley is not None and not analysis.shapley.empty:
-        sections.append(("Shapley-value ablation and tunability (HyperSHAP)",
-                         "Each parameter's predicted gain averaged over every order of the "
-                         "changes from the reference to the incumbent; and the predicted gain "
-                         "of tuning it from the reference.",
-                         [figure_shapley(analysis.shapley, "shapley",
-                                         title="Shapley ablation: reference → incumbent"),
-                          figure_shapley(analysis.tunability, "tunability",
-                                         title="tunability from the reference")]))
-    params = searched_parameters(main)
-    if params:
-        sections.append(("Parallel coordinates", "One line per trial; colour: cost.",
-                         [figure_parallel(trials, params, objective=main.objectives[0])]))
-    top = top_searched(analysis.importance.main, analysis.surrogate, PDP_PARAMETERS)
-    curves = {name: partial_dependence(analysis.surrogate, trials, name) for name in top}
-    if curves:
-        pd.concat([c.assign(parameter=n) for n, c in curves.items()]).to_csv(
-            out / "partial_dependence.csv", index=False)
-        sections.append(("Partial dependence and ICE", f"The {len(curves)} most important "
-                         "parameters: the mean prediction (thick) and the curve of each trial "
-                         "(thin), changing that parameter alone.",
-                         [figure_partial_dependence(c, n) for n, c in curves.items()]))
-    points = footprint(analysis.surrogate, trials)
-    if not points.empty:
-        points.to_csv(out / "footprint.csv", index=False)
-        incumbent = (analysis.incumbent_run.incumbent or {}).get("trial_id")
-        sections.append(("Configuration footprint", "The configurations placed by "
-                         "multidimensional scaling of their distances; colour: cost.",
-                         [figure_footprint(points, incumbent)]))
-    correlation = budget_correlation(trials)
-    if not correlation.empty:
-        correlation.to_csv(out / "budget_correlation.csv", index=False)
-        sections.append(("Budget correlation", "Spearman correlation of the costs of the "
-                         "configurations evaluated at two budgets.",
-                         [figure_budget_correlation(correlation)]))
-    if analysis.pareto is not None and not analysis.pareto.empty:
-        sections.append(("Pareto front", "", [figure_pareto(
-            analysis.pareto, main.objectives[:2], analysis.presets)]))
-    if not analysis.per_instance.empty:
-        sections.append(("Per-instance results", "", [figure_per_instance(
-            analysis.per_instance, title=instance_title(main))]))
+    for view in VIEWS.values():
+        try:
+            drawn = view.draw(source)
+        except NoView:
+            continue
+        for name, frame in [*drawn.tables, *drawn.data]:
+            frame.to_csv(out / f"{name}.csv", index=False)
+        sections.append((view.title, drawn.text, [figure for _, figure in drawn.figures]))
     path = out / "report.html"
-    path.write_text(_page(f"Analysis of {main.name}", sections))
+    path.write_text(_page(f"Analysis of {analysis.main.name}", sections))
     return path
 
 

@@ -25,12 +25,16 @@ from metasparse.analysis._plots import (
     save_figure,
 )
 from metasparse.analysis._validate import VALIDATION_FILE
+from metasparse.analysis._views import VIEWS
 from metasparse.analysis._wording import ablation_description, ablation_label, instance_title
 from metasparse.results import CONFIG_PREFIX, REPORT
 from metasparse.results import format_number as _num
 from metasparse.results import markdown_table as _table
 
 __all__ = ["write_index", "write_report"]
+
+# The views (_views.VIEWS) that report.html draws and report.md leaves to it.
+HTML_ONLY = ("parallel", "pdp", "footprint", "budget")
 
 _OUTPUTS = ("report.md", "importance.csv", "interactions.csv", "local_importance.csv",
             "ablation.csv", "convergence.csv", "per_instance.csv", "ablation_runs.csv",
@@ -150,10 +154,10 @@ def _write_plots(analysis: Analysis, out: Path) -> dict[str, str]:
 
 def _markdown(analysis: Analysis, plots: dict[str, str]) -> str:
     main = analysis.main
+    extra = [VIEWS[key].title.lower() for key in HTML_ONLY]
     lines = [f"# Analysis of `{main.name}`", "",
-             "Interactive figures, with partial dependence and ICE, parallel coordinates, the "
-             "configuration footprint and the budget correlation: [report.html](report.html).",
-             ""]
+             f"Interactive figures, with {', '.join(extra[:-1])} and {extra[-1]}: "
+             "[report.html](report.html).", ""]
     lines += _summary(analysis)
     lines += _incumbent_section(analysis)
     lines += _importance_section(analysis, plots)
@@ -235,7 +239,7 @@ def _importance_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     surrogate = analysis.surrogate
     extra = [f.name for f in surrogate.features if f.kind in ("budget", "instance")]
     lines = [
-        "## Parameter importance (fANOVA)", "",
+        f"## {VIEWS['importance'].title} (fANOVA)", "",
         f"Functional ANOVA, computed exactly on a random forest of {len(surrogate.forest)} trees "
         f"fitted to {surrogate.n_trials} trials"
         + (f" (out-of-bag R² {surrogate.oob_r2:.2f})" if not math.isnan(surrogate.oob_r2)
@@ -270,7 +274,7 @@ def _importance_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
 
 
 def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
-    lines = [f"## Ablation path: `{analysis.ablation_source}` → incumbent", ""]
+    lines = [f"## {VIEWS['ablation'].title}: `{analysis.ablation_source}` → incumbent", ""]
     if analysis.ablation.empty:
         return [*lines, analysis.ablation_note or "No ablation path.", ""]
     path = analysis.ablation
@@ -296,7 +300,7 @@ def _ablation_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
 def _shapley_section(analysis: Analysis) -> list[str]:
     if analysis.shapley is None or analysis.shapley.empty:
         return []
-    lines = ["### Shapley-value ablation and tunability (HyperSHAP)", "",
+    lines = [f"### {VIEWS['shapley'].title}", "",
              "The greedy path credits each change in one order only; the Shapley value of a "
              "parameter averages its predicted gain over every order of the changes (the most "
              "important differing parameters, surrogate predictions; they add up to `total`, "
@@ -331,7 +335,7 @@ def _pareto_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     main = analysis.main
     pareto = analysis.pareto
     front = pareto[pareto["on_front"]].sort_values("cost")
-    lines = ["## Pareto front", "",
+    lines = [f"## {VIEWS['pareto'].title}", "",
              f"Objectives: {main.objectives[0]} (`cost`) and {main.objectives[1]} (`cost_2`); "
              f"{len(front)} of {len(pareto)} trials are on the front.", ""]
     if "pareto" in plots:
@@ -347,7 +351,7 @@ def _pareto_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
 def _per_instance_section(analysis: Analysis, plots: dict[str, str]) -> list[str]:
     if analysis.per_instance.empty:
         return []
-    lines = ["## Per-instance results", "",
+    lines = [f"## {VIEWS['instances'].title}", "",
              "Validation error on each tuning instance (mean over the scenario's seeds).", ""]
     if "per_instance" in plots:
         lines += [f"![per instance]({plots['per_instance']})", ""]

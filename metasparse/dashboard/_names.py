@@ -2,5 +2,5 @@
 dashboard` without importing Dash and Plotly, which the pages need; tests/dashboard checks that
 they agree."""
 
-PAGE_NAMES = ["trials", "cost", "incumbent", "importance", "ablation", "parallel", "pdp",
-              "footprint", "budget", "pareto", "instances"]
+PAGE_NAMES = ["trials", "cost", "incumbent", "importance", "ablation", "shapley", "parallel",
+              "pdp", "footprint", "budget", "pareto", "instances"]

@@ -13,41 +13,28 @@ import pandas as pd
 from dash import dash_table, dcc, html
 
 from metasparse.analysis import (
-    PDP_PARAMETERS,
+    VIEWS,
+    Ablation,
+    Drawn,
+    NoView,
     Results,
-    budget_correlation,
-    cost_over_time,
+    Source,
+    explain_shapley,
     fanova,
-    figure_ablation,
-    figure_budget_correlation,
-    figure_cost_over_time,
-    figure_footprint,
-    figure_importance,
-    figure_parallel,
-    figure_pareto,
-    figure_partial_dependence,
-    figure_per_instance,
     fit_surrogate,
-    footprint,
     incumbent_config,
     incumbent_differences,
-    instance_title,
     local_importance,
     pareto_trials,
-    partial_dependence,
     per_instance,
-    reference_lines,
+    preset_config,
     reference_point,
-    searched_parameters,
     surrogate_ablation,
-    top_searched,
 )
 from metasparse.dashboard._format import columns, number, readable, readable_parallel
 from metasparse.dashboard._store import RunStore, Unreadable
 
-__all__ = ["PAGES", "render", "runs_overview", "trial_table_records"]
-
-PARALLEL_PARAMETERS = 8  # the axes of more parameters than this are too narrow to read
+__all__ = ["PAGES", "RunSource", "render", "runs_overview", "trial_table_records"]
 
 
 def note(text: str) -> html.Div:
@@ -86,16 +73,50 @@ def _cell(value: Any) -> Any:
 # ------------------------------------------------------------------ the pages of a run
 
 
-def _surrogate(store: RunStore, index: int, results: Results) -> Any:
-    return store.cached(index, "surrogate", lambda: fit_surrogate(results.trials, results.space))
+class RunSource(Source):
+    """One run of the store, whose analyses are computed when a page first needs them and kept
+    by the store until the run has another trial."""
 
+    def __init__(self, store: RunStore, index: int, results: Results) -> None:
+        super().__init__([results])
+        self.store, self.index = store, index
 
-def _fanova(store: RunStore, index: int, results: Results) -> Any:
-    surrogate = _surrogate(store, index, results)
-    if isinstance(surrogate, Unreadable):
-        return surrogate
-    return store.cached(index, "fanova", lambda: fanova(results.trials, results.space,
-                                                        surrogate=surrogate))
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        value = self.store.cached(self.index, key, compute)
+        if isinstance(value, Unreadable):
+            raise NoView(f"{key}: {value}")
+        return value
+
+    def surrogate(self) -> Any:
+        return self.cached("surrogate", lambda: fit_surrogate(self.trials, self.main.space))
+
+    def importance(self) -> pd.DataFrame:
+        return self.cached("fanova", lambda: fanova(
+            self.trials, self.main.space, surrogate=self.surrogate())).main
+
+    def local(self) -> pd.DataFrame:
+        return self.cached("local", lambda: local_importance(
+            self.surrogate(), incumbent_config(self.main)))
+
+    def ablation(self) -> Ablation:
+        path = self.cached("ablation", lambda: surrogate_ablation(self.main, self.surrogate()))
+        return Ablation(path, self.main.reference_preset, "surrogate predictions")
+
+    def shapley(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        def compute() -> tuple[pd.DataFrame, pd.DataFrame]:
+            source = preset_config(self.main.reference_preset, self.main.fixed)
+            shapley, tunable, why = explain_shapley(
+                self.surrogate(), source, incumbent_config(self.main), self.importance())
+            if shapley is None or tunable is None:
+                raise NoView(why)
+            return shapley, tunable
+        return self.cached("shapley", compute)
+
+    def pareto(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        return pareto_trials(self.main), reference_point(self.main)
+
+    def per_instance(self) -> pd.DataFrame:
+        return per_instance(self.main)
 
 
 def page_trials(store: RunStore, index: int, results: Results) -> list[Any]:
@@ -121,11 +142,6 @@ def trial_table_records(trials: pd.DataFrame) -> tuple[list[dict[str, Any]],
     return _records(frame), columns(frame)
 
 
-def page_cost(store: RunStore, index: int, results: Results) -> list[Any]:
-    return [graph("cost", figure_cost_over_time(cost_over_time(results), reference_lines(results),
-                                                objective=results.objectives[0]))]
-
-
 def page_incumbent(store: RunStore, index: int, results: Results) -> list[Any]:
     incumbent = results.incumbent or {}
     reference = results.reference or {}
@@ -145,123 +161,27 @@ def page_incumbent(store: RunStore, index: int, results: Results) -> list[Any]:
                   "incumbent-config")]
 
 
-def page_importance(store: RunStore, index: int, results: Results) -> list[Any]:
-    importance = _fanova(store, index, results)
-    if isinstance(importance, Unreadable):
-        return [note(f"No fANOVA: {importance}")]
-    surrogate = _surrogate(store, index, results)
-    parts = [graph("fanova", figure_importance(importance.main,
-                                               title="fANOVA: main effects"))]
-    local = store.cached(index, "local", lambda: local_importance(
-        surrogate, incumbent_config(results)))
-    if isinstance(local, Unreadable):
-        parts.append(note(f"No local importance: {local}"))
-    else:
-        parts.append(graph("local", figure_importance(
-            local, title="local importance around the incumbent")))
-    return parts
+def _view_page(key: str) -> Callable[[RunStore, int, Results], list[Any]]:
+    """The page of the view `key` of VIEWS, or a note why this run cannot show it."""
+    def page(store: RunStore, index: int, results: Results) -> list[Any]:
+        try:
+            drawn: Drawn = VIEWS[key].draw(RunSource(store, index, results))
+        except NoView as why:
+            return [note(str(why))]
+        figures = [graph(name, readable_parallel(figure) if name == "parallel" else figure)
+                   for name, figure in drawn.figures]
+        tables = [table(frame, f"{name}-table") for name, frame in drawn.tables]
+        return [*([html.P(drawn.text)] if drawn.text else []), *figures, *tables]
+    return page
 
 
-def page_ablation(store: RunStore, index: int, results: Results) -> list[Any]:
-    surrogate = _surrogate(store, index, results)
-    if isinstance(surrogate, Unreadable):
-        return [note(f"No ablation path: {surrogate}")]
-    path = store.cached(index, "ablation", lambda: surrogate_ablation(results, surrogate))
-    if isinstance(path, Unreadable):
-        return [note(f"No ablation path from {results.reference_preset!r}: {path}")]
-    title = f"ablation path {results.reference_preset} → incumbent (surrogate predictions)"
-    return [graph("ablation", figure_ablation(path, title=title)), table(path, "ablation-table")]
-
-
-def page_parallel(store: RunStore, index: int, results: Results) -> list[Any]:
-    params = searched_parameters(results)
-    if not params:
-        return [note("No parameter took more than one value yet.")]
-    parts: list[Any] = []
-    if len(params) > PARALLEL_PARAMETERS:
-        importance = _fanova(store, index, results)
-        if isinstance(importance, Unreadable):
-            parts.append(note(f"The first {PARALLEL_PARAMETERS} of the {len(params)} searched "
-                              f"parameters (no fANOVA to rank them: {importance})."))
-            params = params[:PARALLEL_PARAMETERS]
-        else:
-            parts.append(html.P(f"The {PARALLEL_PARAMETERS} most important of the "
-                                f"{len(params)} searched parameters (fANOVA), most important "
-                                "first."))
-            params = top_searched(importance.main, _surrogate(store, index, results),
-                                  PARALLEL_PARAMETERS)
-    figure = figure_parallel(results.trials, params, objective=results.objectives[0])
-    return [*parts, graph("parallel", readable_parallel(figure))]
-
-
-def page_pdp(store: RunStore, index: int, results: Results) -> list[Any]:
-    importance = _fanova(store, index, results)
-    if isinstance(importance, Unreadable):
-        return [note(f"No partial dependence: {importance}")]
-    surrogate = _surrogate(store, index, results)
-    top = top_searched(importance.main, surrogate, PDP_PARAMETERS)
-    parts: list[Any] = [html.P(f"The {PDP_PARAMETERS} most important parameters (fANOVA): "
-                               "partial dependence (thick) and ICE curves of the trials "
-                               "(thin), predicted by the random-forest surrogate.")]
-    for k, name in enumerate(top):
-        ice = store.cached(index, f"ice:{name}", lambda name=name: partial_dependence(
-            surrogate, results.trials, name))
-        parts.append(note(f"{name}: {ice}") if isinstance(ice, Unreadable)
-                     else graph(f"pdp-{k}", figure_partial_dependence(ice, name)))
-    return parts
-
-
-def page_footprint(store: RunStore, index: int, results: Results) -> list[Any]:
-    surrogate = _surrogate(store, index, results)
-    if isinstance(surrogate, Unreadable):
-        return [note(f"No footprint: {surrogate}")]
-    points = store.cached(index, "footprint", lambda: footprint(surrogate, results.trials))
-    if isinstance(points, Unreadable):
-        return [note(f"No footprint: {points}")]
-    incumbent = (results.incumbent or {}).get("trial_id")
-    return [graph("footprint", figure_footprint(points, incumbent))]
-
-
-def page_budget(store: RunStore, index: int, results: Results) -> list[Any]:
-    correlation = budget_correlation(results.trials)
-    if correlation.empty:
-        budgets = sorted(results.trials["budget"].dropna().unique())
-        return [note(f"Budget correlation needs trials at several budgets (a multi-fidelity "
-                     f"run); this run's budgets: {[f'{b:g}' for b in budgets]}.")]
-    return [graph("budget", figure_budget_correlation(correlation)),
-            table(correlation, "budget-table")]
-
-
-def page_pareto(store: RunStore, index: int, results: Results) -> list[Any]:
-    if not results.multi_objective:
-        return [note(f"The Pareto front needs two objectives; this run tunes "
-                     f"{results.objectives[0]!r} only.")]
-    points = pareto_trials(results)
-    return [graph("pareto", figure_pareto(points, results.objectives[:2],
-                                          reference_point(results)))]
-
-
-def page_instances(store: RunStore, index: int, results: Results) -> list[Any]:
-    frame = per_instance(results)
-    if frame.empty:
-        return [note("No per-instance results yet (no successful trial).")]
-    return [graph("instances", figure_per_instance(
-        frame, title=f"{instance_title(results)} (incumbent and reference)")),
-        table(frame, "instances-table")]
-
-
+# The pages: the trials table, the incumbent, and every view of the analysis (VIEWS).
+_VIEW_PAGES = {key: (view.title, _view_page(key)) for key, view in VIEWS.items()}
 PAGES: dict[str, tuple[str, Callable[[RunStore, int, Results], list[Any]]]] = {
     "trials": ("Trials", page_trials),
-    "cost": ("Cost over time", page_cost),
+    "cost": _VIEW_PAGES.pop("cost"),
     "incumbent": ("Incumbent vs reference", page_incumbent),
-    "importance": ("Importance", page_importance),
-    "ablation": ("Ablation path", page_ablation),
-    "parallel": ("Parallel coordinates", page_parallel),
-    "pdp": ("Partial dependence", page_pdp),
-    "footprint": ("Footprint", page_footprint),
-    "budget": ("Budget correlation", page_budget),
-    "pareto": ("Pareto front", page_pareto),
-    "instances": ("Per instance", page_instances),
+    **_VIEW_PAGES,
 }
 
 

@@ -9,10 +9,14 @@ import pandas as pd
 import pytest
 from dashboard_helpers import copy_reference, long_numbers, page_text
 
-from metasparse.analysis import budget_correlation, load_results, searched_parameters
+from metasparse.analysis import (
+    PARALLEL_PARAMETERS,
+    budget_correlation,
+    load_results,
+    searched_parameters,
+)
 from metasparse.dashboard import RunStore, discover_runs, render
 from metasparse.dashboard._format import NUMBER, columns, number
-from metasparse.dashboard._pages import PARALLEL_PARAMETERS
 from metasparse.results import REPORT
 
 
