@@ -5,7 +5,7 @@
     python tools/mutate.py --rev HEAD           # the committed tree instead of the working tree
     python tools/mutate.py --resume             # continue an interrupted run of the same tree
     python tools/mutate.py --report             # print the table of the last run, run nothing
-    python tools/mutate.py --only 'metasparse.sparse.topology.x_select*'   # some mutants
+    python tools/mutate.py --only 'metasparse.sparse.selection.x_select*'  # some mutants
 
 The tool is mutmut 3. It never writes into the working tree: each group gets a scratch project
 under .mutate/<group>/ (the package, tests, spaces and scenarios copied there, with a
@@ -271,7 +271,7 @@ def load_results(workdir: Path, group: Group) -> dict[str, dict[str, int | None]
 
 
 def function_of(mutant: str) -> str:
-    """metasparse.sparse.topology.xǁSparseTopologyǁupdate__mutmut_3 -> SparseTopology.update"""
+    """metasparse.sparse.masked.xǁMaskedTopologyǁ_drop__mutmut_3 -> MaskedTopology._drop"""
     mangled = mutant.partition("__mutmut_")[0].rpartition(".")[2]
     if "ǁ" in mangled:
         _, cls, func = mangled.split("ǁ")

@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import warnings
+from collections.abc import Collection
 from typing import IO, Any
 
 import optuna
@@ -173,14 +174,16 @@ def _settle(study: optuna.Study, session: Session) -> list[Trial]:
     return lost
 
 
-def _replayed(study: optuna.Study, session: Session) -> optuna.samplers.BaseSampler:
+def _replayed(study: optuna.Study, session: Session,
+              lost: Collection[int]) -> optuna.samplers.BaseSampler:
     """A sampler where an uninterrupted run's would be: the backend's seed, and the study's
     trials asked again from it in order in a study of its own and told as they ended (every
     sampler's random state and caches follow the trials it was asked for, which a fresh sampler
     given the finished trials does not). When it proposes other values than were recorded (a
     run recorded by several workers, which finish out of order, or before a change of code),
     a sampler seeded apart by the number of trials instead: the search goes on, not the same
-    sequence."""
+    sequence. The `lost` trials (by id: RUNNING, their process dead) get the values their
+    replay suggested and they never got; a trial another worker is running is left alone."""
     asked = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     sampler = _sampler(session, 0)
     shadow = optuna.create_study(study_name=study.study_name, directions=study.directions,
@@ -192,13 +195,15 @@ def _replayed(study: optuna.Study, session: Session) -> optuna.samplers.BaseSamp
         if not frozen.user_attrs.get("surplus"):  # a surplus trial was failed unsuggested
             suggest(trial, session.space)
         # a trial killed while it was being suggested holds the first of its values only
+        mine = frozen.state == TrialState.RUNNING and frozen._trial_id in lost
         given = {k: v for k, v in trial.params.items() if k in frozen.params} \
-            if frozen.state == TrialState.RUNNING else trial.params
+            if mine else trial.params
         if (trial.number, given) != (frozen.number, frozen.params):
             return _sampler(session, len(asked))
         if frozen.state == TrialState.RUNNING:
-            _complete(study, frozen, trial)
-            continue  # lost: run again next, its sampling replayed
+            if mine:
+                _complete(study, frozen, trial)
+            continue  # lost: run again next, its sampling replayed; or running elsewhere
         for step, value in frozen.intermediate_values.items():
             trial.report(value, step)
         shadow.tell(trial, frozen.values if frozen.state == TrialState.COMPLETE else None,
@@ -255,7 +260,7 @@ def run(session: Session) -> None:
             study.enqueue_trial(searched(values, session.space), skip_if_exists=True)
     # after _settle, whose trials (already sampled) must not draw from the sampler again;
     # they are taken again (under the placeholder) with the values the replay completed
-    sampler = _replayed(study, session)
+    sampler = _replayed(study, session, {trial._trial_id for trial in lost})
     lost = [Trial(study, trial._trial_id) for trial in lost]
     study.sampler = sampler
     budget = scenario.budget.epochs

@@ -84,7 +84,7 @@ from pydantic import (
 )
 
 from metasparse._paths import shipped_dir
-from metasparse.errors import ConfigError, MetasparseError, ScenarioError
+from metasparse.errors import ConfigError, MetasparseError, ScenarioError, invalid_choice
 from metasparse.optimize._backends import BACKENDS, DEFAULT_BACKEND, Backend, backend_settings
 from metasparse.optimize._describe import describe
 from metasparse.results import FIRST_OBJECTIVES, SECOND_OBJECTIVES, default_reference
@@ -253,6 +253,7 @@ class Scenario(BaseModel):
             self.model_copy(update={
                 "name": f"{self.name}-{Path(space).stem}",
                 "space": [space],
+                "fixed": _with_held_axes(self, space),
                 "output": str(base / Path(space).stem),
                 "reference": default_reference(space, self.reference),
             })
@@ -346,33 +347,62 @@ def _apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[
     return raw
 
 
+def _settle_axes(scenario: Scenario, label: str) -> None:
+    """`axes` as the run records it: [sparse] for a target that names none, in the meta-space's
+    order of groups, and none (every group) for the built-in trainer searching them all; so a
+    run resumes only with the axes it searched."""
+    from metasparse.space import load_definition
+
+    groups = list(load_definition("meta")["axes"])
+    if scenario.axes is None and scenario.target is not None:
+        scenario.axes = ["sparse"]
+    if scenario.axes is None:
+        return
+    unknown = next((g for g in scenario.axes if g not in groups), None)
+    if unknown is not None:
+        raise ScenarioError(f"{label}: {invalid_choice('axes', sorted(groups), unknown)}")
+    scenario.axes = [g for g in groups if g in scenario.axes]
+    if scenario.axes == groups and scenario.target is None:
+        scenario.axes = None
+
+
+def _with_held_axes(scenario: Scenario, space: str | Path) -> dict[str, Any]:
+    """`fixed` with the free parameters of `space` outside the searched `axes` held at their
+    defaults (the scenario's fixed values first)."""
+    from metasparse.space import axes_held
+
+    if scenario.axes is None:
+        return dict(scenario.fixed)
+    return {**scenario.fixed, **axes_held(space, scenario.axes, scenario.fixed)}
+
+
 def _check_references(scenario: Scenario, path: Path, label: str) -> None:
     """Spaces, fixed values, datasets and the reference preset: everything outside the file."""
     from metasparse.data import available_datasets, check_datasets
-    from metasparse.space import axes_held, get_preset, load_space, preset_names, resolve_config
+    from metasparse.space import get_preset, load_space, preset_names, resolve_config
 
     try:
         resolve_config(scenario.fixed)
     except MetasparseError as exc:
         raise ScenarioError(f"{label}: fixed: {exc}") from None
-    searched = scenario.axes or (["sparse"] if scenario.target is not None else None)
-    spaces = []
+    _settle_axes(scenario, label)
+    spaces, fixed = [], {}
     for spec in scenario.space:
         resolved = resolve_space(spec, path)
         try:
-            if searched is not None:
-                held = axes_held(resolved, searched, scenario.fixed)
-                scenario.fixed = {**scenario.fixed, **held}
+            fixed[spec] = _with_held_axes(scenario, resolved)
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: space {spec!r}: {exc}") from None
         try:
-            _check_task(scenario, load_space(resolved, fixed=scenario.fixed))
+            _check_task(scenario, load_space(resolved, fixed=fixed[spec]))
         except MetasparseError as exc:
             raise ScenarioError(f"{label}: space {spec!r} cannot be used: {exc}") from None
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ScenarioError(f"{label}: space {spec!r} cannot be read: "
                                 f"{type(exc).__name__}: {exc}") from None
         spaces.append(str(resolved))
+    if len(spaces) == 1:  # a list of spaces holds each one's in its run (Scenario.runs)
+        scenario.fixed = fixed[scenario.space[0]]
     scenario.space = spaces
     presets = preset_names(relative=True)
     if scenario.reference is not None and scenario.reference not in presets:

@@ -107,7 +107,8 @@ class ResultsStore:
         with self.lock():
             previous = self.directory / SCENARIO
             if previous.is_file() and self.trials.path.is_file():
-                _check_same(self.directory, read_yaml(previous), scenario, may_change)
+                _check_same(self.directory, read_yaml(previous), scenario, may_change,
+                            self.trials.header())
             self._repair()
             write_atomic(previous, yaml.safe_dump(dict(scenario), sort_keys=False))
 
@@ -169,8 +170,14 @@ class ResultsStore:
 
     def config_of(self, row: Mapping[str, str]) -> dict[str, Any]:
         """The configuration of a trials.csv row (active parameters only)."""
-        return {**self.absent, **{p: parse_value(row[config_column(p)]) for p in self.params
-                                  if row.get(config_column(p), "") != ""}}
+        values = {p: parse_value(row[config_column(p)]) for p in self.params
+                  if row.get(config_column(p), "") != ""}
+        if not self.absent:
+            return values
+        from metasparse.space import active_config, resolve_config
+
+        active = active_config(resolve_config({**self.absent, **values}))
+        return {**{p: v for p, v in self.absent.items() if p in active}, **values}
 
     def costs_of(self, row: Mapping[str, str]) -> list[float]:
         return [float(row[c]) for c in cost_columns(len(self.objectives))]
@@ -263,8 +270,7 @@ class ResultsStore:
             "cost": best["costs"][0],
             "costs": best["costs"],
             "config": config,
-            "active_config": {p: config[p] for p in self.params
-                              if first.get(config_column(p), "") != ""},
+            "active_config": {p: config[p] for p in self.config_of(first)},
             "budget": best["budget"],
             "instances": self.instances,
             "trial_ids": [int(t) for t in best["trial_ids"]],
@@ -275,8 +281,8 @@ class ResultsStore:
 
 
 def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[str, Any],
-                may_change: Sequence[str]) -> None:
-    previous = _with_new_constants(previous, scenario)
+                may_change: Sequence[str], header: Sequence[str]) -> None:
+    previous = _with_new_constants(_with_recorded_axes(previous), scenario, header)
     difference = _first_difference(
         {k: v for k, v in previous.items() if k not in may_change},
         {k: v for k, v in scenario.items() if k not in may_change})
@@ -287,18 +293,29 @@ def _check_same(directory: Path, previous: Mapping[str, Any], scenario: Mapping[
             "now); rerun with the same scenario to resume, or pick another --output")
 
 
-def _with_new_constants(previous: Mapping[str, Any],
-                        scenario: Mapping[str, Any]) -> Mapping[str, Any]:
+def _with_recorded_axes(previous: Mapping[str, Any]) -> Mapping[str, Any]:
+    """`previous` with the `axes` it searched: a target's run from before `axes` existed
+    searched every group (the built-in trainer's records none for every group)."""
+    if "axes" in previous or previous.get("target") is None:
+        return previous
+    from metasparse.space import load_definition
+
+    return {**previous, "axes": list(load_definition("meta")["axes"])}
+
+
+def _with_new_constants(previous: Mapping[str, Any], scenario: Mapping[str, Any],
+                        header: Sequence[str]) -> Mapping[str, Any]:
     """`previous` with the fixed values that a parameter added to the space since then takes by
-    default (a run from before it existed trained with that default)."""
+    default (a run from before it existed trained with that default): a parameter that its
+    trials.csv (`header`) has no column for."""
     from metasparse.space import resolve_config
 
     old, new = previous.get("fixed"), scenario.get("fixed")
     if not isinstance(old, Mapping) or not isinstance(new, Mapping):
         return previous
     defaults = resolve_config({})
-    added = {k: v for k, v in new.items()
-             if k not in old and k in defaults and v == defaults[k]}
+    added = {k: v for k, v in new.items() if k not in old and k in defaults
+             and v == defaults[k] and config_column(k) not in header}
     return {**previous, "fixed": {**old, **added}} if added else previous
 
 

@@ -378,3 +378,38 @@ def test_an_optuna_trial_killed_while_suggested_resumes_as_it_would_have_run(tmp
 
     assert len(sequence(whole)) == 5
     assert sequence(killed) == sequence(whole)
+
+
+def test_an_optuna_trial_another_worker_is_suggesting_is_left_to_it(tmp_path):
+    # A RUNNING trial whose worker lives (here: this process) is not lost: a resumed run
+    # neither completes its values nor runs it, even where they are those its replay suggests.
+    import os
+    import socket
+
+    import optuna
+
+    paths = {where: write_scenario(tmp_path, f"shared-{where}", backend={"name": "optuna"},
+                                   n_trials=5, budget={"epochs": 1}, instances=["iris"])
+             for where in ("whole", "shared")}
+    whole = _optimize(paths["whole"]).directory
+    directory = _optimize(paths["shared"], n_trials=3).directory
+
+    def study(directory: Path) -> optuna.Study:
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+            str(directory / "optuna.journal")))
+        return optuna.load_study(study_name=directory.name, storage=storage)
+
+    (fourth,) = [t for t in study(whole).trials if t.number == 3]
+    running = study(directory).ask()
+    running.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    given = dict(list(fourth.params.items())[:4])  # what the other worker suggested so far
+    for name, value in given.items():
+        distribution = fourth.distributions[name]
+        running.storage.set_trial_param(running._trial_id, name,
+                                        distribution.to_internal_repr(value), distribution)
+    _optimize(paths["shared"])
+    (frozen,) = [t for t in study(directory).trials if t.number == 3]
+    assert frozen.state == optuna.trial.TrialState.RUNNING
+    assert frozen.params == given
+    recorded = sorted(int(r["trial_id"]) for r in read_csv(directory / "trials.csv"))
+    assert recorded == [0, 1, 2, 4]  # the fifth trial counts the running one

@@ -16,6 +16,7 @@ from optimize_helpers import BASE, read_csv
 from metasparse.errors import ScenarioError
 from metasparse.optimize import PairResult, ResultsStore, TrialOutcome, load_scenario, optimize
 from metasparse.results import INSTANCE_COLUMNS, csv_text
+from metasparse.space import kind_of, load_space
 
 
 def outcome(k: int) -> TrialOutcome:
@@ -187,3 +188,32 @@ def test_a_run_recorded_before_a_constant_existed_resumes(scenario_file, dropped
     assert [r["status"] for r in read_csv(trials)] == ["success", "success"]
     incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())
     assert incumbent["config"][dropped] == 0
+
+
+def test_an_older_run_lacking_a_conditional_constant_resumes_with_smac(scenario_file):
+    # set-rigl holds grow_candidates and grow_selection, active with grow_score gradient only:
+    # a run recorded before they existed resumes, and they join a configuration only where
+    # they are active (SMAC refuses an inactive value).
+    path = scenario_file("older-conditional", space="set-rigl", n_trials=8,
+                         backend={"name": "smac", "seed": 0}, instances=["iris"],
+                         budget={"epochs": 1})
+    directory = optimize(load_scenario(path), progress=False)[0].directory
+    trials = directory / "trials.csv"
+    rows = read_csv(trials)
+    assert {r["config.grow_score"] for r in rows} == {"random", "gradient"}
+    dropped = ("config.grow_candidates", "config.grow_selection")
+    header = [c for c in rows[0] if c not in dropped]
+    trials.write_text(csv_text(header, [{c: r[c] for c in header} for r in rows]))
+    summary = optimize(load_scenario(path, n_trials=10), progress=False)[0]
+    assert summary.n_trials == 10
+    scenario = load_scenario(path)
+    space = load_space(scenario.space[0], fixed=scenario.fixed)
+    store = ResultsStore(directory, list(space.keys()), ["val_error"], ["iris"], constants={
+        name: hp.value for name, hp in space.items() if kind_of(hp) == "constant"})
+    store.open(yaml.safe_load((directory / "scenario.yaml").read_text()))
+    for row in read_csv(trials):
+        config = store.config_of(row)
+        assert ("grow_candidates" in config) == (config["grow_score"] == "gradient"), config
+    incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())
+    assert set(incumbent["active_config"]) == set(store.config_of(
+        next(r for r in read_csv(trials) if int(r["trial_id"]) == incumbent["trial_id"])))

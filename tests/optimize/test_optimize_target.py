@@ -174,6 +174,41 @@ def test_the_built_in_trainer_searches_every_axis_unless_told(tmp_path):
     assert "activation" not in scenario.fixed and scenario.fixed["lr"] == 0.01
 
 
+def test_each_space_of_a_list_holds_its_own_defaults(tmp_path):
+    # The held axes are each space's own: meta's distribution is held at erk, which ctre
+    # (er only) is not forced to.
+    path = _scenario(tmp_path, "spaces", "user_target.py:train", space=["meta", "ctre"],
+                     fixed=None, axes=["model", "optimizer"])
+    scenario = load_scenario(path)
+    assert "distribution" not in scenario.fixed
+    held = {run.space[0]: run.fixed for run in scenario.runs()}
+    assert held["meta"]["distribution"] == resolve_config({})["distribution"] == "erk"
+    assert "distribution" not in held["ctre"]  # ctre holds er itself
+    ctre = load_space("ctre", fixed=held["ctre"])
+    assert ctre["distribution"].value == get_preset("ctre")["distribution"] == "er"
+
+
+def test_a_target_run_from_before_axes_resumes_only_searching_every_axis(tmp_path):
+    # Such a run searched every group: resumed with the [sparse] default it would go on in
+    # another space, so it is refused, naming the difference; with every group it resumes.
+    path = _scenario(tmp_path, "pre-axes", "user_target.py:train", space="set-rigl",
+                     fixed=None, n_trials=2, axes=["model", "sparse", "optimizer"])
+    directory = run(path)
+    written = yaml.safe_load((directory / "scenario.yaml").read_text())
+    assert written["axes"] == ["model", "sparse", "optimizer"] and written["fixed"] == {}
+    del written["axes"]  # as a run of the version before `axes` wrote it
+    (directory / "scenario.yaml").write_text(yaml.safe_dump(written, sort_keys=False))
+    default = _scenario(tmp_path, "pre-axes", "user_target.py:train", space="set-rigl",
+                        fixed=None, n_trials=3)
+    with pytest.raises(ScenarioError, match=r"axes: \['model', 'sparse', 'optimizer'\] "
+                                            r"there, \['sparse'\] now"):
+        run(default)
+    assert len(read_csv(directory / "trials.csv")) == 2
+    run(_scenario(tmp_path, "pre-axes", "user_target.py:train", space="set-rigl", fixed=None,
+                  n_trials=3, axes=["optimizer", "sparse", "model"]))
+    assert len(read_csv(directory / "trials.csv")) == 3
+
+
 @pytest.mark.parametrize(("axes", "message"), [
     (["sparse", "spars"], r"The 'axes' parameter must be one of \['model', 'optimizer', "
                           r"'sparse'\]; got 'spars'"),

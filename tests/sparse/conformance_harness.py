@@ -29,7 +29,7 @@ from metasparse.models import build_model
 from metasparse.space import resolve_config
 from metasparse.sparse import EXECUTIONS as EXECUTION_PATHS
 from metasparse.sparse.compressed import CompressedLayer
-from metasparse.sparse.topology import MaskedLayer
+from metasparse.sparse.masked import MaskedLayer
 from metasparse.train import OPTIMIZERS, build_topology
 
 BASE = {
