@@ -346,31 +346,39 @@ def test_a_setting_of_several_other_backends_names_them_all(scenario_file):
         "backend.stride applies to backend.name 'toy' or 'twin' only; got it with 'smac'")
 
 
+def _optuna_study(directory: Path):
+    import optuna
+
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+        str(directory / "optuna.journal")))
+    return optuna.load_study(study_name=directory.name, storage=storage)
+
+
+def _half_suggested(tmp_path: Path, name: str):
+    """Two runs of one scenario, 5 trials and 3, and a fourth trial asked in the second that
+    holds the first 4 values that the whole run's fourth trial was suggested (what a worker
+    holds between two of its suggestions): (its scenario, the whole run, the trial)."""
+    paths = {where: write_scenario(tmp_path, f"{name}-{where}", backend={"name": "optuna"},
+                                   n_trials=5, budget={"epochs": 1}, instances=["iris"])
+             for where in ("whole", "part")}
+    whole = _optimize(paths["whole"]).directory
+    part = _optimize(paths["part"], n_trials=3).directory
+    (fourth,) = [t for t in _optuna_study(whole).trials if t.number == 3]
+    trial = _optuna_study(part).ask()
+    assert trial.number == 3
+    for name in list(fourth.params)[:4]:
+        distribution = fourth.distributions[name]
+        trial.storage.set_trial_param(trial._trial_id, name,
+                                      distribution.to_internal_repr(fourth.params[name]),
+                                      distribution)
+    return paths["part"], whole, trial
+
+
 def test_an_optuna_trial_killed_while_suggested_resumes_as_it_would_have_run(tmp_path):
     # A kill between two of a trial's suggestions leaves it RUNNING with its first values
     # only: the resumed run completes it with what the replayed sampler suggests, not anew.
-    import optuna
-
-    paths = {where: write_scenario(tmp_path, f"suggested-{where}", backend={"name": "optuna"},
-                                   n_trials=5, budget={"epochs": 1}, instances=["iris"])
-             for where in ("whole", "killed")}
-    whole = _optimize(paths["whole"]).directory
-    killed = _optimize(paths["killed"], n_trials=3).directory
-
-    def study(directory: Path) -> optuna.Study:
-        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-            str(directory / "optuna.journal")))
-        return optuna.load_study(study_name=directory.name, storage=storage)
-
-    (fourth,) = [t for t in study(whole).trials if t.number == 3]
-    lost = study(killed).ask()
-    assert lost.number == 3
-    for name in list(fourth.params)[:4]:  # the first values suggested, then the kill
-        distribution = fourth.distributions[name]
-        lost.storage.set_trial_param(lost._trial_id, name,
-                                     distribution.to_internal_repr(fourth.params[name]),
-                                     distribution)
-    _optimize(paths["killed"])
+    path, whole, _ = _half_suggested(tmp_path, "suggested")
+    killed = _optimize(path).directory
 
     def sequence(directory: Path) -> list[tuple[str, ...]]:
         rows = read_csv(directory / "trials.csv")
@@ -388,28 +396,12 @@ def test_an_optuna_trial_another_worker_is_suggesting_is_left_to_it(tmp_path):
 
     import optuna
 
-    paths = {where: write_scenario(tmp_path, f"shared-{where}", backend={"name": "optuna"},
-                                   n_trials=5, budget={"epochs": 1}, instances=["iris"])
-             for where in ("whole", "shared")}
-    whole = _optimize(paths["whole"]).directory
-    directory = _optimize(paths["shared"], n_trials=3).directory
-
-    def study(directory: Path) -> optuna.Study:
-        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-            str(directory / "optuna.journal")))
-        return optuna.load_study(study_name=directory.name, storage=storage)
-
-    (fourth,) = [t for t in study(whole).trials if t.number == 3]
-    running = study(directory).ask()
+    path, _, running = _half_suggested(tmp_path, "shared")
     running.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-    given = dict(list(fourth.params.items())[:4])  # what the other worker suggested so far
-    for name, value in given.items():
-        distribution = fourth.distributions[name]
-        running.storage.set_trial_param(running._trial_id, name,
-                                        distribution.to_internal_repr(value), distribution)
-    _optimize(paths["shared"])
-    (frozen,) = [t for t in study(directory).trials if t.number == 3]
+    given = running.storage.get_trial_params(running._trial_id)
+    directory = _optimize(path).directory
+    (frozen,) = [t for t in _optuna_study(directory).trials if t.number == 3]
     assert frozen.state == optuna.trial.TrialState.RUNNING
-    assert frozen.params == given
+    assert len(given) == 4 and frozen.params == given
     recorded = sorted(int(r["trial_id"]) for r in read_csv(directory / "trials.csv"))
     assert recorded == [0, 1, 2, 4]  # the fifth trial counts the running one
