@@ -13,6 +13,7 @@ from metasparse._lazy import lazy_exports
 __getattr__ = lazy_exports(__name__, {
     "_baselines": ["ALL_FEATURES", "BASELINES"],
     "_evaluate": ["CLASSIFIERS", "Selection", "evaluate_selection"],
+    "_evolution": ["INPUT_EVOLUTIONS", "check_evolution", "fit_evolving"],
     "_ranking": ["IMPORTANCES", "Ranking", "check_k", "rank_features"],
     "_select": ["RESULT_COLUMNS", "FeatureSelection", "select_features"],
 })
@@ -22,12 +23,15 @@ __all__ = [
     "BASELINES",
     "CLASSIFIERS",
     "IMPORTANCES",
+    "INPUT_EVOLUTIONS",
     "RESULT_COLUMNS",
     "FeatureSelection",
     "Ranking",
     "Selection",
+    "check_evolution",
     "check_k",
     "evaluate_selection",
+    "fit_evolving",
     "rank_features",
     "select_features",
 ]

@@ -1,5 +1,6 @@
 """Input features ranked by an importance of a trained network: the neuron strength of its first
-sparsified layer (QuickSelection) or the attribution of its outputs to its inputs (2024)."""
+sparsified layer (QuickSelection), the attribution of its outputs to its inputs (2024), or the
+input-neuron importance that WAST accumulated while training."""
 
 from __future__ import annotations
 
@@ -96,6 +97,19 @@ def _attribution(trained: Trained, layer) -> np.ndarray:
     finally:
         model.train(was_training)
     return total.cpu().numpy()
+
+
+@IMPORTANCES.register("wast")
+def _wast(trained: Trained, layer) -> np.ndarray:
+    """The input-neuron importance that WAST accumulated while training (input_evolution
+    'wast', features._evolution): lambda x reconstruction error + (1 - lambda) x strength."""
+    from metasparse.features._evolution import FEATURE_SCORES
+
+    scores = FEATURE_SCORES.get(trained.topology)
+    if scores is None:
+        raise ConfigError("the importance 'wast' ranks a network trained with "
+                          "input_evolution='wast' (metasparse.features.fit_evolving)")
+    return scores
 
 
 @torch.no_grad()

@@ -125,8 +125,16 @@ def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
 
     def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str,
                                                                  dict[str, Any]]:
-        trained = fit(job["config"], instance, job["budget"], seed, report=report,
-                      data_dir=job["data_dir"], evaluate_test=evaluation, fit_dense_layers=True)
+        train: Callable[..., Any] = fit
+        options: dict[str, Any] = {}
+        if job["config"].get("input_evolution", "none") != "none":  # it owns the updates
+            from metasparse.features import fit_evolving
+
+            train = fit_evolving
+            options["k"] = selection["k"] if selection is not None else None
+        trained = train(job["config"], instance, job["budget"], seed, report=report,
+                        data_dir=job["data_dir"], evaluate_test=evaluation,
+                        fit_dense_layers=True, **options)
         result = trained.result
         values = result.to_dict()
         metrics = {key: values[key] for key in keys}

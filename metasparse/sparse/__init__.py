@@ -30,6 +30,7 @@ from metasparse.sparse.selection import (
     multinomial_keys,
     select,
 )
+from metasparse.sparse.sparse_conv import SparseConv2d
 from metasparse.sparse.topology import EXECUTIONS, LR_SCALINGS, Topology, TopologyConfig
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "CompressedTopology",
     "LayerState",
     "MaskedTopology",
+    "SparseConv2d",
     "SparseLSTM",
     "SparseTopology",
     "SparsitySchedule",

@@ -1,5 +1,5 @@
-"""The `sparse` execution path: every sparsified Linear layer and LSTM gate matrix stores only
-its active weights.
+"""The `sparse` execution path: every sparsified Linear and Conv2d layer and LSTM gate matrix
+stores only its active weights.
 
 Each such matrix becomes a `SparseLinear` (values plus CSR indices, forward and backward by
 sparse kernels, see csr.py; an LSTM becomes a `SparseLSTM` of two, see recurrent.py), so time
@@ -18,9 +18,10 @@ through this path's hooks:
   kept entries and starts at zero for the grown ones.
 
 Dense quantities exist only at update steps: the dense gradient block by block from the
-(input, output gradient) pairs captured in the update step's backward pass. Convolutions are
-refused (use the masked path): torch has no sparse convolution kernel, and a sparse product over
-unfolded (im2col) inputs is not built yet. Growth by momentum
+(input, output gradient) pairs captured in the update step's backward pass; RigL's growth
+finds its top k by a threshold (gradient_growth.py) instead of ranking every position.
+Convolutions (groups 1, zero padding) run as `SparseConv2d` (sparse_conv.py): unfolded patches
+times a SparseLinear, evolved as any other layer. Growth by momentum
 (SNFS) needs the momentum of inactive weights, which exists only as a dense buffer updated at
 every step: it is refused here (use the masked path).
 """
@@ -37,19 +38,22 @@ import torch
 from torch import nn
 
 from metasparse.errors import ConfigError
-from metasparse.models import VISION_MODELS
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
+from metasparse.sparse.gradient_growth import top_gradient
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
+    GROW_SCORES,
     NEEDS_DENSE_MOMENTUM,
     NEEDS_GRADIENT,
     NEEDS_HISTORY,
     PRUNE_SCORES,
     LayerState,
+    grow_gradient,
     unit_strength,
 )
+from metasparse.sparse.sparse_conv import SparseConv2d
 from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig
 
 
@@ -64,6 +68,9 @@ class CompressedLayer:
     target: int
     ever_active: torch.Tensor | None  # sorted flat positions ever active (NEEDS_HISTORY only)
     uses_per_sample: int = 1
+    # the dense weight's shape after its first dimension (a convolution's (in, kh, kw)): grow
+    # scores see their blocks in it, as on the masked path; () for (in_features,)
+    unit_shape: tuple[int, ...] = ()
     activations: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
@@ -88,8 +95,6 @@ REFUSED: dict[str, tuple[frozenset[str], str]] = {
                f"(SRigL) works on whole rows of dense masks, {_MASKS_ONLY}"),
     "channel_prune": (frozenset({"umm"}),
                       f"(Chase) removes whole units of dense masks, {_MASKS_ONLY}"),
-    "model": (frozenset({"cnn", *VISION_MODELS}),
-              "has convolutions; the 'sparse' execution runs Linear and LSTM layers only"),
 }
 
 
@@ -104,14 +109,15 @@ def sparse_path_refusal(config: Mapping[str, Any]) -> str | None:
 
 @EXECUTIONS.register("sparse")
 class CompressedTopology(Topology):
-    """Replaces `model`'s sparsifiable Linear layers by `SparseLinear` and evolves them."""
+    """Replaces `model`'s sparsifiable Linear and Conv2d layers and LSTM gates by
+    `SparseLinear`s (a Conv2d's inside a `SparseConv2d`) and evolves them."""
 
     replaces_weights = True
 
     @classmethod
     def check_layers(cls, model: nn.Module, layers: Sequence[tuple[str, nn.Parameter]]) -> None:
-        """Linear layers and simple LSTMs, but no part of an attention block
-        (nn.MultiheadAttention reads its projections' dense weights itself)."""
+        """Linear layers, Conv2d layers (groups 1) and simple LSTMs, but no part of an
+        attention block (nn.MultiheadAttention reads its projections' dense weights itself)."""
         attention = [prefix for prefix, module in model.named_modules()
                      if isinstance(module, nn.MultiheadAttention)]
         for name, _ in layers:
@@ -151,7 +157,7 @@ class CompressedTopology(Topology):
             for (name, weight), target, fan, bias in zip(named_weights, targets, fans, biases,
                                                          strict=True):
                 linear, owner = _install(model, name, device, weight.dtype)
-                n_in = weight.shape[1]
+                n_in = math.prod(weight.shape[1:])  # a convolution's patch size
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, device,
                     weight.dtype)
@@ -160,7 +166,7 @@ class CompressedTopology(Topology):
                 linear.set_pattern(flat // n_in, flat % n_in, values)
                 history = flat.clone() if config.grow_score in NEEDS_HISTORY else None
                 self.layers.append(CompressedLayer(name, linear, owner, init_std, target,
-                                                   history))
+                                                   history, unit_shape=tuple(weight.shape[1:])))
                 self.replaced += [(old, new) for old, new in
                                   ((weight, linear.values), (bias, linear.bias)) if old is not None]
 
@@ -259,10 +265,14 @@ class CompressedTopology(Topology):
         score without preference."""
         c = self.config
         n_out, n_in = layer.shape
-        strength = _strength(layer.shape, rows, cols, values)
         captured = layer.linear.captured
         if c.grow_score in NEEDS_GRADIENT and not captured:
             raise RuntimeError(f"{layer.name}: no captured backward pass at this update")
+        if subset is None and self._grows_by_gradient():  # RigL: exact, by a threshold
+            top = top_gradient(captured, kept, layer.shape, k, self.block_elements)
+            if top is not None:
+                return top
+        strength = _strength(layer.shape, rows, cols, values)
         block_rows = max(1, self.block_elements // n_in)
         bounds = torch.searchsorted(rows, torch.arange(0, n_out + block_rows, block_rows,
                                                        device=rows.device).clamp_max(n_out))
@@ -276,11 +286,14 @@ class CompressedTopology(Topology):
             mask[local] = True
             weight = torch.zeros_like(mask, dtype=values.dtype)
             weight[local] = values[lo:hi]
+            dims = (-1, *(layer.unit_shape or (n_in,)))  # a convolution's blocks are 4-D
+            history = _block_history(layer.ever_active, start, stop, n_in)
             state = LayerState(
-                weight=weight.view(-1, n_in),
-                grad=_grad_rows(captured, start, stop) if c.grow_score in NEEDS_GRADIENT else None,
-                momentum=None, mask=mask.view(-1, n_in),
-                ever_active=_block_history(layer.ever_active, start, stop, n_in),
+                weight=weight.view(dims),
+                grad=_grad_rows(captured, start, stop).view(dims)
+                if c.grow_score in NEEDS_GRADIENT else None,
+                momentum=None, mask=mask.view(dims),
+                ever_active=None if history is None else history.view(dims),
                 activations=None if layer.activations is None else
                 (layer.activations[0], layer.activations[1][:, start:stop]),
                 generator=self.generator, mest_gamma=c.mest_gamma,
@@ -302,6 +315,13 @@ class CompressedTopology(Topology):
                 top = torch.topk(best_scores, k, sorted=False)
                 best_scores, best_flat = top.values, best_flat[top.indices]
         return best_flat
+
+    def _grows_by_gradient(self) -> bool:
+        """Whether growth takes the highest |dense gradient| (RigL's score, selected by `top`):
+        then `top_gradient` finds them without ranking every inactive position."""
+        c = self.config
+        return (c.grow_score == "gradient" and GROW_SCORES[c.grow_score] is grow_gradient
+                and c.grow_selection == "top")
 
     def _carry_optimizer_state(self, old: nn.Parameter, new: nn.Parameter, keep: torch.Tensor,
                                n_grown: int, order: torch.Tensor) -> None:
@@ -333,10 +353,13 @@ def check_installable(model: nn.Module, name: str) -> None:
     owner = _owner(model, name)
     if isinstance(owner, nn.LSTM):
         SparseLSTM.check(owner)
-    if not ((isinstance(owner, nn.Linear) and attribute == "weight")
+    if isinstance(owner, nn.Conv2d):
+        SparseConv2d.check(owner)
+    if not ((isinstance(owner, nn.Linear | nn.Conv2d) and attribute == "weight")
             or (isinstance(owner, nn.LSTM) and attribute in ("weight_ih_l0", "weight_hh_l0"))):
         raise ConfigError(
-            f"The 'execution' parameter 'sparse' runs Linear and LSTM layers only; {name} "
+            f"The 'execution' parameter 'sparse' runs Linear, Conv2d and LSTM layers only; "
+            f"{name} "
             f"belongs to a {type(owner).__name__}: use execution=masked for this model")
 
 
@@ -344,9 +367,13 @@ def _install(model: nn.Module, name: str, device: torch.device,
              dtype: torch.dtype) -> tuple[SparseLinear, nn.Module]:
     """Put an empty SparseLinear in place of the dense weight `name` of `model` (one that
     `check_installable` accepts); return it and the module that now owns `name` (the
-    SparseLinear, or the SparseLSTM of an LSTM's gates)."""
+    SparseLinear, the SparseConv2d around it, or the SparseLSTM of an LSTM's gates)."""
     owner_name, _, attribute = name.rpartition(".")
     owner = _owner(model, name)
+    if isinstance(owner, nn.Conv2d):
+        conv = SparseConv2d.like(owner, device, dtype)
+        _replace(model, owner_name, conv)
+        return conv.linear, conv
     if isinstance(owner, nn.Linear):
         linear = SparseLinear(owner.in_features, owner.out_features,
                               bias=owner.bias is not None, device=device, dtype=dtype)

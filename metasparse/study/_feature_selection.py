@@ -5,11 +5,12 @@
    evaluation seeds, so no evaluation repeats a tuning run), warm-started from the presets, in
    tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there.
 2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
-   (trained once, ranked by every importance, scored at every K), the tuned configuration (at
-   its own K), and every baseline (scikit-learn on the standardized training split). Each row
-   holds the validation and test accuracy of `classifier` on the top K features (standardized
-   by the classifier, whatever scaling the network trained on); a network that fails is a row
-   with its status and one-line error.
+   (trained once, ranked by every importance, scored at every K; a preset whose input evolution
+   aims at one K, NeuroFS, once per K; WAST's network is ranked by its own importance too),
+   the tuned configuration (at its own K), and every baseline (scikit-learn on the
+   standardized training split). Each row holds the validation and test accuracy of
+   `classifier` on the top K features (standardized by the classifier, whatever scaling the
+   network trained on); a network that fails is a row with its status and one-line error.
 
 The test split plays no part in any choice: tuning reads validation scores only.
 """
@@ -25,14 +26,27 @@ import yaml
 
 from metasparse.data import load_dataset, scale_inputs
 from metasparse.errors import MetasparseError
-from metasparse.features import ALL_FEATURES, BASELINES, evaluate_selection, rank_features
+from metasparse.features import (
+    ALL_FEATURES,
+    BASELINES,
+    evaluate_selection,
+    fit_evolving,
+    rank_features,
+)
 from metasparse.optimize import load_scenario, optimize
 from metasparse.space import preset_config
 from metasparse.study._grid import run_grid
 from metasparse.study._spec import FeatureSelectionStudy
-from metasparse.train import fit
 
 TUNED = "tuned"
+# the evolutions that aim at one K: their networks are trained once per K
+PER_K = {"neurofs"}
+# the importance that an evolution keeps beside the study's own
+OWN_IMPORTANCE = {"wast": "wast"}
+
+
+def _evolution(study: FeatureSelectionStudy, method: str) -> str:
+    return preset_config(method, study.fixed).get("input_evolution", "none")
 
 
 def tuning_directory(study: FeatureSelectionStudy, dataset: str, k: int) -> Path:
@@ -46,12 +60,16 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
     directory.mkdir(parents=True, exist_ok=True)
     scenario = {
         "name": f"{study.name}-{dataset}-k{k}", "space": study.tune_space,
-        "fixed": dict(study.fixed), "instances": [dataset], "seeds": list(study.tune_seeds),
+        # optimize's worker trains with plain fit, which runs no input evolution
+        "fixed": {"input_evolution": "none", **study.fixed}, "instances": [dataset],
+        "seeds": list(study.tune_seeds),
         "objectives": ["fs_error"],
         "feature_selection": {"k": k, "classifier": study.classifier,
                               "importance": study.tune_importance},
         "budget": {"epochs": study.epochs}, "backend": {"name": "smac", "facade": "hpo"},
-        "n_trials": study.tuned_trials, "warm_start": list(study.presets),
+        "n_trials": study.tuned_trials,
+        # the tuning trials train with plain fit: a preset with an input evolution is no start
+        "warm_start": [p for p in study.presets if _evolution(study, p) == "none"],
         "reference": study.preset,
         "output": str(directory), "data_dir": study.data_dir,
     }
@@ -69,8 +87,9 @@ def points(study: FeatureSelectionStudy,
     result = []
     for dataset in study.datasets:
         for seed in study.seeds:
-            result += [{"dataset": dataset, "seed": seed, "method": p, "k": None}
-                       for p in study.presets]
+            for p in study.presets:
+                ks = study.ks(dataset) if _evolution(study, p) in PER_K else [None]
+                result += [{"dataset": dataset, "seed": seed, "method": p, "k": k} for k in ks]
             result += [{"dataset": dataset, "seed": seed, "method": TUNED, "k": k}
                        for (d, k) in tuned if d == dataset]
             result += [{"dataset": dataset, "seed": seed, "method": b, "k": None}
@@ -97,7 +116,7 @@ def run(study: FeatureSelectionStudy,
             return _baseline(study, data(dataset), method, seed, study.ks(dataset))
         config = tuned[(dataset, point["k"])] if method == TUNED \
             else preset_config(method, study.fixed)
-        ks = [point["k"]] if method == TUNED else study.ks(dataset)
+        ks = study.ks(dataset) if point["k"] is None else [point["k"]]
         return _network(study, config, data(dataset), seed, ks)
 
     rows = run_grid(study.output_dir / "runs.csv", points(study, tuned), one,
@@ -110,7 +129,8 @@ def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: A
     failed = {"importance": None, "val_accuracy": None, "test_accuracy": None,
               "network_val_score": None, "wall_time_s": None}
     try:  # a dense layer that the density cannot pay for is trained sparse, as in tuning
-        trained = fit(config, dataset, study.epochs, seed, fit_dense_layers=True)
+        trained = fit_evolving(config, dataset, study.epochs, seed, k=max(ks),
+                               fit_dense_layers=True)
     except MetasparseError as exc:
         return [{**failed, "task": config["task"], "status": "crashed", "k_selected": k,
                  "error": str(exc)} for k in ks]  # one line, as every ConfigError
@@ -122,6 +142,8 @@ def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: A
         return [{**base, **failed, "k_selected": k} for k in ks]
     importances = study.autoencoder_importances if trained.config["task"] == "autoencoder" \
         else study.importances
+    own = OWN_IMPORTANCE.get(trained.config["input_evolution"])
+    importances = [*importances, *([own] if own and own not in importances else [])]
     rows = []
     for importance in importances:
         ranking = rank_features(trained, importance)

@@ -40,6 +40,84 @@ def summary(study: FeatureSelectionStudy, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+LEAVE_ONE_OUT = "leave-one-out"
+
+
+def _networks(study: FeatureSelectionStudy, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of trained networks (neither a baseline nor a published number)."""
+    plain = set(study.baselines)
+    return table[~table["method"].isin(plain) & ~table["method"].str.startswith("published")
+                 & ~table["method"].str.startswith(LEAVE_ONE_OUT)
+                 & ~table["method"].str.startswith(BY_VALIDATION)]
+
+
+def leave_one_out(study: FeatureSelectionStudy, table: pd.DataFrame) -> pd.DataFrame:
+    """For each dataset and K, the network method (preset and importance) of best mean
+    validation accuracy over the other datasets (each at the same K where it has it, else its
+    largest), scored on this one's test split: a choice made without this dataset at all."""
+    nets = _networks(study, table)
+    rows = []
+    for dataset in study.datasets:
+        for k in study.ks(dataset):
+            means = []
+            for other in study.datasets:
+                if other == dataset:
+                    continue
+                at = k if k in study.ks(other) else max(study.ks(other))
+                part = nets[(nets["dataset"] == other) & (nets["k"] == at)]
+                means.append(part.set_index("method")["val_mean"])
+            if not means:
+                continue
+            score = pd.concat(means, axis=1).dropna().mean(axis=1)
+            here = nets[(nets["dataset"] == dataset) & (nets["k"] == k)].set_index("method")
+            score = score[score.index.isin(here.index)]
+            if score.empty:
+                continue
+            pick = score.idxmax()
+            row = here.loc[pick]
+            rows.append([dataset, k, f"{LEAVE_ONE_OUT}: {pick}", row["test_mean"],
+                         row["test_std"], row["val_mean"], row["seeds"]])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+BY_VALIDATION = "best on validation"
+
+
+def by_validation(study: FeatureSelectionStudy, table: pd.DataFrame) -> pd.DataFrame:
+    """For each dataset and K, the network method and the baseline (every feature aside) of
+    best mean validation accuracy on this dataset, with their test scores: each side's
+    choice made as a user would, on the validation split."""
+    nets = _networks(study, table)
+    sides = {"sparse training": nets,
+             "baseline": table[table["method"].isin(set(study.baselines) - {ALL_FEATURES})]}
+    rows = []
+    for dataset in study.datasets:
+        for k in study.ks(dataset):
+            for side, part in sides.items():
+                here = part[(part["dataset"] == dataset) & (part["k"] == k)]
+                if here.empty:
+                    continue
+                best = here.loc[here["val_mean"].astype(float).idxmax()]
+                rows.append([dataset, k, f"{BY_VALIDATION}, {side}: {best['method']}",
+                             best["test_mean"], best["test_std"], best["val_mean"],
+                             best["seeds"]])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def overall(study: FeatureSelectionStudy, table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Mean test accuracy (%) over the datasets scored at K = k, per method present on all of
+    them (the all-features baseline too), best first."""
+    datasets = [d for d in study.datasets if k in study.ks(d)]
+    part = table[table["dataset"].isin(datasets) & (table["k"] == k)
+                 & ~table["method"].str.startswith("published")]
+    part = part.assign(method=part["method"].str.replace(
+        r"^(leave-one-out|best on validation, [a-z ]+): .*", r"\1", regex=True))
+    wide = part.pivot_table(index="method", columns="dataset", values="test_mean")
+    wide = wide.dropna()
+    wide.insert(0, "mean", wide.mean(axis=1))
+    return wide.sort_values("mean", ascending=False).reset_index()
+
+
 def tuned_choices(study: FeatureSelectionStudy,
                   tuned: Mapping[tuple[str, int], Mapping[str, Any]]) -> pd.DataFrame:
     """What the tuner changed from the reference preset, per tuned dataset and K."""
@@ -60,17 +138,29 @@ def feature_selection_report(study: FeatureSelectionStudy, runs: pd.DataFrame,
     out = study.output_dir / "report"
     out.mkdir(parents=True, exist_ok=True)
     table = summary(study, runs)
+    table = pd.concat([table, leave_one_out(study, table), by_validation(study, table)],
+                      ignore_index=True)
     table.to_csv(out / "summary.csv", index=False)
     choices = tuned_choices(study, tuned)
     lines = [
         f"# Feature selection: {study.name}", "",
         f"Test accuracy (%) of `{study.classifier}` trained on the top K features of each "
         f"ranking, over seeds {study.seeds} ({study.epochs} epochs per network; mean, std). "
-        "A network's method names the importance that ranked its features; `tuned` is SMAC's "
-        f"incumbent of the space `{study.tune_space}` on the validation split "
-        f"({study.tuned_trials} trials, objective fs_error, importance "
-        f"{study.tune_importance}); the test split played no part in any choice.", "",
+        "A network's method names the importance that ranked its features"
+        + (f"; `tuned` is SMAC's incumbent of the space `{study.tune_space}` on the "
+           f"validation split ({study.tuned_trials} trials, objective fs_error, importance "
+           f"{study.tune_importance})" if study.tune else "")
+        + "; the test split played no part in any choice.", "",
     ]
+    lines += ["`leave-one-out: X` is the network method X (preset and importance) of best mean "
+              "validation accuracy over the other datasets, scored here: chosen without this "
+              "dataset. `best on validation, sparse training: X` (`baseline: X`) is the network "
+              "method (the baseline) of best mean validation accuracy on this dataset.", ""]
+    for k in sorted({k for d in study.datasets for k in study.ks(d)}):
+        wide = overall(study, table, k)
+        if len(wide) and wide.shape[1] > 3:  # two datasets at least
+            lines += [f"## Mean over the datasets at K = {k}", "",
+                      *markdown_table(wide, 1), ""]
     for dataset in study.datasets:
         for k in study.ks(dataset):
             part = table[(table["dataset"] == dataset) & (table["k"] == k)]
@@ -92,4 +182,5 @@ def feature_selection_report(study: FeatureSelectionStudy, runs: pd.DataFrame,
     return path
 
 
-__all__ = ["TUNED", "feature_selection_report", "summary", "tuned_choices"]
+__all__ = ["TUNED", "by_validation", "feature_selection_report", "leave_one_out", "overall",
+           "summary", "tuned_choices"]

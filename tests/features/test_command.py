@@ -44,7 +44,8 @@ def test_writes_ranking_results_and_plot(tmp_path, capsys):
      "The 'classifier' parameter must be one of ['extra_trees', 'svm']; got 'knn'"),
     (["--k", "3", "--baselines", "lasso"], "The 'baseline' parameter must be one of ["),
     (["--k", "3", "--importance", "shap"],
-     "The 'importance' parameter must be one of ['attribution', 'neuron_strength']; got 'shap'"),
+     "The 'importance' parameter must be one of ['attribution', 'neuron_strength', 'wast']; "
+     "got 'shap'"),
     (["--k", "3", "--epochs", "0"], "The 'epochs' parameter must be a positive integer; got 0"),
     (["--k", "3", "--seed", "-1"], "The 'seed' parameter must be an integer in 0..4294967295; "
                                    "got -1"),  # scikit-learn's random_state range
@@ -123,3 +124,21 @@ def test_the_training_shows_its_progress_and_json_none(capsys):
     assert "training: 100%" in err and "2/2" in err and "epoch" in err
     assert main(["select-features", *FAST, "--k", "3", "--json"]) == 0
     assert "training" not in capsys.readouterr().err
+
+
+def test_the_default_is_the_searched_configuration_and_help_says_so(capsys):
+    """Without --preset: quickselection with the changes of the leave-one-out search (none: the
+    preset won it) for its 50 epochs; the help says so."""
+    from metasparse.features._command import DEFAULT_CHANGES, DEFAULT_PRESET
+    from metasparse.space import get_preset
+
+    assert main(["select-features", "--dataset", "wine", "--k", "3", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["epochs"] == 50
+    expected = {**get_preset(DEFAULT_PRESET), **DEFAULT_CHANGES}
+    assert {key: summary["config"][key] for key in expected} == expected
+    with pytest.raises(SystemExit):
+        main(["select-features", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a preset as published (default: quickselection)" in text
+    assert "training epochs (default: 50)" in text

@@ -134,7 +134,8 @@ def test_attribution_is_the_mean_absolute_jacobian_summed_over_outputs(execution
 def test_an_unknown_importance_is_refused_with_the_valid_ones():
     trained = fit(SMALL, _synthetic(), epochs=1, seed=0, device="cpu")
     with pytest.raises(ConfigError, match=r"The 'importance' parameter must be one of "
-                                          r"\['attribution', 'neuron_strength'\]; got 'shap'"):
+                                          r"\['attribution', 'neuron_strength', 'wast'\]; "
+                                          r"got 'shap'"):
         rank_features(trained, "shap")
 
 

@@ -32,7 +32,9 @@ def test_the_cost_is_the_selection_error_on_validation(tmp_path, backend):
     assert "reference (quickselection)" in summary.table()
     assert "feature-selection error" in summary.table()
     rows = read_csv(summary.directory / "trials.csv")
-    assert len(rows) == FS["n_trials"] and {r["status"] for r in rows} == {"success"}
+    # a sampled configuration may diverge (recorded as such): on raw wine, an autoencoder
+    assert len(rows) == FS["n_trials"] and {r["status"] for r in rows} <= {"success", "diverged"}
+    assert sum(r["status"] == "success" for r in rows) >= 2
     assert len({config_key(r) for r in rows}) == len(rows)
     assert {r["config.task"] for r in rows} <= {"classifier", "autoencoder"}
     row = min(rows, key=lambda r: float(r["cost"]))

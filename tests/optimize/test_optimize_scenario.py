@@ -38,7 +38,7 @@ MALFORMED = [
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "classifier": "knn"}},
      "feature_selection.classifier must be one of ['extra_trees', 'svm']; got 'knn'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "importance": "shap"}},
-     "feature_selection.importance must be one of ['attribution', 'neuron_strength']; "
+     "feature_selection.importance must be one of ['attribution', 'neuron_strength', 'wast']; "
      "got 'shap'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 0}},
      "feature_selection.k must be >= 1; got 0"),
@@ -170,7 +170,6 @@ def test_every_fixed_value_is_checked_against_the_space_at_load(tmp_path, fixed,
 
 
 @pytest.mark.parametrize(("space", "fixed", "message"), [
-    ("meta", {"model": "cnn"}, "The 'model' parameter 'cnn' has convolutions"),
     ("snfs", {}, "The 'grow_score' parameter 'momentum' reads the momentum of inactive"),
     ("chase", {}, "The 'channel_prune' parameter 'umm' (Chase) removes whole units"),
     ("srigl", {}, "The 'fan_in' parameter 'constant' (SRigL) works on whole rows"),

@@ -41,7 +41,11 @@ def test_every_space_round_trips_through_configspace_yaml_and_json(name):
         buffer = io.StringIO()
         getattr(space, write)(buffer, **kwargs)
         buffer.seek(0)
-        assert getattr(ConfigurationSpace, read)(buffer) == space
+        copy = getattr(ConfigurationSpace, read)(buffer)
+        # its content: ConfigSpace's own == also compares the order of its internal graph,
+        # which a space with forbidden clauses on conditional parameters does not keep
+        assert (dict(copy), copy.conditions, copy.forbidden_clauses) == \
+            (dict(space), space.conditions, space.forbidden_clauses)
 
 
 @pytest.mark.parametrize("name", shipped_spaces())

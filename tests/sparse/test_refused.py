@@ -17,10 +17,13 @@ def test_each_setting_the_conformance_suite_expects_refused_is_refused_with_its_
     assert message == f"The {key!r} parameter {value!r} {REFUSED[key][1]}; use execution=masked"
 
 
-def test_convolutional_models_are_refused_and_a_runnable_configuration_is_not():
+def test_convolutional_models_are_accepted_and_so_is_a_plain_configuration():
+    # convolutions run as SparseConv2d (metasparse/sparse/sparse_conv.py, test_sparse_conv.py)
     for model in ("cnn", "resnet18", "vgg16"):
-        assert sparse_path_refusal({"model": model}).startswith(
-            f"The 'model' parameter {model!r} has convolutions")
+        assert sparse_path_refusal({**get_preset("rigl"), "model": model}) is None
+    assert "model" not in REFUSED
     assert sparse_path_refusal(get_preset("rigl")) is None
     assert sparse_path_refusal({}) is None
     assert sparse_path_refusal({"model": "mlp", "fan_in": "free"}) is None
+    assert sparse_path_refusal({"fan_in": "constant"}).startswith(
+        "The 'fan_in' parameter 'constant' (SRigL)")

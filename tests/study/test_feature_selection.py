@@ -40,7 +40,10 @@ def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
     counts = runs.groupby(["dataset", "method"]).size().to_dict()
     # per seed: set ranks by both importances at each K, the autoencoder by neuron strength
     assert counts[("wine", "set")] == 2 * 2 * 1 and counts[("breast_cancer", "set")] == 2 * 2 * 2
-    assert counts[("wine", "quickselection")] == 2 * 1 and counts[("wine", "tuned")] == 2
+    tuned_task = yaml.safe_load((out / "tuned.yaml").read_text())["wine-k3"]["task"]
+    importances = 1 if tuned_task == "autoencoder" else 2  # the autoencoder: strength only
+    assert counts[("wine", "quickselection")] == 2 * 1
+    assert counts[("wine", "tuned")] == 2 * importances
     assert ("breast_cancer", "tuned") not in counts  # tuned on wine only
     assert counts[("breast_cancer", "mutual_info")] == 2 * 2
     assert set(runs[runs["method"] == "all"]["k_selected"]) == {13, 30}  # every feature
@@ -111,3 +114,38 @@ def test_a_network_trains_as_a_trial_and_a_refused_one_is_a_failed_row(tmp_path)
     (row,) = _network(study, refused, wine, 0, [3])
     assert row["status"] == "crashed" and row["test_accuracy"] is None
     assert row["error"].startswith("The 'task' autoencoder needs the 'model' mlp")
+
+
+def test_input_evolutions_in_a_study_and_the_leave_one_out_choice(tmp_path):
+    """NeuroFS trains once per K (it aims at one), WAST is ranked by its own importance too;
+    the report's leave-one-out row of a dataset is the network method of best validation
+    accuracy on the other dataset, with this dataset's test score."""
+    study = _study(tmp_path, presets=["wast", "neurofs", "quickselection"], seeds=[0],
+                   epochs=3, tune=[], fixed={"hidden_sizes": "16"}, published={},
+                   baselines=["mutual_info"])
+    assert main(["study", "feature-selection", str(study), "--no-progress"]) == 0
+    out = tmp_path / "out"
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs["status"] == "success").all()
+    neurofs = runs[(runs["dataset"] == "breast_cancer") & (runs["method"] == "neurofs")]
+    pairs = zip(neurofs["k"], neurofs["k_selected"], strict=True)
+    assert sorted(pairs) == [(3, 3), (3, 3), (5, 5), (5, 5)]
+    wast = runs[(runs["dataset"] == "wine") & (runs["method"] == "wast")]
+    assert set(wast["importance"]) == {"neuron_strength", "wast"}
+
+    summary = pd.read_csv(out / "report" / "summary.csv")
+    at = summary[summary["k"] == 3]
+    chosen = at["method"].str.startswith(("leave-one-out", "best on validation"))
+    nets = at[~at["method"].isin(["mutual_info"]) & ~chosen]
+    for held, other in (("wine", "breast_cancer"), ("breast_cancer", "wine")):
+        there = nets[nets["dataset"] == other].set_index("method")["val_mean"]
+        loo = at[(at["dataset"] == held) & at["method"].str.startswith("leave-one-out")]
+        assert loo["method"].tolist() == [f"leave-one-out: {there.idxmax()}"]
+        here = nets[nets["dataset"] == held].set_index("method")
+        assert loo["test_mean"].iloc[0] == pytest.approx(here.loc[there.idxmax(), "test_mean"])
+        best = at[(at["dataset"] == held)
+                  & at["method"].str.startswith("best on validation, sparse training")]
+        assert best["method"].tolist() == [
+            f"best on validation, sparse training: {here['val_mean'].idxmax()}"]
+    report = (out / "report" / "report.md").read_text()
+    assert "## Mean over the datasets at K = 3" in report
