@@ -88,6 +88,10 @@ class Source:
         """`compute()`, kept under `key` where the source keeps anything."""
         return compute()
 
+    def incumbent_run(self) -> Results:
+        """The run that holds the incumbent."""
+        return self.main
+
     def surrogate(self) -> Surrogate:
         raise NotImplementedError
 
@@ -119,6 +123,9 @@ class AnalysisSource(Source):
     def __init__(self, analysis: Analysis) -> None:
         super().__init__(analysis.runs)
         self.analysis = analysis
+
+    def incumbent_run(self) -> Results:
+        return self.analysis.incumbent_run
 
     def surrogate(self) -> Surrogate:
         return self.analysis.surrogate
@@ -238,11 +245,10 @@ def _footprint(source: Source) -> Drawn:
     points = source.cached("footprint", lambda: footprint(surrogate, source.trials))
     if points.empty:
         raise NoView("The footprint needs two trials or more.")
-    runs = [r for r in source.runs if r.incumbent]
-    best = min(runs, key=lambda r: float(r.incumbent["cost"])) if runs else source.main
+    incumbent = (source.incumbent_run().incumbent or {}).get("trial_id")
     return Drawn("The configurations placed by multidimensional scaling of their distances; "
                  "colour: cost.",
-                 [("footprint", figure_footprint(points, (best.incumbent or {}).get("trial_id")))],
+                 [("footprint", figure_footprint(points, incumbent))],
                  data=[("footprint", points)])
 
 

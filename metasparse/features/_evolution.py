@@ -395,9 +395,6 @@ class NeuroFS(_Evolution):
                 n_update = 0
         return keep, remove, n_update
 
-    def feature_scores(self) -> np.ndarray | None:
-        return None
-
 
 def _top(score: torch.Tensor, n: int) -> torch.Tensor:
     """The n positions of highest finite score (fewer if fewer are finite)."""

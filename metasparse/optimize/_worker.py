@@ -118,23 +118,18 @@ Run = Callable[[str, int, Reporter], tuple[str, dict[str, Any], str, dict[str, A
 
 def _trainer_run(job: dict[str, Any], keys: tuple[str, ...]) -> Run:
     """The built-in trainer on one (instance, seed) pair."""
-    from metasparse.train import fit
+    from metasparse.features import fit_evolving
 
     evaluation = job.get("evaluation", False)
     selection = job.get("feature_selection")
 
     def run(instance: str, seed: int, report: Reporter) -> tuple[str, dict[str, Any], str,
                                                                  dict[str, Any]]:
-        train: Callable[..., Any] = fit
-        options: dict[str, Any] = {}
-        if job["config"].get("input_evolution", "none") != "none":  # it owns the updates
-            from metasparse.features import fit_evolving
-
-            train = fit_evolving
-            options["k"] = selection["k"] if selection is not None else None
-        trained = train(job["config"], instance, job["budget"], seed, report=report,
-                        data_dir=job["data_dir"], evaluate_test=evaluation,
-                        fit_dense_layers=True, **options)
+        # fit, with the configuration's input evolution (features._evolution) where it has one
+        trained = fit_evolving(job["config"], instance, job["budget"], seed,
+                               k=selection["k"] if selection is not None else None,
+                               report=report, data_dir=job["data_dir"],
+                               evaluate_test=evaluation, fit_dense_layers=True)
         result = trained.result
         values = result.to_dict()
         metrics = {key: values[key] for key in keys}

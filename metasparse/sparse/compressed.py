@@ -39,7 +39,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
-from metasparse.sparse.gradient_growth import top_gradient
+from metasparse.sparse.gradient_growth import gradient_rows, top_gradient
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
@@ -290,7 +290,7 @@ class CompressedTopology(Topology):
             history = _block_history(layer.ever_active, start, stop, n_in)
             state = LayerState(
                 weight=weight.view(dims),
-                grad=_grad_rows(captured, start, stop).view(dims)
+                grad=gradient_rows(captured, start, stop).view(dims)
                 if c.grow_score in NEEDS_GRADIENT else None,
                 momentum=None, mask=mask.view(dims),
                 ever_active=None if history is None else history.view(dims),
@@ -320,8 +320,7 @@ class CompressedTopology(Topology):
         """Whether growth takes the highest |dense gradient| (RigL's score, selected by `top`):
         then `top_gradient` finds them without ranking every inactive position."""
         c = self.config
-        return (c.grow_score == "gradient" and GROW_SCORES[c.grow_score] is grow_gradient
-                and c.grow_selection == "top")
+        return GROW_SCORES[c.grow_score] is grow_gradient and c.grow_selection == "top"
 
     def _carry_optimizer_state(self, old: nn.Parameter, new: nn.Parameter, keep: torch.Tensor,
                                n_grown: int, order: torch.Tensor) -> None:
@@ -397,14 +396,6 @@ def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,
     s_out = magnitude.new_zeros(shape[0]).index_add_(0, rows, magnitude)
     s_in = magnitude.new_zeros(shape[1]).index_add_(0, cols, magnitude)
     return unit_strength(s_out, s_in)
-
-
-def _grad_rows(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], start: int,
-               stop: int) -> torch.Tensor:
-    """Rows start:stop of the dense weight gradient: the sum of grad_out^T x over the captured
-    (x, grad_out) pairs of the update step's backward pass (one per use of the layer: an LSTM's
-    recurrent matrix is used once per time step)."""
-    return sum(grad_out[:, start:stop].t() @ x for x, grad_out in captured)
 
 
 def _block_history(ever: torch.Tensor | None, start: int, stop: int,

@@ -6,7 +6,8 @@ update step's backward pass captured. `top_gradient` computes it one block of ou
 time (peak memory: one block), and keeps from each block only the inactive positions whose
 |gradient| reaches a threshold `lo` below the k-th highest: one comparison and one `nonzero`
 per block instead of a top-k over millions of positions (the costliest part of an update before).
-The threshold comes from a sample of a few thousand inactive positions, whose gradients are dot
+The threshold (selection.bracket's lower bound, as selection's top-k takes it) comes from a
+sample of a few thousand inactive positions, whose gradients are dot
 products of captured columns (no block needed), drawn from a private generator seeded by the
 layer's shape and k: the topology's random stream is not touched, and a seed gives one result.
 
@@ -18,21 +19,18 @@ it returns None and the caller ranks every position (compressed.py's block-wise 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
-SAMPLE = 8192  # inactive positions sampled to estimate the k-th highest |gradient|
-MARGIN_SE = 4.0  # the threshold lies this many standard errors below the estimate
+from metasparse.sparse.selection import SAMPLE, bracket
 
 
 def gradient_rows(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], start: int,
                   stop: int) -> torch.Tensor:
     """Rows start:stop of the dense weight gradient: the sum of grad_out^T x over the captured
     (x, grad_out) pairs (one per use of the layer: an LSTM's recurrent matrix is used once per
-    time step), summed in capture order as compressed.py's block-wise ranking sums them. A new
-    tensor, which the caller may change in place."""
+    time step), summed in capture order. A new tensor, which the caller may change in place."""
     (x, grad_out), *rest = captured
     block = grad_out[:, start:stop].t() @ x
     for x, grad_out in rest:  # in place: no copy of the sum per use
@@ -65,14 +63,9 @@ def threshold(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: torch
     if kept.numel():
         at = torch.searchsorted(kept, draws).clamp_max(kept.numel() - 1)
         draws = draws[kept[at] != draws]
-    m = draws.numel()
     sample = gradient_at(captured, draws // n_in, draws % n_in).abs()
-    q = k / n_free
-    margin = MARGIN_SE * math.sqrt(q * (1.0 - q) / m) + MARGIN_SE / m
-    rank = math.ceil(m * (q + margin))  # the rank-th highest of the sample
-    if rank >= m:
-        return None
-    return float(torch.kthvalue(sample, m - rank + 1).values)
+    bounds = bracket(sample, k / n_free)
+    return None if bounds is None else float(bounds[0])
 
 
 def top_gradient(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: torch.Tensor,

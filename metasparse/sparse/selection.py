@@ -83,6 +83,7 @@ def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random
 
 
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
+MARGIN_SE = 4.0  # how many standard errors the estimate's bracket spans on either side
 
 
 def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: int,
@@ -108,14 +109,9 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
         draws = torch.randint(n, (SAMPLE * n // n_candidates,), generator=generator,
                               device=generator.device)
         sample = sign * scores[draws[candidates[draws]]]
-        m = max(sample.numel(), 1)
-        q = k / n_candidates
-        margin = 4.0 * math.sqrt(q * (1.0 - q) / m) + 4.0 / m
-        rank_hi, rank_lo = int(m * (q - margin)), math.ceil(m * (q + margin))
-        if rank_lo < sample.numel():
-            # kthvalue counts from the lowest: the r-th highest of m is the (m - r + 1)-th lowest
-            lo = torch.kthvalue(sample, m - rank_lo + 1).values
-            hi = torch.kthvalue(sample, m - rank_hi + 1).values if rank_hi > 0 else math.inf
+        bounds = bracket(sample, k / n_candidates)
+        if bounds is not None:
+            lo, hi = bounds
             above = scores <= -lo if lowest else scores >= lo
             kept = (above & candidates).nonzero().squeeze(1)
             values = sign * scores[kept]
@@ -130,6 +126,22 @@ def _top(scores: torch.Tensor, candidates: torch.Tensor, n_candidates: int, k: i
         return idx[torch.topk(scores[idx], k, largest=not lowest, sorted=False).indices]
     keyed = scores.masked_fill(~candidates, math.inf if lowest else -math.inf)
     return torch.topk(keyed, k, largest=not lowest, sorted=False).indices
+
+
+def bracket(sample: torch.Tensor, q: float) -> tuple[torch.Tensor, torch.Tensor | float] | None:
+    """(lo, hi): two values of `sample`, scores drawn at random from a population, between
+    which the population's highest q share ends, with a margin of MARGIN_SE standard errors
+    on either side (hi is inf where the margin passes the top); None where the sample is too
+    small to place lo."""
+    m = max(sample.numel(), 1)
+    margin = MARGIN_SE * math.sqrt(q * (1.0 - q) / m) + MARGIN_SE / m
+    rank_hi, rank_lo = int(m * (q - margin)), math.ceil(m * (q + margin))
+    if rank_lo >= sample.numel():
+        return None
+    # kthvalue counts from the lowest: the r-th highest of m is the (m - r + 1)-th lowest
+    lo = torch.kthvalue(sample, m - rank_lo + 1).values
+    hi = torch.kthvalue(sample, m - rank_hi + 1).values if rank_hi > 0 else math.inf
+    return lo, hi
 
 
 def _uniform(candidates: torch.Tensor, n_candidates: int, k: int,

@@ -60,7 +60,7 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
     directory.mkdir(parents=True, exist_ok=True)
     scenario = {
         "name": f"{study.name}-{dataset}-k{k}", "space": study.tune_space,
-        # optimize's worker trains with plain fit, which runs no input evolution
+        # tuning searches the DST axes; the input evolutions run as presets beside it
         "fixed": {"input_evolution": "none", **study.fixed}, "instances": [dataset],
         "seeds": list(study.tune_seeds),
         "objectives": ["fs_error"],
@@ -68,7 +68,7 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
                               "importance": study.tune_importance},
         "budget": {"epochs": study.epochs}, "backend": {"name": "smac", "facade": "hpo"},
         "n_trials": study.tuned_trials,
-        # the tuning trials train with plain fit: a preset with an input evolution is no start
+        # input_evolution is held at none: a preset with an evolution is outside the space
         "warm_start": [p for p in study.presets if _evolution(study, p) == "none"],
         "reference": study.preset,
         "output": str(directory), "data_dir": study.data_dir,

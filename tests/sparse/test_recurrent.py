@@ -12,8 +12,8 @@ from metasparse.errors import ConfigError
 from metasparse.models import build_model
 from metasparse.space import resolve_config
 from metasparse.sparse import SparseLSTM
-from metasparse.sparse.compressed import _grad_rows
 from metasparse.sparse.csr import SparseLinear
+from metasparse.sparse.gradient_growth import gradient_rows
 from metasparse.train import build_topology, run_config
 
 
@@ -67,7 +67,7 @@ def test_captured_pairs_sum_to_the_dense_gate_gradient():
     dense(x)[0].square().sum().backward()
     sparse(x)[0].square().sum().backward()
     assert len(sparse.hh.captured) == 5  # one per time step
-    summed = _grad_rows(sparse.hh.captured, 0, sparse.hh.out_features)  # what growth reads
+    summed = gradient_rows(sparse.hh.captured, 0, sparse.hh.out_features)  # what growth reads
     torch.testing.assert_close(summed, dense.weight_hh_l0.grad)
 
 
