@@ -54,6 +54,7 @@ import torch
 
 from metasparse._registry import Registry
 from metasparse.errors import ConfigError
+from metasparse.sparse.compressed import sparse_path_refusal
 from metasparse.sparse.selection import sample_positions
 from metasparse.train import Trained, fit
 
@@ -69,9 +70,11 @@ def check_evolution(config: Mapping[str, Any]) -> None:
     if name == NONE:
         return
     INPUT_EVOLUTIONS[name]
+    refusal = sparse_path_refusal({"input_evolution": name})
+    if config.get("execution") != "masked" and refusal is not None:
+        raise ConfigError(refusal)
     task = {"wast": "autoencoder", "neurofs": "classifier"}[name]
-    needs = [("update_every", "never"), ("execution", "masked"), ("task", task),
-             ("model", "mlp")]
+    needs = [("update_every", "never"), ("task", task), ("model", "mlp")]
     for key, value in needs:
         if config.get(key) != value:
             raise ConfigError(f"The 'input_evolution' parameter {name!r} owns the topology "

@@ -95,6 +95,8 @@ REFUSED: dict[str, tuple[frozenset[str], str]] = {
                f"(SRigL) works on whole rows of dense masks, {_MASKS_ONLY}"),
     "channel_prune": (frozenset({"umm"}),
                       f"(Chase) removes whole units of dense masks, {_MASKS_ONLY}"),
+    "input_evolution": (frozenset({"wast", "neurofs"}),
+                        f"rewires input neurons in dense masks, {_MASKS_ONLY}"),
 }
 
 

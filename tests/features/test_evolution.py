@@ -219,7 +219,8 @@ def test_refusals_are_one_line():
         fit_evolving({**WAST, "update_every": "epoch"}, _data(), 1)
     with pytest.raises(ConfigError, match="task='autoencoder'"):
         fit_evolving({**WAST, "task": "classifier"}, _data(), 1)
-    with pytest.raises(ConfigError, match="execution='masked'"):
+    with pytest.raises(ConfigError, match=r"'input_evolution' parameter 'neurofs' rewires input "
+                                          r"neurons in dense masks.*; use execution=masked"):
         select_features({**NEUROFS, "execution": "sparse"}, _data(), [K], 1, progress=False)
     with pytest.raises(ConfigError, match="input_evolution='wast'"):
         rank_features(fit(get_preset("set") | {"hidden_sizes": "8"}, _data(), 1), "wast")

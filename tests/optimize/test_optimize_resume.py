@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import signal
 
+import pandas as pd
 import pytest
 import waiting
 from optimize_helpers import popen, read_csv, wait_for_rows
 
 from metasparse.errors import ScenarioError
 from metasparse.optimize import ResultsStore, load_scenario, optimize
+from metasparse.results import config_column
 
 # Trials slow enough (a few tenths of a second) that a signal lands in the middle of a run.
 SLOWER = {"instances": ["digits", "wine"], "budget": {"epochs": 3},
@@ -77,11 +79,14 @@ def test_walltime_stops_starting_trials(scenario_file):
 def test_a_run_from_before_a_parameter_existed_resumes_with_its_default(scenario_file):
     """A scenario.yaml written before `active_weights` existed fixes nothing for it: the run
     trained with its default, so fixing the default now is the same scenario; another value
-    is not."""
+    is not. Such a run's trials.csv has no column for it either."""
     old = {"model": "mlp", "hidden_sizes": "16"}
     for name in ("default", "other"):
-        optimize(load_scenario(scenario_file(name, backend={"name": "random"}, n_trials=2,
-                                             fixed=old)), progress=False)
+        directory = optimize(load_scenario(scenario_file(
+            name, backend={"name": "random"}, n_trials=2, fixed=old)), progress=False)[0].directory
+        trials = pd.read_csv(directory / "trials.csv")
+        trials.drop(columns=config_column("active_weights")).to_csv(directory / "trials.csv",
+                                                                     index=False)
     path = scenario_file("default", backend={"name": "random"}, n_trials=3,
                          fixed={**old, "active_weights": 0})
     directory = optimize(load_scenario(path), progress=False)[0].directory
