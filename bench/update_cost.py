@@ -15,6 +15,11 @@ with OMP_NUM_THREADS=1 for one core.
 
     OMP_NUM_THREADS=1 python bench/update_cost.py [--widths 1024,4096,16384]
         [--densities 0.01,0.05] [--batch 128] [--repeats 3] [--grow gradient]
+        [--block-elements 4194304,262144]
+
+`--block-elements` lists sizes of the dense row blocks that growth scores at once (the
+topology's `block_elements`, default metasparse.sparse.csr.BLOCK_ELEMENTS); each is measured in
+turn, side by side, for every (width, density).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import torch
 from torch import nn
 
 from metasparse.space import get_preset, resolve_config
+from metasparse.sparse.csr import BLOCK_ELEMENTS
 from metasparse.train import OPTIMIZERS, build_topology
 
 
@@ -37,7 +43,7 @@ def _model(width: int, classes: int = 10) -> nn.Module:
 
 
 def measure(width: int, density: float, batch: int, repeats: int, grow: str,
-            device: str = "cpu") -> dict[str, float]:
+            device: str = "cpu", block_elements: int | None = None) -> dict[str, float]:
     """Median seconds of a training step and of a topology update, in this process (CPU time
     on the CPU, wall time after a synchronisation on CUDA)."""
     torch.manual_seed(0)
@@ -50,6 +56,8 @@ def measure(width: int, density: float, batch: int, repeats: int, grow: str,
     generator = torch.Generator(device=device).manual_seed(0)
     total = 4 * (repeats + 2)
     topology = build_topology(config, model, total, total, generator)
+    if block_elements is not None:
+        topology.block_elements = block_elements
     model.to(device)
     optimizer = OPTIMIZERS[config["optimizer"]](
         topology.param_groups(model, config["lr"], config["lr_scaling"]), config)
@@ -93,16 +101,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grow", default="gradient")
+    parser.add_argument("--block-elements", default=str(BLOCK_ELEMENTS))
     args = parser.parse_args()
+    blocks = [int(b) for b in args.block_elements.split(",")]
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), batch {args.batch}, grow {args.grow}")
-    print("| width | density | step s | update s | update / step |")
-    print("|---|---|---|---|---|")
+    print("| width | density | block elements | step s | update s | update / step |")
+    print("|---|---|---|---|---|---|")
     for width in (int(w) for w in args.widths.split(",")):
         for density in (float(d) for d in args.densities.split(",")):
-            r = measure(width, density, args.batch, args.repeats, args.grow)
-            print(f"| {width} | {density} | {r['step_s']:.4f} | {r['update_s']:.4f} | "
-                  f"{r['ratio']:.1f} |", flush=True)
+            for block in blocks:
+                r = measure(width, density, args.batch, args.repeats, args.grow,
+                            block_elements=block)
+                print(f"| {width} | {density} | {block} | {r['step_s']:.4f} | "
+                      f"{r['update_s']:.4f} | {r['ratio']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

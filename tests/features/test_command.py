@@ -12,7 +12,8 @@ import pytest
 from metasparse.cli import main
 from metasparse.features import BASELINES, CLASSIFIERS, IMPORTANCES, _names, _plot, _select
 
-FAST = ["--dataset", "wine", "--set", "hidden_sizes=16", "--epochs", "2"]
+FAST = ["--dataset", "wine", "--preset", "quickselection", "--set", "hidden_sizes=16", "--epochs",
+        "2"]
 
 
 def test_writes_ranking_results_and_plot(tmp_path, capsys):
@@ -126,19 +127,23 @@ def test_the_training_shows_its_progress_and_json_none(capsys):
     assert "training" not in capsys.readouterr().err
 
 
-def test_the_default_is_the_searched_configuration_and_help_says_so(capsys):
-    """Without --preset: quickselection with the changes of the leave-one-out search (none: the
-    preset won it) for its 50 epochs; the help says so."""
+def test_the_default_is_the_studys_best_method_and_help_says_so(capsys):
+    """Without --preset: NeuroFS ranked by attribution (the k50 study's best on validation) for
+    50 epochs; with --preset, the importance is neuron strength. The help says so."""
     from metasparse.features._command import DEFAULT_CHANGES, DEFAULT_PRESET
     from metasparse.space import get_preset
 
     assert main(["select-features", "--dataset", "wine", "--k", "3", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["epochs"] == 50
+    assert summary["epochs"] == 50 and summary["importance"] == "attribution"
     expected = {**get_preset(DEFAULT_PRESET), **DEFAULT_CHANGES}
     assert {key: summary["config"][key] for key in expected} == expected
+    assert summary["config"]["input_evolution"] == "neurofs"
+    assert main(["select-features", *FAST, "--k", "3", "--preset", "set", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["importance"] == "neuron_strength"
     with pytest.raises(SystemExit):
         main(["select-features", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "a preset as published (default: quickselection)" in text
+    assert "a preset as published (default: neurofs ranked by attribution" in text
+    assert "(default: attribution without --preset, neuron_strength with it)" in text
     assert "training epochs (default: 50)" in text

@@ -13,7 +13,14 @@ from metasparse.data import load_dataset, scale_inputs
 from metasparse.models import build_model
 from metasparse.space import resolve_config
 from metasparse.sparse import WEIGHT_INITS, multinomial_keys
-from metasparse.sparse.selection import ENUMERATE_BELOW, sample_positions
+from metasparse.sparse.selection import (
+    ENUMERATE_BELOW,
+    MARGIN_SE,
+    SAMPLE,
+    bracket,
+    sample_positions,
+    select,
+)
 from metasparse.train import build_topology
 
 
@@ -158,3 +165,56 @@ def test_multinomial_keys_draw_in_proportion_to_the_weights():
     assert stats.chisquare(counts[1:5].numpy(), expected).pvalue > 1e-3
     top4 = keys.topk(4, dim=1).indices
     assert not ((top4 == 0) | (top4 == 5)).any()  # 4 positive weights: the zeros never drawn
+
+
+def test_multinomial_keys_follow_their_generator_alone():
+    # a run is reproducible from the topology's generator, whatever torch's global stream did
+    weights = torch.rand(50, generator=torch.Generator().manual_seed(1))
+    state = torch.get_rng_state()
+    torch.manual_seed(1)
+    first = multinomial_keys(weights, torch.Generator().manual_seed(0))
+    torch.manual_seed(2)
+    second = multinomial_keys(weights, torch.Generator().manual_seed(0))
+    assert torch.equal(first, second)
+    torch.set_rng_state(state)
+
+
+def test_a_preference_with_too_few_preferred_takes_them_all_and_fills_up_uniformly():
+    preferred = torch.zeros(40, dtype=torch.bool)
+    preferred[[3, 17, 29]] = True
+    candidates = torch.ones(40, dtype=torch.bool)
+    candidates[[0, 1]] = False
+    picked = select(preferred, candidates, 10, 0.0, torch.Generator().manual_seed(0))
+    assert picked.numel() == picked.unique().numel() == 10
+    assert {3, 17, 29} <= set(picked.tolist()) and not {0, 1} & set(picked.tolist())
+    empty = select(None, torch.zeros(40, dtype=torch.bool), 0, 0.0, torch.Generator())
+    assert empty.dtype == torch.long and empty.numel() == 0
+
+
+@pytest.mark.parametrize(("m", "q"), [(8192, 0.01), (8192, 0.5), (400, 0.05), (8192, 0.00315)])
+def test_bracket_spans_margin_se_standard_errors_of_the_share_on_either_side(m, q):
+    """lo is the sample's ceil(m (q + e))-th highest value and hi its floor(m (q - e))-th
+    highest (inf when that rank is 0; 8192 x 0.00315 makes it 1), e = MARGIN_SE standard errors
+    of a share q among m plus MARGIN_SE / m."""
+    sample = torch.randperm(m, generator=torch.Generator().manual_seed(0)).double()
+    lo, hi = bracket(sample, q)
+    e = MARGIN_SE * math.sqrt(q * (1 - q) / m) + MARGIN_SE / m
+    assert int((sample >= lo).sum()) == math.ceil(m * (q + e))
+    if int(m * (q - e)) > 0:
+        assert int((sample >= hi).sum()) == int(m * (q - e))
+    else:
+        assert hi == math.inf
+    assert bracket(sample[:10], 0.5) is None  # lo would be past the sample's last value
+
+
+def test_bracket_holds_the_population_quantile_in_nearly_every_sample():
+    population = torch.rand(1_000_000, generator=torch.Generator().manual_seed(0))
+    q = 0.01
+    threshold = population.kthvalue(population.numel() - int(q * population.numel()) + 1).values
+    generator = torch.Generator().manual_seed(1)
+    misses = 0
+    for _ in range(200):
+        sample = population[torch.randint(population.numel(), (SAMPLE,), generator=generator)]
+        lo, hi = bracket(sample, q)
+        misses += not lo <= threshold <= hi
+    assert misses <= 1

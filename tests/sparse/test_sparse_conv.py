@@ -72,9 +72,20 @@ def test_grouped_and_same_padded_convolutions_are_refused_with_one_line():
     for conv in (nn.Conv2d(4, 4, 3, groups=2), nn.Conv2d(4, 4, 3, padding="same"),
                  nn.Conv2d(4, 4, 3, padding=1, padding_mode="reflect")):
         model = nn.Sequential(conv)
-        with pytest.raises(ConfigError, match="use execution=masked"):
+        with pytest.raises(ConfigError, match=r"^The 'execution' parameter 'sparse' runs Conv2d "
+                                              r"layers with groups=1 .*use execution=masked"):
             check_installable(model, "0.weight")
     check_installable(nn.Sequential(nn.Conv2d(4, 4, 3, stride=2)), "0.weight")
+
+
+def test_a_sparse_convolution_keeps_the_dtype_and_the_bias_it_is_given():
+    conv = nn.Conv2d(2, 3, 3).double()
+    sparse = SparseConv2d.like(conv, "cpu", torch.float64)
+    assert sparse.linear.bias is not None and sparse.linear.bias.dtype == torch.float64
+    assert sparse(torch.zeros(1, 2, 5, 5, dtype=torch.float64)).dtype == torch.float64
+    assert SparseConv2d(2, 3, (3, 3), (1, 1), (0, 0)).linear.bias is not None  # bias by default
+    assert SparseConv2d.like(nn.Conv2d(2, 3, 3, bias=False), "cpu", torch.float32).linear.bias \
+        is None
 
 
 # ctre: cosine growth sees a convolution's blocks in the weight's 4-D shape on both paths
