@@ -218,3 +218,32 @@ def test_bracket_holds_the_population_quantile_in_nearly_every_sample():
         lo, hi = bracket(sample, q)
         misses += not lo <= threshold <= hi
     assert misses <= 1
+
+
+def _half(n: int) -> torch.Tensor:
+    return torch.arange(n) % 2 == 0
+
+
+@pytest.mark.parametrize("draw", [
+    lambda g: sample_positions(1000, 10, g),  # enumerated
+    lambda g: sample_positions(2 * ENUMERATE_BELOW, 50, g, torch.arange(0, 1000, 3)),  # rejected
+    lambda g: select(None, _half(4000), 10, 0.0, g),  # uniform: a few picks among many
+    lambda g: select(None, _half(4000), 900, 0.0, g),  # uniform: each kept with a probability
+    lambda g: select(None, torch.arange(4000) % 16 == 0, 200, 0.0, g),  # a permutation
+    lambda g: select(torch.rand(4000, generator=g), _half(4000), 40, 0.5, g),  # a random share
+], ids=["enumerated", "rejected", "few", "kept-with-p", "permutation", "random-share"])
+def test_every_draw_follows_its_generator_alone(draw):
+    """The same generator gives the same draw whatever torch's global stream did, and the
+    global stream is not touched: a run is reproducible from the topology's seed."""
+    torch.manual_seed(1)
+    first = draw(torch.Generator().manual_seed(0))
+    torch.manual_seed(2)
+    state = torch.get_rng_state()
+    second = draw(torch.Generator().manual_seed(0))
+    assert torch.equal(first, second)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_more_picks_than_free_positions_are_refused():
+    with pytest.raises(ValueError, match="cannot pick 8 of 7 free positions"):
+        sample_positions(10, 8, torch.Generator(), torch.tensor([0, 4, 9]))

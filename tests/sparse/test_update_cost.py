@@ -5,11 +5,14 @@ rank every position. (Its speed is measured by bench/update_cost.py, not here.)"
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from metasparse.sparse import gradient_growth
 from metasparse.sparse.gradient_growth import gradient_at, gradient_rows, top_gradient
+from metasparse.sparse.selection import MARGIN_SE, SAMPLE
 
 
 @pytest.fixture(autouse=True)
@@ -115,3 +118,22 @@ def test_rigl_trains_the_same_wide_network_on_both_paths_by_the_threshold(monkey
     for update, (ours, theirs) in enumerate(zip(sparse_masks, masked_masks, strict=True)):
         assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)), update
     assert sparse_accuracy == pytest.approx(masked_accuracy, abs=0.005)
+
+
+@pytest.mark.parametrize("density", [0.05, 0.5])
+def test_the_threshold_keeps_about_k_candidates_of_the_inactive_positions(density, monkeypatch):
+    """The estimate is of the k-th highest among the inactive positions, with the sample's
+    margin: at least k of them reach it (else the growth falls back to ranking everything) and
+    at most the share q + 2 e (e: the bracket's margin, MARGIN_SE standard errors and MARGIN_SE
+    / m for a sample of m), also where half the layer is active. The library's sample size:
+    the test-sized one's margin is too wide to tell a misjudged share."""
+    monkeypatch.setattr(gradient_growth, "SAMPLE", SAMPLE)
+    shape, k = (500, 600), 1500
+    captured, kept = _captured(*shape), _kept(*shape, int(density * shape[0] * shape[1]))
+    lo = gradient_growth.threshold(captured, kept, shape, k)
+    dense = sum(go.t() @ x for x, go in captured).abs().view(-1)
+    dense[kept] = -1.0
+    n_free, m = shape[0] * shape[1] - kept.numel(), gradient_growth.SAMPLE
+    q = k / n_free
+    e = MARGIN_SE * math.sqrt(q * (1 - q) / m) + MARGIN_SE / m
+    assert k <= int((dense >= lo).sum()) <= n_free * (q + 2 * e)
