@@ -15,7 +15,14 @@ through this path's hooks:
   uniform picks (random growth, the random share) are drawn among the positions that are not
   active by rejection sampling, never by enumerating a huge layer;
 - grown weights get their regrow init, and every optimizer state tensor is carried over for the
-  kept entries and starts at zero for the grown ones.
+  kept entries and starts at zero for the grown ones;
+- constant fan-in (SRigL) ranks within each output row and decides its neuron ablation over the
+  whole layer: its update puts the layer's grow score together as one dense tensor, block by
+  block, with a dense bool of the kept pattern, and grows through fan_in.py's row-wise code (the
+  masked path's), so that both paths draw alike. While one layer updates it holds the dense
+  tensors that the masked path's update holds (the score, 4 bytes a position; the uniform draws
+  of the random share, 4; a few bools) and one block of the ranking: about 16 bytes a position
+  of a large layer, where RigL's growth holds one block of the gradient.
 
 Dense quantities exist only at update steps: the dense gradient block by block from the
 (input, output gradient) pairs captured in the update step's backward pass; RigL's growth
@@ -39,6 +46,7 @@ from torch import nn
 
 from metasparse.errors import ConfigError
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
+from metasparse.sparse.fan_in import grow_to_fan_in
 from metasparse.sparse.gradient_growth import gradient_rows, top_gradient
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.recurrent import SparseLSTM
@@ -91,8 +99,6 @@ class CompressedLayer:
 _MASKS_ONLY = "which only the 'masked' execution keeps"
 REFUSED: dict[str, tuple[frozenset[str], str]] = {
     "grow_score": (NEEDS_DENSE_MOMENTUM, f"reads the momentum of inactive weights, {_MASKS_ONLY}"),
-    "fan_in": (frozenset({"constant"}),
-               f"(SRigL) works on whole rows of dense masks, {_MASKS_ONLY}"),
     "channel_prune": (frozenset({"umm"}),
                       f"(Chase) removes whole units of dense masks, {_MASKS_ONLY}"),
     "input_evolution": (frozenset({"wast", "neurofs"}),
@@ -162,7 +168,7 @@ class CompressedTopology(Topology):
                 n_in = math.prod(weight.shape[1:])  # a convolution's patch size
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, device,
-                    weight.dtype)
+                    weight.dtype, per_row=config.fan_in == "constant")
                 if fan is not None and linear.bias is not None:
                     draw_bias(linear.bias, fan[1], generator)
                 linear.set_pattern(flat // n_in, flat % n_in, values)
@@ -234,7 +240,10 @@ class CompressedTopology(Topology):
 
     def _grow(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor, target: int,
               n_grow: int) -> torch.Tensor:
-        """Scored one block of output rows at a time (`_top_by_blocks`)."""
+        """Scored one block of output rows at a time (`_top_by_blocks`); SRigL (constant
+        fan-in) grows row by row and ablates units (`_grow_rows`)."""
+        if self.config.fan_in == "constant":
+            return self._grow_rows(layer, keep, kept, target, n_grow)
         n_in = layer.shape[1]
         rows, cols = kept // n_in, kept % n_in
         values = layer.linear.values.detach()[keep]
@@ -246,6 +255,8 @@ class CompressedTopology(Topology):
              grown: torch.Tensor, values: torch.Tensor) -> None:
         """A new pattern (kept entries stay in CSR order) and optimizer state to match."""
         m, n_in = layer.linear, layer.shape[1]
+        if self.config.fan_in == "constant":  # SRigL's ablation (`_grow_rows`) cleared more
+            kept = self._entries(layer)[keep]
         old = m.values
         kept_values = old.detach()[keep]
         flat = torch.cat([kept, grown])
@@ -259,27 +270,53 @@ class CompressedTopology(Topology):
         super()._release(layer)
         layer.linear.captured.clear()
 
-    def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
-                       values: torch.Tensor, kept: torch.Tensor, k: int,
-                       subset: torch.Tensor | None) -> torch.Tensor | None:
-        """Flat positions of the k highest grow scores among inactive positions (those in
-        `subset`, sorted, if given), scored one block of output rows at a time; None for a
-        score without preference."""
+    def _grow_rows(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor,
+                   target: int, n_grow: int) -> torch.Tensor:
+        """SRigL: the flat positions grown, every unit back to the layer's fan-in, by the grow
+        score of the whole layer (`_dense_score`) and `fan_in.grow_to_fan_in`, as the masked
+        path grows (ablation: not in the last layer). The kept entries of the units it ablates
+        leave `keep` (set False here; `_add` reads it)."""
         c = self.config
         n_out, n_in = layer.shape
-        captured = layer.linear.captured
-        if c.grow_score in NEEDS_GRADIENT and not captured:
-            raise RuntimeError(f"{layer.name}: no captured backward pass at this update")
-        if subset is None and self._grows_by_gradient():  # RigL: exact, by a threshold
-            top = top_gradient(captured, kept, layer.shape, k, self.block_elements)
-            if top is not None:
-                return top
+        rows = kept // n_in
+        score = self._dense_score(layer, rows, kept % n_in, layer.linear.values.detach()[keep])
+        mask = torch.zeros(layer.size, dtype=torch.bool, device=kept.device)
+        ablate = layer is not self.layers[-1]
+        alive, grown = grow_to_fan_in(
+            score, mask.index_fill_(0, kept, True).view(n_out, n_in), target, n_grow,
+            c.min_salient_weights_per_neuron if ablate else 0.0, c.grow_random_ratio,
+            self.generator)
+        keep[keep.nonzero().squeeze(1)[~alive[rows]]] = False
+        return grown
+
+    def _dense_score(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
+                     values: torch.Tensor) -> torch.Tensor | None:
+        """The grow score of every position of the layer after pruning (flat), put together
+        from `_block_scores`; None for a score without preference."""
+        n_in = layer.shape[1]
+        dense = None
+        for start, stop, _, score in self._block_scores(layer, rows, cols, values):
+            if score is None:
+                return None
+            if dense is None:
+                dense = score.new_empty(layer.size)
+            dense[start * n_in:stop * n_in] = score.reshape(-1)
+        return dense
+
+    def _block_scores(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
+                      values: torch.Tensor
+                      ) -> Iterator[tuple[int, int, torch.Tensor, torch.Tensor | None]]:
+        """(start, stop, mask, score) for each block of output rows start:stop in order: which
+        of its positions are active (flat bool) and their grow score (`_grow_score`: a block of
+        the dense gradient, of CTRE's cosine, ...; None for a score without preference). The
+        layer after pruning is its active entries (rows, cols, values), in CSR order."""
+        c = self.config
+        n_out, n_in = layer.shape
+        captured = self._captured(layer)
         strength = _strength(layer.shape, rows, cols, values)
         block_rows = max(1, self.block_elements // n_in)
         bounds = torch.searchsorted(rows, torch.arange(0, n_out + block_rows, block_rows,
                                                        device=rows.device).clamp_max(n_out))
-        best_scores = values.new_empty(0)
-        best_flat = kept.new_empty(0)
         for b, start in enumerate(range(0, n_out, block_rows)):
             stop = min(n_out, start + block_rows)
             lo, hi = int(bounds[b]), int(bounds[b + 1])
@@ -301,7 +338,22 @@ class CompressedTopology(Topology):
                 generator=self.generator, mest_gamma=c.mest_gamma,
                 unit_strength=(strength[0][start:stop], strength[1]),
                 graph=(rows, cols, n_out), row_offset=start)
-            score = self._grow_score(state)
+            yield start, stop, mask, self._grow_score(state)
+
+    def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
+                       values: torch.Tensor, kept: torch.Tensor, k: int,
+                       subset: torch.Tensor | None) -> torch.Tensor | None:
+        """Flat positions of the k highest grow scores among inactive positions (those in
+        `subset`, sorted, if given), scored one block of output rows at a time
+        (`_block_scores`); None for a score without preference."""
+        n_in = layer.shape[1]
+        if subset is None and self._grows_by_gradient():  # RigL: exact, by a threshold
+            top = top_gradient(self._captured(layer), kept, layer.shape, k, self.block_elements)
+            if top is not None:
+                return top
+        best_scores = values.new_empty(0)
+        best_flat = kept.new_empty(0)
+        for start, stop, mask, score in self._block_scores(layer, rows, cols, values):
             if score is None:
                 return None
             if score.dtype == torch.bool:  # a preference: its tiers, uniformly within each
@@ -317,6 +369,13 @@ class CompressedTopology(Topology):
                 top = torch.topk(best_scores, k, sorted=False)
                 best_scores, best_flat = top.values, best_flat[top.indices]
         return best_flat
+
+    def _captured(self, layer: CompressedLayer) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The (input, output gradient) pairs of the update step's backward pass; a grow score
+        that reads the gradient raises where none were captured."""
+        if self.config.grow_score in NEEDS_GRADIENT and not layer.linear.captured:
+            raise RuntimeError(f"{layer.name}: no captured backward pass at this update")
+        return layer.linear.captured
 
     def _grows_by_gradient(self) -> bool:
         """Whether growth takes the highest |dense gradient| (RigL's score, selected by `top`):

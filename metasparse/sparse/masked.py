@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from metasparse.sparse.channels import removed_fraction, umm, units_to_remove
-from metasparse.sparse.fan_in import grow_rows
+from metasparse.sparse.fan_in import grow_to_fan_in
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import NEEDS_HISTORY, PRUNE_SCORES, LayerState
@@ -211,39 +211,15 @@ class MaskedTopology(Topology):
 
     def _grow_rows(self, state: LayerState, target: int, n_grow: int,
                    ablate: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """SRigL: the flat positions of the units it ablates and of those it grows.
-
-        If `ablate` (and the grow score has a preference: salience is defined by it), a unit
-        whose salient weights (kept after pruning, or among the n_grow best of the whole layer
-        by the grow score) number fewer than max(1, floor(min_salient_weights_per_neuron x
-        fan-in)) is ablated (all its weights removed), keeping at least the ceil(target /
-        inputs) most salient units, as many as can hold the budget; the budget is shared evenly
-        by the other units (fan-in = target // units), and each grows to that fan-in.
-        """
+        """SRigL: the flat positions of the units it ablates and of those it grows
+        (`fan_in.grow_to_fan_in`, as the sparse path grows; no ablation unless `ablate`)."""
         c = self.config
         mask = state.mask.reshape(state.mask.shape[0], -1)
-        n_out, fan = mask.shape
-        kept = mask.sum(dim=1)
-        score = self._grow_score(state)
-        alive = torch.ones(n_out, dtype=torch.bool, device=mask.device)
-        if ablate and c.min_salient_weights_per_neuron > 0 and score is not None:
-            salient = mask.clone().view(-1)
-            everywhere = torch.ones_like(salient)
-            salient[select(score, everywhere, n_grow, 0.0, self.generator)] = True
-            counts = salient.view(n_out, fan).sum(dim=1)
-            threshold = max(1, int(c.min_salient_weights_per_neuron * (target // n_out)))
-            alive = counts >= threshold
-            least = -(-target // fan)
-            if int(alive.sum()) < least:
-                alive = torch.zeros_like(alive).index_fill_(
-                    0, counts.argsort(descending=True, stable=True)[:least], True)
-        per_row = min(fan, target // int(alive.sum()))
-        need = torch.where(alive, per_row - kept, 0).clamp_min(0)
-        ablated = (mask & ~alive[:, None]).view(-1).nonzero().squeeze(1)
-        keys = None if score is None else score.reshape(n_out, fan)
-        grown = grow_rows(keys, ~mask & alive[:, None], need, c.grow_random_ratio,
-                          self.generator)
-        return ablated, grown
+        alive, grown = grow_to_fan_in(
+            self._grow_score(state), mask, target, n_grow,
+            c.min_salient_weights_per_neuron if ablate else 0.0, c.grow_random_ratio,
+            self.generator)
+        return (mask & ~alive[:, None]).view(-1).nonzero().squeeze(1), grown
 
     def _grow_free(self, state: LayerState, k: int, n_candidates: int) -> torch.Tensor:
         """Ascending flat positions of k inactive connections (see `_grow_positions`)."""

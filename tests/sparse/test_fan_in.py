@@ -1,9 +1,11 @@
 """Constant fan-in's row-wise draws (metasparse/sparse/fan_in.py): the initial pattern and growth
 that brings each row to its fan-in, with the randomness ratio applied per row."""
 
+import pytest
 import torch
 from scipy import stats
 
+from metasparse.sparse import fan_in
 from metasparse.sparse.fan_in import grow_rows, row_positions
 
 
@@ -87,3 +89,36 @@ def test_draws_follow_the_given_generator_not_the_global_one():
                                 candidates, need, 0.5, torch.Generator().manual_seed(7))))
     for first, second in zip(*draws, strict=True):
         assert torch.equal(first, second)
+
+
+@pytest.mark.parametrize("block_elements", [1, 100])
+def test_grow_rows_ranks_block_by_block_as_over_the_whole_layer(monkeypatch, block_elements):
+    # the ranking runs over blocks of rows (one row; two rows and a last block of one): the
+    # same positions as one block of every row, from the same draws
+    generator = torch.Generator().manual_seed(4)
+    candidates = torch.rand(7, 40, generator=generator) < 0.7
+    need = torch.tensor([0, 1, 4, 7, 10, 12, 3])
+    scores = [None, torch.rand(7, 40, generator=generator),
+              torch.rand(7, 40, generator=generator) < 0.3]
+    cases = [(keys, ratio) for keys in scores for ratio in (0.0, 0.5)]
+
+    def grown() -> list[torch.Tensor]:
+        return [grow_rows(keys, candidates, need, ratio, torch.Generator().manual_seed(5))
+                for keys, ratio in cases]
+
+    whole = grown()
+    monkeypatch.setattr(fan_in, "BLOCK_ELEMENTS", block_elements)
+    for ours, theirs in zip(grown(), whole, strict=True):
+        assert torch.equal(ours, theirs)
+        counts = torch.zeros(7 * 40, dtype=torch.long).index_fill_(0, ours, 1).view(7, 40)
+        assert torch.equal(counts.sum(dim=1), need)
+
+
+def test_ties_go_to_the_lower_columns_first():
+    # as a stable sort ranks them: a seed grows the same connections as it always did
+    keys = torch.tensor([[1.0, 2.0, 1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]])
+    candidates = torch.ones(2, 6, dtype=torch.bool)
+    candidates[0, 2] = False
+    grown = grow_rows(keys, candidates, torch.tensor([3, 2]), 0.0,
+                      torch.Generator().manual_seed(0))
+    assert grown.tolist() == [0, 1, 3, 6, 7]

@@ -25,5 +25,6 @@ def test_convolutional_models_are_accepted_and_so_is_a_plain_configuration():
     assert sparse_path_refusal(get_preset("rigl")) is None
     assert sparse_path_refusal({}) is None
     assert sparse_path_refusal({"model": "mlp", "fan_in": "free"}) is None
-    assert sparse_path_refusal({"fan_in": "constant"}).startswith(
-        "The 'fan_in' parameter 'constant' (SRigL)")
+    assert sparse_path_refusal({"fan_in": "constant"}) is None  # SRigL: test_fan_in_sparse.py
+    assert sparse_path_refusal({"channel_prune": "umm"}).startswith(
+        "The 'channel_prune' parameter 'umm' (Chase)")
