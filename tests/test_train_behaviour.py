@@ -61,7 +61,8 @@ MIN_UPDATES = 10
 # (gse, chts, srigl: "prune highest" seeds 0-1 on each path; srigl runs on the sparse path since
 # issue 29, the same network as on the masked path. granet prunes globally since issue 17:
 # 0.936-0.955 on both paths, seeds 0-9; snfs redistributes by momentum since then: 0.928-0.969,
-# seeds 0-9. chase: seeds 0-1, masked path only.)
+# seeds 0-9. chase: seeds 0-1, masked path; its sparse path removes and regrows the same units
+# and weights, tests/sparse/test_chase.py.)
 DIGITS_HIDDEN = "256,256"
 DIGITS_FLOORS = {"set": 0.90, "rigl": 0.89, "snfs": 0.87, "ctre": 0.79, "mest": 0.88,
                  "granet": 0.89, "static": 0.88, "dense": 0.92, "gse": 0.89, "chts": 0.74,

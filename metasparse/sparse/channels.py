@@ -27,6 +27,18 @@ def umm(weight: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (weight * mask).abs().reshape(weight.shape[0], -1).double().mean(dim=1)
 
 
+def umm_of_entries(rows: torch.Tensor, values: torch.Tensor, n_units: int,
+                   fan: int) -> torch.Tensor:
+    """`umm` of a layer stored as its active entries: their output units and values."""
+    total = torch.zeros(n_units, dtype=torch.float64, device=values.device)
+    return total.index_add_(0, rows, values.abs().double()) / fan
+
+
+def unit_positions(units: torch.Tensor, fan: int) -> torch.Tensor:
+    """The flat positions of whole units (rows of `fan` inputs), ascending for sorted units."""
+    return (units[:, None] * fan + torch.arange(fan, device=units.device)).view(-1)
+
+
 def units_to_remove(scores: torch.Tensor, removed: torch.Tensor, fraction: float,
                     fan: int, target: int) -> torch.Tensor:
     """Indices of the units to remove now: the lowest `scores` among those not `removed`

@@ -28,7 +28,9 @@ Dense quantities exist only at update steps: the dense gradient block by block f
 (input, output gradient) pairs captured in the update step's backward pass; RigL's growth
 finds its top k by a threshold (gradient_growth.py) instead of ranking every position.
 Convolutions (groups 1, zero padding) run as `SparseConv2d` (sparse_conv.py): unfolded patches
-times a SparseLinear, evolved as any other layer. Growth by momentum
+times a SparseLinear, evolved as any other layer. Chase's removed units leave the CSR pattern; the
+positions of their rows are excluded from growth (`_blocked`: an index per position of a removed
+unit while a layer grows). Growth by momentum
 (SNFS) needs the momentum of inactive weights, which exists only as a dense buffer updated at
 every step: it is refused here (use the masked path).
 """
@@ -45,10 +47,17 @@ import torch
 from torch import nn
 
 from metasparse.errors import ConfigError
+from metasparse.sparse.channels import (
+    removed_fraction,
+    umm_of_entries,
+    unit_positions,
+    units_to_remove,
+)
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
 from metasparse.sparse.fan_in import grow_to_fan_in
 from metasparse.sparse.gradient_growth import gradient_rows, top_gradient
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
+from metasparse.sparse.install import check_installable, install, owner_of
 from metasparse.sparse.recurrent import SparseLSTM
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
 from metasparse.sparse.scores import (
@@ -61,7 +70,6 @@ from metasparse.sparse.scores import (
     grow_gradient,
     unit_strength,
 )
-from metasparse.sparse.sparse_conv import SparseConv2d
 from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig
 
 
@@ -80,6 +88,7 @@ class CompressedLayer:
     # scores see their blocks in it, as on the masked path; () for (in_features,)
     unit_shape: tuple[int, ...] = ()
     activations: tuple[torch.Tensor, torch.Tensor] | None = None
+    removed: torch.Tensor | None = None  # bool per output unit: Chase's removed units
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -99,8 +108,6 @@ class CompressedLayer:
 _MASKS_ONLY = "which only the 'masked' execution keeps"
 REFUSED: dict[str, tuple[frozenset[str], str]] = {
     "grow_score": (NEEDS_DENSE_MOMENTUM, f"reads the momentum of inactive weights, {_MASKS_ONLY}"),
-    "channel_prune": (frozenset({"umm"}),
-                      f"(Chase) removes whole units of dense masks, {_MASKS_ONLY}"),
     "input_evolution": (frozenset({"wast", "neurofs"}),
                         f"rewires input neurons in dense masks, {_MASKS_ONLY}"),
 }
@@ -157,14 +164,14 @@ class CompressedTopology(Topology):
         for name, _ in named_weights:  # refused before any layer is replaced
             check_installable(model, name)
         # read before any layer is replaced: an LSTM's second gate matrix finds a SparseLSTM
-        fans = [bias_fan_in(_owner(model, name), name.rpartition(".")[2], weight.shape)
+        fans = [bias_fan_in(owner_of(model, name), name.rpartition(".")[2], weight.shape)
                 for name, weight in named_weights]
-        biases = [None if fan is None else getattr(_owner(model, name), fan[0])
+        biases = [None if fan is None else getattr(owner_of(model, name), fan[0])
                   for (name, _), fan in zip(named_weights, fans, strict=True)]
         with torch.no_grad():
             for (name, weight), target, fan, bias in zip(named_weights, targets, fans, biases,
                                                          strict=True):
-                linear, owner = _install(model, name, device, weight.dtype)
+                linear, owner = install(model, name, device, weight.dtype)
                 n_in = math.prod(weight.shape[1:])  # a convolution's patch size
                 flat, values, init_std = initial_entries(
                     weight.shape, target, config.weight_init, gain, generator, device,
@@ -177,6 +184,10 @@ class CompressedTopology(Topology):
                                                    history, unit_shape=tuple(weight.shape[1:])))
                 self.replaced += [(old, new) for old, new in
                                   ((weight, linear.values), (bias, linear.bias)) if old is not None]
+        if config.channel_prune != "none":  # Conv2d channels and Linear units, not the output
+            for layer in self.layers[:-1]:
+                if not isinstance(layer.module, SparseLSTM) and layer.target < layer.size:
+                    layer.removed = torch.zeros(layer.shape[0], dtype=torch.bool, device=device)
 
     def observe(self, step: int) -> contextlib.AbstractContextManager:
         """Context for the forward pass of `step`: captures what its update will score with."""
@@ -211,15 +222,52 @@ class CompressedTopology(Topology):
     def _layer_state(self, layer: CompressedLayer) -> dict[str, Any]:
         """The history of active positions; the pattern itself is in the model's state dict
         (the SparseLinear's index buffers, which load at their saved size)."""
-        return {"ever_active": None if layer.ever_active is None else layer.ever_active.clone()}
+        return {"ever_active": None if layer.ever_active is None else layer.ever_active.clone(),
+                "removed": None if layer.removed is None else layer.removed.clone()}
 
     def _load_layer_state(self, layer: CompressedLayer, saved: Mapping[str, Any]) -> None:
         if layer.ever_active is not None:
             layer.ever_active = saved["ever_active"].to(layer.ever_active.device, copy=True)
+        if layer.removed is not None:
+            layer.removed = saved["removed"].to(layer.removed.device, copy=True)
 
     def _follow_weight(self, layer: CompressedLayer) -> None:
+        device = layer.linear.values.device
         if layer.ever_active is not None:
-            layer.ever_active = layer.ever_active.to(layer.linear.values.device)
+            layer.ever_active = layer.ever_active.to(device)
+        if layer.removed is not None:
+            layer.removed = layer.removed.to(device)
+
+    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
+        """Chase, as the masked path: the lowest-UMM units leave the CSR pattern (their entries
+        and optimizer state); growth never enters them again (`_blocked`)."""
+        c = self.config
+        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
+                                    c.channel_prune_end)
+        freed = []
+        for layer, target in zip(self.layers, targets, strict=True):
+            if layer.removed is None:
+                freed.append(0)
+                continue
+            n_out, n_in = layer.shape
+            entries = self._entries(layer)
+            rows = entries // n_in
+            scores = umm_of_entries(rows, layer.linear.values.detach(), n_out, n_in)
+            layer.removed[units_to_remove(scores, layer.removed, fraction, n_in, target)] = True
+            keep = ~layer.removed[rows]
+            freed.append(int((~keep).sum()))
+            if freed[-1]:
+                self._add(layer, keep, entries[keep], entries.new_empty(0),
+                          layer.linear.values.new_empty(0))
+        return freed
+
+    def _blocked(self, layer: CompressedLayer, kept: torch.Tensor) -> torch.Tensor:
+        """The positions growth never takes (sorted): the kept ones, and Chase's removed units'
+        (as the masked path's mask, which holds them as active while it grows)."""
+        if layer.removed is None or not layer.removed.any():
+            return kept
+        units = unit_positions(layer.removed.nonzero().squeeze(1), layer.shape[1])
+        return torch.cat([kept, units]).sort().values
 
     # -- the prune/grow step's hooks (see Topology._update_layer) ---------------------------
     def _entries(self, layer: CompressedLayer) -> torch.Tensor:
@@ -247,9 +295,10 @@ class CompressedTopology(Topology):
         n_in = layer.shape[1]
         rows, cols = kept // n_in, kept % n_in
         values = layer.linear.values.detach()[keep]
+        blocked = self._blocked(layer, kept)
         return self._grow_positions(
-            layer.size, kept, n_grow,
-            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, kept, n, subset))
+            layer.size, blocked, n_grow,
+            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, blocked, n, subset))
 
     def _add(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor,
              grown: torch.Tensor, values: torch.Tensor) -> None:
@@ -323,6 +372,8 @@ class CompressedTopology(Topology):
             local = (rows[lo:hi] - start) * n_in + cols[lo:hi]
             mask = torch.zeros((stop - start) * n_in, dtype=torch.bool, device=values.device)
             mask[local] = True
+            if layer.removed is not None:  # as the masked path's mask while it grows
+                mask.view(stop - start, n_in)[layer.removed[start:stop]] = True
             weight = torch.zeros_like(mask, dtype=values.dtype)
             weight[local] = values[lo:hi]
             dims = (-1, *(layer.unit_shape or (n_in,)))  # a convolution's blocks are 4-D
@@ -343,7 +394,7 @@ class CompressedTopology(Topology):
     def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
                        values: torch.Tensor, kept: torch.Tensor, k: int,
                        subset: torch.Tensor | None) -> torch.Tensor | None:
-        """Flat positions of the k highest grow scores among inactive positions (those in
+        """Flat positions of the k highest grow scores among positions not in `kept` (those in
         `subset`, sorted, if given), scored one block of output rows at a time
         (`_block_scores`); None for a score without preference."""
         n_in = layer.shape[1]
@@ -399,55 +450,6 @@ class CompressedTopology(Topology):
         if new is not old:
             for group in self.optimizer.param_groups:
                 group["params"] = [new if p is old else p for p in group["params"]]
-
-
-def _owner(model: nn.Module, name: str) -> nn.Module:
-    return model.get_submodule(name.rpartition(".")[0])  # "" is the model itself
-
-
-def check_installable(model: nn.Module, name: str) -> None:
-    """Raise the one-line ConfigError if the sparse path cannot run the dense weight `name`
-    of `model`: it runs the weights of nn.Linear layers and the gate matrices of LSTMs that
-    SparseLSTM can replace."""
-    attribute = name.rpartition(".")[2]
-    owner = _owner(model, name)
-    if isinstance(owner, nn.LSTM):
-        SparseLSTM.check(owner)
-    if isinstance(owner, nn.Conv2d):
-        SparseConv2d.check(owner)
-    if not ((isinstance(owner, nn.Linear | nn.Conv2d) and attribute == "weight")
-            or (isinstance(owner, nn.LSTM) and attribute in ("weight_ih_l0", "weight_hh_l0"))):
-        raise ConfigError(
-            f"The 'execution' parameter 'sparse' runs Linear, Conv2d and LSTM layers only; "
-            f"{name} "
-            f"belongs to a {type(owner).__name__}: use execution=masked for this model")
-
-
-def _install(model: nn.Module, name: str, device: torch.device,
-             dtype: torch.dtype) -> tuple[SparseLinear, nn.Module]:
-    """Put an empty SparseLinear in place of the dense weight `name` of `model` (one that
-    `check_installable` accepts); return it and the module that now owns `name` (the
-    SparseLinear, the SparseConv2d around it, or the SparseLSTM of an LSTM's gates)."""
-    owner_name, _, attribute = name.rpartition(".")
-    owner = _owner(model, name)
-    if isinstance(owner, nn.Conv2d):
-        conv = SparseConv2d.like(owner, device, dtype)
-        _replace(model, owner_name, conv)
-        return conv.linear, conv
-    if isinstance(owner, nn.Linear):
-        linear = SparseLinear(owner.in_features, owner.out_features,
-                              bias=owner.bias is not None, device=device, dtype=dtype)
-        _replace(model, owner_name, linear)
-        return linear, linear
-    if isinstance(owner, nn.LSTM):
-        owner = SparseLSTM.like(owner, device, dtype)
-        _replace(model, owner_name, owner)
-    return (owner.ih if attribute == "weight_ih_l0" else owner.hh), owner
-
-
-def _replace(model: nn.Module, name: str, module: nn.Module) -> None:
-    parent, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent), child, module)
 
 
 def _strength(shape: tuple[int, int], rows: torch.Tensor, cols: torch.Tensor,

@@ -80,9 +80,8 @@ READERS: dict[str, Readers] = {
         weight=lambda layer: layer.linear.to_dense(),
         state=_compressed_state,
         # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
-        # only active weights does not have; channel removal (Chase) works on whole rows of
-        # dense masks
-        refuses=frozenset({("grow_score", "momentum"), ("channel_prune", "umm")}),
+        # only active weights does not have
+        refuses=frozenset({("grow_score", "momentum")}),
         # growth scores blocks of 15 output rows here: several blocks per layer
         prepare=lambda topology: setattr(topology, "block_elements", 1000),
     ),

@@ -34,8 +34,9 @@ def test_units_to_remove_takes_the_lowest_of_the_others_up_to_the_floor():
     assert units_to_remove(scores, torch.zeros(6, dtype=torch.bool), 0.9, 10, 45).tolist() == [4]
 
 
-def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget():
-    h = Harness("masked", **CHASE)
+@pytest.mark.parametrize("execution", ["masked", "sparse"])
+def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget(execution):
+    h = Harness(execution, **CHASE)
     counts = [int(m.sum()) for m in h.snapshot().masks]
     assert h.layers[-1].removed is None  # the output layer keeps its units
     removed = [layer.removed.clone() for layer in h.layers[:-1]]
@@ -74,13 +75,28 @@ def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget():
     assert [int(r.sum()) for r in removed] == [48, 32]  # half of 96 and of 64 units
 
 
-@pytest.mark.parametrize("changes", [{"fan_in": "constant"}, {"execution": "sparse"},
-                                     {"redistribution": "momentum"}])
+@pytest.mark.parametrize("changes", [{"fan_in": "constant"}, {"redistribution": "momentum"}])
 def test_chase_is_refused_where_units_cannot_be_removed(changes):
     config = resolve_config({**BASE, "execution": "masked", **CHASE, **changes})
     model = build_model(config, 64, 10)
     with pytest.raises(ConfigError, match="'channel_prune' parameter 'umm'"):
         build_topology(config, model, 10, 100, torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("changes", [{}, {"grow_score": "random"}, {"grow_score": "neuron"},
+                                     {"grow_candidates": "sampled"}],
+                         ids=lambda changes: ",".join(changes.values()) or "gradient")
+def test_the_sparse_path_removes_and_regrows_as_the_masked_path(changes):
+    masked, sparse = (Harness(execution, **CHASE, **changes) for execution in ("masked", "sparse"))
+    updates = 0
+    for (_, ours), (_, theirs) in zip(sparse.updates(), masked.updates(), strict=True):
+        updates += 1
+        for i, (a, b) in enumerate(zip(ours.masks, theirs.masks, strict=True)):
+            assert torch.equal(a, b), (updates, i)
+            assert torch.allclose(ours.weights[i], theirs.weights[i], atol=1e-5), (updates, i)
+        assert all(torch.equal(a.removed, b.removed)
+                   for a, b in zip(sparse.layers[:-1], masked.layers[:-1], strict=True))
+    assert updates > 0 and int(sparse.layers[0].removed.sum()) > 0
 
 
 def test_the_chase_preset_trains_a_cnn_on_coil20():
