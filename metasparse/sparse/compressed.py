@@ -47,12 +47,7 @@ import torch
 from torch import nn
 
 from metasparse.errors import ConfigError
-from metasparse.sparse.channels import (
-    removed_fraction,
-    umm_of_entries,
-    unit_positions,
-    units_to_remove,
-)
+from metasparse.sparse.channels import umm_of_entries, unit_positions
 from metasparse.sparse.csr import BLOCK_ELEMENTS, SparseLinear
 from metasparse.sparse.fan_in import grow_to_fan_in
 from metasparse.sparse.gradient_growth import gradient_rows, top_gradient
@@ -238,28 +233,20 @@ class CompressedTopology(Topology):
         if layer.removed is not None:
             layer.removed = layer.removed.to(device)
 
-    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        """Chase, as the masked path: the lowest-UMM units leave the CSR pattern (their entries
-        and optimizer state); growth never enters them again (`_blocked`)."""
-        c = self.config
-        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
-                                    c.channel_prune_end)
-        freed = []
-        for layer, target in zip(self.layers, targets, strict=True):
-            if layer.removed is None:
-                freed.append(0)
-                continue
-            n_out, n_in = layer.shape
-            entries = self._entries(layer)
-            rows = entries // n_in
-            scores = umm_of_entries(rows, layer.linear.values.detach(), n_out, n_in)
-            layer.removed[units_to_remove(scores, layer.removed, fraction, n_in, target)] = True
-            keep = ~layer.removed[rows]
-            freed.append(int((~keep).sum()))
-            if freed[-1]:
-                self._add(layer, keep, entries[keep], entries.new_empty(0),
-                          layer.linear.values.new_empty(0))
-        return freed
+    def _unit_umm(self, layer: CompressedLayer) -> torch.Tensor:
+        n_out, n_in = layer.shape
+        return umm_of_entries(self._entries(layer) // n_in, layer.linear.values.detach(), n_out,
+                              n_in)
+
+    def _drop_units(self, layer: CompressedLayer, units: torch.Tensor) -> int:
+        """The units' entries leave the CSR pattern with their optimizer state (`_add`);
+        growth never enters them again (`_blocked`)."""
+        entries = self._entries(layer)
+        keep = ~torch.isin(entries // layer.shape[1], units)
+        if not keep.all():
+            self._add(layer, keep, entries[keep], entries.new_empty(0),
+                      layer.linear.values.new_empty(0))
+        return int((~keep).sum())
 
     def _blocked(self, layer: CompressedLayer, kept: torch.Tensor) -> torch.Tensor:
         """The positions growth never takes (sorted): the kept ones, and Chase's removed units'

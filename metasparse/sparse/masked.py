@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from metasparse.sparse.channels import removed_fraction, umm, units_to_remove
+from metasparse.sparse.channels import umm
 from metasparse.sparse.fan_in import grow_to_fan_in
 from metasparse.sparse.init import bias_fan_in, draw_bias, initial_entries
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
@@ -121,21 +121,13 @@ class MaskedTopology(Topology):
         if layer.removed is not None:
             layer.removed = saved["removed"].to(weight.device, copy=True)
 
-    def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        c = self.config
-        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
-                                    c.channel_prune_end)
-        freed = []
-        for layer, target in zip(self.layers, targets, strict=True):
-            if layer.removed is None:
-                freed.append(0)
-                continue
-            units = units_to_remove(umm(layer.weight.detach(), layer.mask), layer.removed,
-                                    fraction, layer.size // layer.removed.numel(), target)
-            freed.append(int(layer.mask[units].sum()))
-            layer.removed[units] = True
-            layer.mask[units] = 0.0
-            layer.weight.detach()[units] = 0.0
+    def _unit_umm(self, layer: MaskedLayer) -> torch.Tensor:
+        return umm(layer.weight.detach(), layer.mask)
+
+    def _drop_units(self, layer: MaskedLayer, units: torch.Tensor) -> int:
+        freed = int(layer.mask[units].sum())
+        layer.mask[units] = 0.0
+        layer.weight.detach()[units] = 0.0
         return freed
 
     def _active_magnitudes(self, layer: MaskedLayer) -> torch.Tensor:

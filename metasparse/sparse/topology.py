@@ -28,6 +28,7 @@ from metasparse._registry import Registry
 from metasparse.errors import ConfigError
 from metasparse.sparse.budget import global_targets, redistribute
 from metasparse.sparse.capture import capture_activations
+from metasparse.sparse.channels import removed_fraction, units_to_remove
 from metasparse.sparse.distribution import active_counts, layer_densities
 from metasparse.sparse.init import REGROW_INITS
 from metasparse.sparse.schedule import SparsitySchedule, UpdateSchedule
@@ -437,8 +438,29 @@ class Topology:
         the weights moved)."""
 
     def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        """Chase: remove each eligible layer's lowest-UMM units (see channels.py); the active
-        weights each layer freed, which its update regrows among its other units."""
+        """Chase: remove each eligible layer's (`removed` not None) lowest-UMM units (see
+        channels.py); the active weights each layer freed, which its update regrows among its
+        other units."""
+        c = self.config
+        fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
+                                    c.channel_prune_end)
+        freed = []
+        for layer, target in zip(self.layers, targets, strict=True):
+            if layer.removed is None:
+                freed.append(0)
+                continue
+            units = units_to_remove(self._unit_umm(layer), layer.removed, fraction,
+                                    layer.size // layer.removed.numel(), target)
+            layer.removed[units] = True
+            freed.append(self._drop_units(layer, units))
+        return freed
+
+    def _unit_umm(self, layer) -> torch.Tensor:
+        """Chase: each output unit's UMM (channels.umm), float64."""
+        raise NotImplementedError
+
+    def _drop_units(self, layer, units: torch.Tensor) -> int:
+        """Chase: remove every active weight of the output `units`; how many there were."""
         raise NotImplementedError
 
     def _parameter(self, layer) -> nn.Parameter:
