@@ -8,8 +8,7 @@ of theirs starts at zero, so that stale momentum cannot move a new connection. A
 `random_ratio` of the dropped (grown) connections is chosen uniformly at random among the
 candidates; the rest by score. That step is written once, in `Topology._update_layer`; an
 execution path (masked.py, compressed.py, registered in `EXECUTIONS`) says how its layers
-store the pattern through a few hooks (see "How to add an execution path" in
-docs/CONTRACTS.md).
+store the pattern through a few hooks (docs/CONTRACTS.md, "How to add an execution path").
 """
 
 from __future__ import annotations
@@ -438,21 +437,17 @@ class Topology:
         the weights moved)."""
 
     def _remove_channels(self, step: int, targets: list[int]) -> list[int]:
-        """Chase: remove each eligible layer's (`removed` not None) lowest-UMM units (see
-        channels.py); the active weights each layer freed, which its update regrows among its
-        other units."""
-        c = self.config
+        """Chase: each eligible layer (`removed` not None) removes its lowest-UMM units (see
+        channels.py); the active weights each freed, which its update regrows elsewhere."""
+        c, freed = self.config, [0] * len(self.layers)
         fraction = removed_fraction(step, self.schedule.total_steps, c.channel_prune_ratio,
                                     c.channel_prune_end)
-        freed = []
-        for layer, target in zip(self.layers, targets, strict=True):
-            if layer.removed is None:
-                freed.append(0)
-                continue
-            units = units_to_remove(self._unit_umm(layer), layer.removed, fraction,
-                                    layer.size // layer.removed.numel(), target)
-            layer.removed[units] = True
-            freed.append(self._drop_units(layer, units))
+        for i, (layer, target) in enumerate(zip(self.layers, targets, strict=True)):
+            if layer.removed is not None:
+                units = units_to_remove(self._unit_umm(layer), layer.removed, fraction,
+                                        layer.size // layer.removed.numel(), target)
+                layer.removed[units] = True
+                freed[i] = self._drop_units(layer, units)
         return freed
 
     def _unit_umm(self, layer) -> torch.Tensor:
