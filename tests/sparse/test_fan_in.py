@@ -6,7 +6,7 @@ import torch
 from scipy import stats
 
 from metasparse.sparse import fan_in
-from metasparse.sparse.fan_in import grow_rows, row_positions
+from metasparse.sparse.fan_in import grow_rows, grow_to_fan_in, row_positions
 
 
 def test_row_positions_give_every_row_its_count_uniformly():
@@ -122,3 +122,40 @@ def test_ties_go_to_the_lower_columns_first():
     grown = grow_rows(keys, candidates, torch.tensor([3, 2]), 0.0,
                       torch.Generator().manual_seed(0))
     assert grown.tolist() == [0, 1, 3, 6, 7]
+
+
+def test_ablation_keeps_the_units_that_hold_the_budget_when_too_few_are_salient():
+    """Six units of fan-in 10, a budget of 20 (two full units at least). Salient: kept weights
+    and the 2 best positions by score (both in unit 5); the threshold max(1, 1.0 x 20 // 6) = 3.
+    Only unit 0 reaches it (exactly 3: at the threshold is alive), fewer than the 2 units the
+    budget needs: the 2 most salient are kept (units 0 and 3, ties to the lower index), and
+    each grows to the fan-in 20 // 2 = 10; no other unit grows."""
+    mask = torch.zeros(6, 10, dtype=torch.bool)
+    for unit, kept in enumerate([3, 1, 0, 2, 0, 0]):
+        mask[unit, :kept] = True
+    score = torch.zeros(6, 10)
+    score[5, 8:] = 1.0
+    alive, grown = grow_to_fan_in(score.view(-1), mask, 20, 2, 1.0, 0.0,
+                                  torch.Generator().manual_seed(0))
+    assert alive.tolist() == [True, False, False, True, False, False]
+    rows = (grown // 10).tolist()
+    assert sorted(set(rows)) == [0, 3] and rows.count(0) == 7 and rows.count(3) == 8
+    assert not mask.view(-1)[grown].any()
+
+
+@pytest.mark.parametrize(("min_salient", "alive", "grown_rows"), [
+    (1.0, [True, True, True, False], [0, 1, 2]),  # at the threshold (5) is alive: fan-in 6
+    (0.0, [True, True, True, True], [3] * 5),  # no ablation, even of an empty unit: fan-in 5
+])
+def test_units_at_the_salience_threshold_live_and_none_die_without_one(min_salient, alive,
+                                                                       grown_rows):
+    """Four units of fan-in 10 holding 5, 5, 5 and 0 weights, a budget of 20, one position
+    grown by score (in unit 0): the threshold max(1, min_salient x 20 // 4) is 5."""
+    mask = torch.zeros(4, 10, dtype=torch.bool)
+    mask[:3, :5] = True
+    score = torch.zeros(4, 10)
+    score[0, 9] = 1.0
+    got, grown = grow_to_fan_in(score.view(-1), mask, 20, 1, min_salient, 0.0,
+                                torch.Generator().manual_seed(0))
+    assert got.tolist() == alive
+    assert sorted((grown // 10).tolist()) == grown_rows
