@@ -291,8 +291,6 @@ class CompressedTopology(Topology):
              grown: torch.Tensor, values: torch.Tensor) -> None:
         """A new pattern (kept entries stay in CSR order) and optimizer state to match."""
         m, n_in = layer.linear, layer.shape[1]
-        if self.config.fan_in == "constant":  # SRigL's ablation (`_grow_rows`) cleared more
-            kept = self._entries(layer)[keep]
         old = m.values
         kept_values = old.detach()[keep]
         flat = torch.cat([kept, grown])

@@ -325,7 +325,7 @@ class Topology:
             if n_grow > 0:
                 grown = self._grow(layer, keep, kept, target, n_grow)
             values = REGROW_INITS[c.regrow_init](grown.numel(), layer.init_std, self.generator)
-            self._add(layer, keep, kept, grown, values)
+            self._add(layer, keep, entries[keep], grown, values)  # _grow may have cleared more
         if c.fan_in == "constant":  # SRigL: ablated units leave part of the budget unused
             layer.target = layer.active
             return n_grow  # the count it set out to grow, whatever ablation changed
@@ -418,7 +418,7 @@ class Topology:
               n_grow: int) -> torch.Tensor:
         """The flat positions of n_grow inactive connections to grow (see `_grow_positions`),
         after pruning: `keep` says which active connections are kept (False: pruned), `kept`
-        gives their flat positions."""
+        gives their flat positions; a path may clear more of `keep` (SRigL's ablation)."""
         raise NotImplementedError
 
     def _add(self, layer, keep: torch.Tensor, kept: torch.Tensor, grown: torch.Tensor,
