@@ -69,6 +69,10 @@ def test_chase_removes_the_lowest_umm_units_on_schedule_and_keeps_the_budget(exe
             magnitude = before.weights[i].abs()
             assert magnitude[pruned].max() <= magnitude[rest & ~pruned].min()
             removed[i] = now
+        # the output layer, which removes nothing, moves zeta x count and no more
+        was_active, is_active = before.masks[-1], after.masks[-1]
+        reset = was_active & is_active & (after.weights[-1] != before.weights[-1])
+        assert int((is_active & (~was_active | reset)).sum()) == round(0.3 * counts[-1])
         assert [int(m.sum()) for m in after.masks] == counts  # each layer keeps its count
         assert [layer.target for layer in h.layers] == counts
     assert removal_updates == 5
