@@ -5,7 +5,8 @@ The project's `cnn` model (3x3 conv -> batch norm -> ReLU -> 2x2 max pool per ch
 then global average pooling and a linear head) on random CIFAR-shaped batches (3 x 32 x 32,
 10 classes). Per run: the median CPU time (`time.process_time`) of one training step (forward,
 loss, backward, optimizer step), topology updates excluded (update_every: never), and its ratio
-to the dense model's step (target: <= 0.5 at density 0.1).
+to the dense model's step (target: <= 0.5 at density 0.1). On the CPU it then profiles the dense
+step: the share of its convolutions bounds what any sparse convolution can save.
 
     OMP_NUM_THREADS=1 python bench/sparse_conv.py [--channels 32,64,128] [--batch 64]
         [--densities 0.1,0.05] [--steps 6] [--device cpu]
@@ -28,9 +29,9 @@ from metasparse.train import OPTIMIZERS, build_topology
 IMAGE = (3, 32, 32)
 
 
-def step_seconds(channels: str, density: float, execution: str, batch: int, steps: int,
-                 device: str = "cpu") -> float:
-    """Median seconds of one training step; density 1.0 is the plain dense model."""
+def _setup(channels: str, density: float, execution: str, batch: int, steps: int,
+           device: str):
+    """A model (density 1.0: the plain dense one), its optimizer and one batch."""
     torch.manual_seed(0)
     config = resolve_config({**get_preset("rigl"), "model": "cnn", "channels": channels,
                              "execution": execution, "density": min(density, 0.99),
@@ -46,7 +47,6 @@ def step_seconds(channels: str, density: float, execution: str, batch: int, step
         model.to(device)
         optimizer = OPTIMIZERS[config["optimizer"]](
             [{"params": list(model.parameters()), "lr": config["lr"]}], config)
-        topology = None
     else:
         generator = torch.Generator(device=device).manual_seed(0)
         topology = build_topology(config, model, steps, steps, generator)
@@ -60,17 +60,45 @@ def step_seconds(channels: str, density: float, execution: str, batch: int, step
     data = torch.Generator(device=device).manual_seed(1)
     x = torch.randn(batch, n_features, generator=data, device=device)
     y = torch.randint(10, (batch,), generator=data, device=device)
-    criterion = nn.CrossEntropyLoss()
+    return model, optimizer, x, y
+
+
+def _step(model, optimizer, x, y) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+
+
+def step_seconds(channels: str, density: float, execution: str, batch: int, steps: int,
+                 device: str = "cpu") -> float:
+    """Median seconds of one training step; density 1.0 is the plain dense model."""
+    model, optimizer, x, y = _setup(channels, density, execution, batch, steps, device)
     times = []
     for _ in range(steps):
         start = time.process_time() if device == "cpu" else time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        criterion(model(x), y).backward()
-        optimizer.step()
+        _step(model, optimizer, x, y)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         times.append((time.process_time() if device == "cpu" else time.perf_counter()) - start)
     return statistics.median(times[1:])
+
+
+def convolution_share(channels: str, batch: int, steps: int) -> float:
+    """The share of the dense model's step (CPU, torch.profiler's self times) spent in its
+    convolutions, forward and backward: 1 - share is what a sparse CNN costs at best, relative
+    to dense, if its convolutions cost nothing (batch norm, ReLU, pooling, the head and the
+    optimizer stay dense)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model, optimizer, x, y = _setup(channels, 1.0, "masked", batch, steps, "cpu")
+    _step(model, optimizer, x, y)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            _step(model, optimizer, x, y)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key)
+    return conv / total
 
 
 def main() -> None:
@@ -93,6 +121,11 @@ def main() -> None:
             s = step_seconds(args.channels, density, execution, args.batch, args.steps,
                              args.device)
             print(f"| {execution} | {density} | {s:.4f} | {s / dense:.2f} |", flush=True)
+    if args.device == "cpu":
+        share = convolution_share(args.channels, args.batch, args.steps)
+        print(f"\nconvolutions (forward and backward): {share:.0%} of the dense step; the rest "
+              f"(batch norm, ReLU, pooling, head, optimizer) {1 - share:.2f}x dense is the "
+              "floor of a sparse CNN whose convolutions cost nothing")
 
 
 if __name__ == "__main__":

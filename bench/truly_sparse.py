@@ -16,6 +16,12 @@ training state <= 2 x density x dense plus a constant.
 
     python bench/truly_sparse.py [--dataset madelon] [--width 4096] [--epochs 3]
     python bench/truly_sparse.py --model lstm --layers 1 --width 1024   # the LSTM gates
+    python bench/truly_sparse.py --widths 2048 4096 8192 16384 --densities 0.01 \
+        --executions sparse --no-dense     # the sparse path's cost per active weight by width
+
+`s/M active` is the epoch time per million active weights (the topology's, every layer) and
+`vs first` its ratio to the first width's row of the same density and execution: the sparse
+path's cost per active weight should stay constant across widths (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ def measure(dataset: str, model: str, layers: int, width: int, density: float, e
                                                                      strict=True)]
     return {"epoch_s": statistics.median(times[1:]), "peak_mb": peak_mb,
             "state_mb": _state_bytes(trained) / 2**20,
+            "active": sum(layer.active for layer in trained.topology.layers),
             "val_accuracy": trained.result.val_accuracy}
 
 
@@ -84,30 +91,46 @@ def main() -> None:
     parser.add_argument("--model", default="mlp", choices=["mlp", "lstm"])
     parser.add_argument("--layers", type=int, default=3, help="hidden layers")
     parser.add_argument("--width", type=int, default=4096)
+    parser.add_argument("--widths", type=int, nargs="+", help="several widths (default: --width)")
     parser.add_argument("--densities", type=float, nargs="+",
                         default=[0.2, 0.1, 0.05, 0.01, 0.001])
+    parser.add_argument("--executions", nargs="+", default=["masked", "sparse"],
+                        choices=["masked", "sparse"])
+    parser.add_argument("--no-dense", action="store_true",
+                        help="skip the dense run (its memory and time at large widths)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--grow", default="random", help="grow score (SET: random)")
     args = parser.parse_args()
+    widths = args.widths or [args.width]
 
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{platform.processor() or platform.machine()}; {args.dataset}, "
-          f"{args.model} {args.layers}x{args.width}, "
+          f"{args.model} {args.layers}x{'/'.join(map(str, widths))}, "
           f"batch 128, SET updates each epoch (grow {args.grow}), {args.epochs} epochs per run")
-    print(f"{'density':>8} {'execution':<9} {'epoch s':>8} {'ratio':>6} {'state MB':>9} "
-          f"{'state/dense':>11} {'2 x density':>11} {'peak MB':>8} {'val acc':>7}")
+    print(f"{'width':>6} {'density':>8} {'execution':<9} {'epoch s':>8} {'ratio':>6} "
+          f"{'state MB':>9} {'state/dense':>11} {'2 x density':>11} {'peak MB':>8} "
+          f"{'val acc':>7} {'active':>10} {'s/M active':>10} {'vs first':>8}")
     context = multiprocessing.get_context("forkserver")
-    runs = [(1.0, "masked")] + [(d, e) for d in args.densities for e in ("masked", "sparse")]
-    dense = None
-    for density, execution in runs:
-        with ProcessPoolExecutor(1, mp_context=context) as pool:
-            r = pool.submit(measure, args.dataset, args.model, args.layers, args.width, density,
-                            execution, args.epochs, args.grow).result()
-        dense = dense or r
-        print(f"{density:>8g} {execution if density < 1 else 'dense':<9} {r['epoch_s']:>8.3f} "
-              f"{r['epoch_s'] / dense['epoch_s']:>6.3f} {r['state_mb']:>9.1f} "
-              f"{r['state_mb'] / dense['state_mb']:>11.4f} {min(1.0, 2 * density):>11.4f} "
-              f"{r['peak_mb']:>8.0f} {r['val_accuracy']:>7.3f}", flush=True)
+    first: dict[tuple[float, str], float] = {}
+    for width in widths:
+        runs = [] if args.no_dense else [(1.0, "masked")]
+        runs += [(d, e) for d in args.densities for e in args.executions]
+        dense = None
+        for density, execution in runs:
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
+                r = pool.submit(measure, args.dataset, args.model, args.layers, width, density,
+                                execution, args.epochs, args.grow).result()
+            if density >= 1.0:
+                dense = r
+            per_m = r["epoch_s"] / r["active"] * 1e6
+            key = (density, execution if density < 1 else "dense")
+            base = first.setdefault(key, per_m)
+            ratio = f"{r['epoch_s'] / dense['epoch_s']:>6.3f}" if dense else f"{'-':>6}"
+            state = f"{r['state_mb'] / dense['state_mb']:>11.4f}" if dense else f"{'-':>11}"
+            print(f"{width:>6} {density:>8g} {key[1]:<9} {r['epoch_s']:>8.3f} {ratio} "
+                  f"{r['state_mb']:>9.1f} {state} {min(1.0, 2 * density):>11.4f} "
+                  f"{r['peak_mb']:>8.0f} {r['val_accuracy']:>7.3f} {r['active']:>10,} "
+                  f"{per_m:>10.4f} {per_m / base:>8.3f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""What one RigL topology update costs on the `sparse` path, in sparse training steps.
+"""What one topology update (RigL's, or another preset's) costs on the `sparse` path, in sparse
+training steps.
 
 An MLP `width -> width -> width -> 10` (two width x width layers and a small head, every
 layer sparse at `density`, uniform distribution) trains on random data with the rigl preset on
@@ -15,7 +16,11 @@ with OMP_NUM_THREADS=1 for one core.
 
     OMP_NUM_THREADS=1 python bench/update_cost.py [--widths 1024,4096,16384]
         [--densities 0.01,0.05] [--batch 128] [--repeats 3] [--grow gradient]
-        [--block-elements 4194304,262144]
+        [--block-elements 4194304,262144] [--presets rigl,srigl,chase]
+
+`--presets` measures other algorithms' updates with the same network and settings: srigl
+(constant fan-in and neuron ablation), chase (RigL's growth after removing the lowest-UMM units
+at every update); each keeps its own zeta.
 
 `--block-elements` lists sizes of the dense row blocks that growth scores at once (the
 topology's `block_elements`, default metasparse.sparse.csr.BLOCK_ELEMENTS); each is measured in
@@ -43,11 +48,12 @@ def _model(width: int, classes: int = 10) -> nn.Module:
 
 
 def measure(width: int, density: float, batch: int, repeats: int, grow: str,
-            device: str = "cpu", block_elements: int | None = None) -> dict[str, float]:
+            device: str = "cpu", block_elements: int | None = None,
+            preset: str = "rigl") -> dict[str, float]:
     """Median seconds of a training step and of a topology update, in this process (CPU time
     on the CPU, wall time after a synchronisation on CUDA)."""
     torch.manual_seed(0)
-    config = resolve_config({**get_preset("rigl"), "execution": "sparse", "density": density,
+    config = resolve_config({**get_preset(preset), "execution": "sparse", "density": density,
                              "distribution": "uniform", "dense_first_layer": False,
                              "dense_last_layer": False, "update_every": "steps",
                              "delta_t": 2, "grow_score": grow, "lr": 0.01})
@@ -102,19 +108,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--grow", default="gradient")
     parser.add_argument("--block-elements", default=str(BLOCK_ELEMENTS))
+    parser.add_argument("--presets", default="rigl", help="comma-separated preset names")
     args = parser.parse_args()
     blocks = [int(b) for b in args.block_elements.split(",")]
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s), batch {args.batch}, grow {args.grow}")
-    print("| width | density | block elements | step s | update s | update / step |")
-    print("|---|---|---|---|---|---|")
+    print("| width | density | preset | block elements | step s | update s | update / step |")
+    print("|---|---|---|---|---|---|---|")
     for width in (int(w) for w in args.widths.split(",")):
         for density in (float(d) for d in args.densities.split(",")):
-            for block in blocks:
-                r = measure(width, density, args.batch, args.repeats, args.grow,
-                            block_elements=block)
-                print(f"| {width} | {density} | {block} | {r['step_s']:.4f} | "
-                      f"{r['update_s']:.4f} | {r['ratio']:.1f} |", flush=True)
+            for preset in args.presets.split(","):
+                for block in blocks:
+                    r = measure(width, density, args.batch, args.repeats, args.grow,
+                                block_elements=block, preset=preset)
+                    print(f"| {width} | {density} | {preset} | {block} | {r['step_s']:.4f} | "
+                          f"{r['update_s']:.4f} | {r['ratio']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

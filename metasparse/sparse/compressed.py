@@ -29,8 +29,9 @@ Dense quantities exist only at update steps: the dense gradient block by block f
 finds its top k by a threshold (gradient_growth.py) instead of ranking every position.
 Convolutions (groups 1, zero padding) run as `SparseConv2d` (sparse_conv.py): unfolded patches
 times a SparseLinear, evolved as any other layer. Chase's removed units leave the CSR pattern; the
-positions of their rows are excluded from growth (`_blocked`: an index per position of a removed
-unit while a layer grows). Growth by momentum
+positions of their rows are excluded from growth: RigL's exact growth skips their rows
+(`top_gradient`'s rows_out); other growth holds an index per position of a removed unit while a
+layer grows (`_blocked`). Growth by momentum
 (SNFS) needs the momentum of inactive weights, which exists only as a dense buffer updated at
 every step: it is refused here (use the masked path).
 """
@@ -65,6 +66,7 @@ from metasparse.sparse.scores import (
     grow_gradient,
     unit_strength,
 )
+from metasparse.sparse.selection import merge_sorted
 from metasparse.sparse.topology import EXECUTIONS, Topology, TopologyConfig
 
 
@@ -254,7 +256,7 @@ class CompressedTopology(Topology):
         if layer.removed is None or not layer.removed.any():
             return kept
         units = unit_positions(layer.removed.nonzero().squeeze(1), layer.shape[1])
-        return torch.cat([kept, units]).sort().values
+        return merge_sorted(kept, units)
 
     # -- the prune/grow step's hooks (see Topology._update_layer) ---------------------------
     def _entries(self, layer: CompressedLayer) -> torch.Tensor:
@@ -282,10 +284,15 @@ class CompressedTopology(Topology):
         n_in = layer.shape[1]
         rows, cols = kept // n_in, kept % n_in
         values = layer.linear.values.detach()[keep]
-        blocked = self._blocked(layer, kept)
+        c, removed = self.config, layer.removed
+        # RigL's exact growth, with no uniform draw, skips Chase's removed units row by row
+        by_rows = (self._grows_by_gradient() and c.grow_random_ratio == 0
+                   and c.grow_candidates == "all" and removed is not None and bool(removed.any()))
+        blocked = kept if by_rows else self._blocked(layer, kept)
         return self._grow_positions(
             layer.size, blocked, n_grow,
-            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, blocked, n, subset))
+            lambda n, subset: self._top_by_blocks(layer, rows, cols, values, blocked, n, subset,
+                                                  removed if by_rows else None))
 
     def _add(self, layer: CompressedLayer, keep: torch.Tensor, kept: torch.Tensor,
              grown: torch.Tensor, values: torch.Tensor) -> None:
@@ -378,13 +385,16 @@ class CompressedTopology(Topology):
 
     def _top_by_blocks(self, layer: CompressedLayer, rows: torch.Tensor, cols: torch.Tensor,
                        values: torch.Tensor, kept: torch.Tensor, k: int,
-                       subset: torch.Tensor | None) -> torch.Tensor | None:
+                       subset: torch.Tensor | None,
+                       rows_out: torch.Tensor | None = None) -> torch.Tensor | None:
         """Flat positions of the k highest grow scores among positions not in `kept` (those in
-        `subset`, sorted, if given), scored one block of output rows at a time
-        (`_block_scores`); None for a score without preference."""
+        `subset`, sorted, if given) nor in the rows `rows_out`, scored one block of output rows
+        at a time (`_block_scores`, which excludes Chase's removed units itself); None for a
+        score without preference."""
         n_in = layer.shape[1]
         if subset is None and self._grows_by_gradient():  # RigL: exact, by a threshold
-            top = top_gradient(self._captured(layer), kept, layer.shape, k, self.block_elements)
+            top = top_gradient(self._captured(layer), kept, layer.shape, k, self.block_elements,
+                               rows_out)
             if top is not None:
                 return top
         best_scores = values.new_empty(0)

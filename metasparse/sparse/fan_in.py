@@ -47,7 +47,7 @@ def grow_to_fan_in(score: torch.Tensor | None, mask: torch.Tensor, target: int, 
     if min_salient > 0 and score is not None:
         alive = _salient_units(score, mask, target, n_grow, min_salient, generator)
     per_row = min(fan, target // int(alive.sum()))
-    need = torch.where(alive, per_row - mask.sum(dim=1), 0).clamp_min(0)
+    need = torch.where(alive, per_row - _row_counts(mask), 0).clamp_min(0)
     keys = None if score is None else score.reshape(n_out, fan)
     return alive, grow_rows(keys, ~mask & alive[:, None], need, random_ratio, generator)
 
@@ -58,8 +58,9 @@ def _salient_units(score: torch.Tensor, mask: torch.Tensor, target: int, n_grow:
     n_out, fan = mask.shape
     salient = mask.clone().view(-1)
     everywhere = torch.ones_like(salient)
-    salient[select(score, everywhere, n_grow, 0.0, generator)] = True
-    counts = salient.view(n_out, fan).sum(dim=1)
+    salient[select(score, everywhere, n_grow, 0.0, generator,
+                   n_candidates=everywhere.numel())] = True
+    counts = _row_counts(salient.view(n_out, fan))
     alive = counts >= max(1, int(min_salient * (target // n_out)))
     least = -(-target // fan)
     if int(alive.sum()) < least:
@@ -85,6 +86,8 @@ def grow_rows(keys: torch.Tensor | None, candidates: torch.Tensor, need: torch.T
             keyed = keys[rows] if tiers is None else keys[rows].to(torch.float64) + tiers[rows]
             chosen[rows] = candidates[rows] & _first_in_rows(
                 keyed.masked_fill(~candidates[rows], -torch.inf), need[rows] - n_random[rows])
+    if keys is not None and random_ratio == 0:
+        return chosen.view(-1).nonzero().squeeze(1)  # no uniform part: no draws
     uniform = torch.rand(candidates.shape, generator=generator, device=generator.device)
     rest = candidates & ~chosen
     for rows in _row_blocks(candidates):
@@ -106,8 +109,20 @@ def _first_in_rows(keys: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
     most = min(int(counts.max()), keys.shape[1]) if counts.numel() else 0
     if most <= 0:
         return torch.zeros(keys.shape, dtype=torch.bool, device=keys.device)
-    bound = keys.topk(most, dim=1).values.gather(1, counts.clamp(1, most)[:, None] - 1)
+    bound = keys.topk(most, dim=1).values.gather(1, counts.clamp(1, most)[:, None].long() - 1)
     above = keys > bound
     ties = keys == bound
-    room = counts[:, None] - above.sum(dim=1, keepdim=True)
-    return above | (ties & (ties.cumsum(dim=1, dtype=torch.int32) <= room))
+    room = counts - _row_counts(above)
+    chosen = above | ties
+    crowded = (_row_counts(ties) > room).nonzero().squeeze(1)  # rows with ties to break
+    if crowded.numel():
+        ties = ties[crowded]
+        chosen[crowded] = above[crowded] | (
+            ties & (ties.cumsum(dim=1, dtype=torch.int32) <= room[crowded, None].int()))
+    return chosen
+
+
+def _row_counts(matrix: torch.Tensor) -> torch.Tensor:
+    """The True entries of each row of a bool matrix (int32: summing bools into int64 costs
+    twice as much, and comparing int32 with int64 copies the whole matrix)."""
+    return matrix.sum(dim=1, dtype=torch.int32)

@@ -46,14 +46,16 @@ def gradient_at(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], rows: tor
 
 
 def threshold(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: torch.Tensor,
-              shape: tuple[int, int], k: int) -> float | None:
+              shape: tuple[int, int], k: int,
+              rows_out: torch.Tensor | None = None) -> float | None:
     """A value a little below the k-th highest |gradient| among the positions not in `kept`
-    (sorted flat positions), estimated from a sample; None where k is too large a share of them
-    for a sample to tell, or the layer too small for a threshold to pay (under 16 x SAMPLE
-    inactive positions: ranking them all is cheap)."""
+    (sorted flat positions) nor in the rows `rows_out` (see `top_gradient`), estimated from a
+    sample; None where k is too large a share of them for a sample to tell, or the layer too
+    small for a threshold to pay (under 16 x SAMPLE inactive positions: ranking them all is
+    cheap)."""
     n_out, n_in = shape
     size = n_out * n_in
-    n_free = size - kept.numel()
+    n_free = size - kept.numel() - (0 if rows_out is None else int(rows_out.sum()) * n_in)
     if k <= 0 or n_free <= 16 * SAMPLE or 4 * k > n_free:
         return None
     device = kept.device
@@ -63,17 +65,22 @@ def threshold(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: torch
     if kept.numel():
         at = torch.searchsorted(kept, draws).clamp_max(kept.numel() - 1)
         draws = draws[kept[at] != draws]
+    if rows_out is not None:
+        draws = draws[~rows_out[draws // n_in]]
     sample = gradient_at(captured, draws // n_in, draws % n_in).abs()
     bounds = bracket(sample, k / n_free)
     return None if bounds is None else float(bounds[0])
 
 
 def top_gradient(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: torch.Tensor,
-                 shape: tuple[int, int], k: int, block_elements: int) -> torch.Tensor | None:
+                 shape: tuple[int, int], k: int, block_elements: int,
+                 rows_out: torch.Tensor | None = None) -> torch.Tensor | None:
     """Flat positions (unordered) of k positions not in `kept` (sorted flat positions) of
     highest |dense gradient|, the same set as a top-k over every inactive position up to ties;
-    None where the caller must rank every position (see the module docstring)."""
-    lo = threshold(captured, kept, shape, k)
+    None where the caller must rank every position (see the module docstring). `rows_out`
+    (bool per output row, disjoint from `kept`'s rows) excludes whole rows besides: Chase's
+    removed units, without a position list of their size."""
+    lo = threshold(captured, kept, shape, k, rows_out)
     if lo is None or not lo > 0.0:
         return None
     n_out, n_in = shape
@@ -87,6 +94,8 @@ def top_gradient(captured: Sequence[tuple[torch.Tensor, torch.Tensor]], kept: to
         stop = min(n_out, start + block_rows)
         block = gradient_rows(captured, start, stop).abs_().view(-1)
         block.index_fill_(0, kept[bounds[b]:bounds[b + 1]] - start * n_in, -1.0)
+        if rows_out is not None:
+            block.view(stop - start, n_in)[rows_out[start:stop]] = -1.0
         hit = (block >= lo).nonzero().squeeze(1)
         found.append(hit + start * n_in)
         scores.append(block[hit])

@@ -82,6 +82,15 @@ def select(scores: torch.Tensor | None, candidates: torch.Tensor, k: int, random
     return chosen
 
 
+def merge_sorted(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The ascending union of two ascending 1-D tensors (repeats kept), without a sort: each
+    element's place is its index plus how many of the other tensor precede it."""
+    merged = a.new_empty(a.numel() + b.numel())
+    merged[torch.arange(a.numel(), device=a.device) + torch.searchsorted(b, a)] = a
+    merged[torch.arange(b.numel(), device=b.device) + torch.searchsorted(a, b, right=True)] = b
+    return merged
+
+
 SAMPLE = 8192  # candidate scores sampled to estimate the k-th highest
 MARGIN_SE = 4.0  # how many standard errors the estimate's bracket spans on either side
 

@@ -353,8 +353,8 @@ class Topology:
         chosen = by_score(k - k_random, self._grow_subset(size, kept, k, k - k_random))
         if chosen is None:
             chosen, k_random = kept.new_empty(0), k
-        excluded = torch.cat([kept, chosen]).sort().values
-        extra = sample_positions(size, k_random, self.generator, excluded)
+        extra = sample_positions(size, k_random, self.generator, torch.cat(
+            [kept, chosen]).sort().values) if k_random else chosen[:0]  # no sort for nothing
         return torch.cat([chosen, extra]).sort().values
 
     def _grow_subset(self, size: int, kept: torch.Tensor, k: int,

@@ -18,6 +18,7 @@ from metasparse.sparse.selection import (
     MARGIN_SE,
     SAMPLE,
     bracket,
+    merge_sorted,
     sample_positions,
     select,
 )
@@ -131,6 +132,13 @@ def test_sampling_every_free_position_returns_them_all():
     generator = torch.Generator().manual_seed(1)
     excluded = torch.tensor([0, 5, 9])
     assert sample_positions(10, 7, generator, excluded).tolist() == [1, 2, 3, 4, 6, 7, 8]
+
+
+@pytest.mark.parametrize(("a", "b"), [([1, 4, 9], [0, 2, 3, 10, 11]), ([], [2, 5]), ([3], []),
+                                      ([2, 2, 7], [2, 8])])  # repeats kept
+def test_merge_sorted_is_the_sorted_concatenation(a, b):
+    a, b = torch.tensor(a, dtype=torch.long), torch.tensor(b, dtype=torch.long)
+    assert merge_sorted(a, b).tolist() == sorted(a.tolist() + b.tolist())
 
 
 def test_a_draw_of_many_among_a_huge_range_stays_small():

@@ -88,8 +88,8 @@ def test_chase_is_refused_where_units_cannot_be_removed(changes):
 
 
 @pytest.mark.parametrize("changes", [{}, {"grow_score": "random"}, {"grow_score": "neuron"},
-                                     {"grow_candidates": "sampled"}],
-                         ids=lambda changes: ",".join(changes.values()) or "gradient")
+                                     {"grow_candidates": "sampled"}, {"grow_random_ratio": 0.5}],
+                         ids=lambda changes: ",".join(map(str, changes.values())) or "gradient")
 def test_the_sparse_path_removes_and_regrows_as_the_masked_path(changes):
     masked, sparse = (Harness(execution, **CHASE, **changes) for execution in ("masked", "sparse"))
     updates = 0

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from metasparse.sparse import gradient_growth
+from metasparse.sparse.channels import unit_positions
 from metasparse.sparse.gradient_growth import gradient_at, gradient_rows, top_gradient
 from metasparse.sparse.selection import MARGIN_SE, SAMPLE
 
@@ -137,3 +138,22 @@ def test_the_threshold_keeps_about_k_candidates_of_the_inactive_positions(densit
     q = k / n_free
     e = MARGIN_SE * math.sqrt(q * (1 - q) / m) + MARGIN_SE / m
     assert k <= int((dense >= lo).sum()) <= n_free * (q + 2 * e)
+
+
+@pytest.mark.parametrize("block", [1 << 22, 4000])
+def test_rows_out_excludes_whole_rows_as_their_positions_would(block):
+    """Chase's removed units, given as rows (`rows_out`), exclude what the sorted list of their
+    positions excludes: the same threshold (same sample) and the same grown positions."""
+    shape, k = (300, 400), 600
+    captured, removed = _captured(*shape), torch.zeros(shape[0], dtype=torch.bool)
+    removed[::5] = True  # a fifth of the units, as Chase removes up to half
+    kept = _kept(*shape, 6000)
+    kept = kept[~removed[kept // shape[1]]]  # a removed unit holds no weight
+    listed = torch.cat([kept, unit_positions(removed.nonzero().squeeze(1), shape[1])])
+    listed = listed.sort().values
+    assert gradient_growth.threshold(captured, kept, shape, k, removed) == \
+        gradient_growth.threshold(captured, listed, shape, k)
+    top = top_gradient(captured, kept, shape, k, block, rows_out=removed)
+    assert top is not None
+    assert not removed[top // shape[1]].any()
+    assert set(top.tolist()) == _reference(captured, listed, shape, k)
