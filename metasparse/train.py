@@ -19,6 +19,7 @@ from torch import nn
 
 from metasparse._registry import Registry
 from metasparse.data import Dataset, crop_flip, load_dataset, scale_inputs
+from metasparse.errors import ConfigError
 from metasparse.models import VISION_MODELS, build_model, materialize
 from metasparse.space import resolve_config
 from metasparse.sparse import DECAYS, EXECUTIONS, Topology, fitting_dense_layers
@@ -130,10 +131,17 @@ def fit(
     `fit_dense_layers` keeps a dense first or last layer only where it fits the density's
     budget on this dataset (`fitting_dense_layers`), as searches do; otherwise one that does
     not fit is a ConfigError. The sparsifier is closed (its hooks removed) however fit ends.
+    A configuration with an `input_evolution` is a ConfigError here: it trains through
+    `metasparse.features.fit_evolving`, which adds the evolution's step hook.
     """
     c = resolve_config(config)
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"The 'epochs' parameter must be a positive integer; got {epochs!r}")
+    evolution = c["input_evolution"]
+    if evolution != "none" and getattr(on_step, "input_evolution", None) != evolution:
+        raise ConfigError(f"input_evolution={evolution!r} runs as a step hook that "
+                          "metasparse.features.fit_evolving adds (`metasparse select-features`); "
+                          "fit alone would train without it")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     data = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir=data_dir)
     data = scale_inputs(data, c["input_scaling"])

@@ -193,3 +193,15 @@ def test_every_preset_reaches_its_floor_on_real_data(execution: str, name: str, 
     config = _config(name, execution)
     result = fit_evolving(config, dataset, EPOCHS, seed=0, data_dir=str(SHARED_DATA)).result
     _check(config, result, REAL_FLOORS[dataset][name])
+
+
+@pytest.mark.parametrize("preset", ["wast", "neurofs"])
+def test_fit_refuses_an_input_evolution_that_it_would_not_run(preset):
+    """Only fit_evolving runs an input evolution; fit alone (and run_config, and `metasparse
+    train`) would silently train without it, so it refuses before any work."""
+    from metasparse.errors import ConfigError
+    from metasparse.train import fit, run_config
+
+    for train in (fit, run_config):
+        with pytest.raises(ConfigError, match=f"input_evolution='{preset}'.*fit_evolving"):
+            train(get_preset(preset), "digits", 1)

@@ -101,6 +101,7 @@ def fit_evolving(config: Mapping[str, Any], dataset: Any, epochs: int, seed: int
         if user is not None:
             user(step, topology, optimizer)
 
+    on_step.input_evolution = name  # train.fit refuses the evolution without this hook
     try:
         trained = fit(config, dataset, epochs, seed, on_step=on_step, **options)
     finally:

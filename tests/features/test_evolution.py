@@ -75,6 +75,7 @@ def test_wast_grows_towards_the_most_important_inputs_and_keeps_counts():
             assert importance[free].max() <= importance[grown_cols].min() + 1e-9
             checked.append(step)
 
+    on_step.input_evolution = config["input_evolution"]  # as fit_evolving marks it
     fit(config, _data(), 2, seed=0, on_step=on_step)
     assert len(checked) >= 5
 
@@ -107,6 +108,7 @@ def test_wast_drops_by_weight_times_importance():
                 assert d.max() <= k.min() + 1e-6
         checked.append(step)
 
+    on_step.input_evolution = config["input_evolution"]  # as fit_evolving marks it
     fit(config, _data(), 1, seed=0, on_step=on_step)
     assert checked
 
@@ -136,6 +138,7 @@ def test_wast_importance_accumulates_reconstruction_error_and_strength():
                 state["checked"] = state.get("checked", 0) + 1
             state["xhat"] = last.module(torch.sigmoid(first.module(x)))  # the next step's
 
+    on_step.input_evolution = config["input_evolution"]  # as fit_evolving marks it
     fit(config, data, 4, seed=0, on_step=on_step)
     assert state.get("checked", 0) >= 2
 
@@ -182,6 +185,7 @@ def test_neurofs_keeps_its_count_and_ends_at_zeta_in_d_plus_k():
         if step % evolution.steps_per_epoch == 0:
             counts.append(int(_mask(first).any(dim=0).sum()))
 
+    on_step.input_evolution = config["input_evolution"]  # as fit_evolving marks it
     fit(config, _data(), epochs, seed=0, on_step=on_step)
     end = int(config["neurofs_zeta_in"] * N_FEATURES + K)
     assert counts[0] > end
@@ -210,6 +214,7 @@ def test_neurofs_brings_in_inactive_inputs_of_largest_gradient():
                 assert gradient[out].max() <= gradient[added].min() + 1e-6
                 seen.append(step)
 
+    on_step.input_evolution = config["input_evolution"]  # as fit_evolving marks it
     fit(config, _data(), 8, seed=0, on_step=on_step)
     assert seen
 
