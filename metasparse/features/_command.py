@@ -1,5 +1,6 @@
-"""`metasparse select-features`: train one sparse network, rank its input features, score the top
-K of it and of the baselines, and write the ranking, the accuracies and their plot."""
+"""`metasparse select-features`: train one sparse network (or an ensemble, --ensemble N), rank its
+input features, score the top K of it and of the baselines, and write the ranking, the
+accuracies and their plot."""
 
 from __future__ import annotations
 
@@ -42,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
                         help=f"training epochs (default: {DEFAULT_EPOCHS})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="N",
+                        help="train N networks (seeds SEED, SEED+1000, ...) and rank the "
+                             "features by the mean of their importances, each divided by its "
+                             "sum: N times the training, a steadier ranking (QuickSelection, "
+                             "5 seeds: madelon K = 20 81.5%% test accuracy with 5 against 73.0%% "
+                             "with 1; six datasets at K = 50 78.9%% against 77.5%%, not on every "
+                             "one) (default: 1)")
     parser.add_argument("--importance",
                         help=f"how the network ranks features, one of {IMPORTANCE_NAMES} "
                              f"(default: {DEFAULT_IMPORTANCE} without --preset, "
@@ -81,19 +89,25 @@ def run(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, data_dir=args.data_dir)
     selection = select_features(config, dataset, args.ks, args.epochs, args.seed,
                                 classifier=args.classifier, baselines=args.baselines,
-                                importance=args.importance,
+                                importance=args.importance, ensemble=args.ensemble,
                                 progress=not args.json, device=args.device)
     if args.out is not None:
         _write(selection, args.out)
     result = selection.trained.result
+    failed = [r.status for r in selection.results if r.status != "success"]
     # the network's own score: an autoencoder's is the R² of its reconstruction
     score = "r2" if config["task"] == "autoencoder" else "accuracy"
     summary = {
         "dataset": args.dataset, "seed": args.seed, "epochs": args.epochs,
         "classifier": args.classifier, "importance": args.importance, "ks": args.ks,
-        "status": result.status,
+        "ensemble": args.ensemble,
+        "status": failed[0] if failed else "success",  # of every network
         f"val_{score}": result.val_accuracy, f"test_{score}": result.test_accuracy,
         "density": result.density, "wall_time_s": result.wall_time_s,
+        # every network of the ensemble (the first, seed --seed, is the one above)
+        "members": [{"seed": seed, "status": r.status, f"val_{score}": r.val_accuracy,
+                     f"test_{score}": r.test_accuracy, "wall_time_s": r.wall_time_s}
+                    for seed, r in zip(selection.seeds, selection.results, strict=True)],
         "results": selection.rows, "ranking": selection.ranking.order.tolist(),
         "config": config,
     }
@@ -103,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         for row in selection.rows:
             print(f"{row['method']:>16}  k={row['k']:<5} val {row['val_accuracy']:.4f}  "
                   f"test {row['test_accuracy']:.4f}")
-    return 0 if result.status == "success" else 1
+    return 0 if not failed else 1
 
 
 def _default_text() -> str:

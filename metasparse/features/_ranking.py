@@ -1,10 +1,11 @@
 """Input features ranked by an importance of a trained network: the neuron strength of its first
 sparsified layer (QuickSelection), the attribution of its outputs to its inputs (2024), or the
-input-neuron importance that WAST accumulated while training."""
+input-neuron importance that WAST accumulated while training; an ensemble's rankings combined
+into one (combine_rankings)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,30 @@ def check_k(k: int, n_features: int) -> None:
     if not isinstance(k, int | np.integer) or not 1 <= k <= n_features:
         raise ConfigError(f"The 'k' parameter must be an integer in 1..{n_features}; "
                           f"got {k!r}")
+
+
+def combine_rankings(rankings: Sequence[Ranking]) -> Ranking:
+    """The ranking of an ensemble: the mean over `rankings` (one per network, over the same
+    features) of each one's scores divided by their sum, so that every network weighs the same
+    whatever the scale of its importance (a network whose scores are all zero counts each
+    feature 1 / n). One ranking is returned as it is: dividing by a positive sum keeps its
+    order. Importances are non-negative; a negative score is refused (ConfigError)."""
+    if not rankings:
+        raise ConfigError("combine_rankings needs at least one ranking")
+    if len(rankings) == 1:
+        return rankings[0]
+    n_features = {len(r.scores) for r in rankings}
+    if len(n_features) != 1:
+        raise ConfigError(f"combined rankings must rank the same features; got "
+                          f"{sorted(n_features)} features")
+    total = np.zeros(n_features.pop(), dtype=np.float64)
+    for ranking in rankings:
+        scores = np.asarray(ranking.scores, dtype=np.float64)
+        if (scores < 0).any() or not np.isfinite(scores).all():
+            raise ConfigError("combine_rankings takes finite non-negative importances")
+        norm = scores.sum()
+        total += scores / norm if norm > 0 else 1.0 / len(scores)
+    return Ranking(total / len(rankings))
 
 
 IMPORTANCES: Registry[Callable[[Trained, Any], np.ndarray]] = Registry("importance")

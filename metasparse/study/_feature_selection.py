@@ -7,10 +7,12 @@
 2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
    (trained once, ranked by every importance, scored at every K; a preset whose input evolution
    aims at one K, NeuroFS, once per K; WAST's network is ranked by its own importance too),
-   the tuned configuration (at its own K), and every baseline (scikit-learn on the
-   standardized training split). Each row holds the validation and test accuracy of
-   `classifier` on the top K features (standardized by the classifier, whatever scaling the
-   network trained on); a network that fails is a row with its status and one-line error.
+   the tuned configuration (at its own K), with `ensemble` N > 1 each of `ensemble_presets` again
+   as '<preset> xN' (N networks, seeds s + 1000 j, every importance combined over them by
+   combine_rankings), and every baseline (scikit-learn on the standardized training split).
+   Each row holds the validation and test accuracy of `classifier` on the top K features
+   (standardized by the classifier, whatever scaling the network trained on); a network that
+   fails is a row with its status and one-line error.
 
 The test split plays no part in any choice: tuning reads validation scores only.
 """
@@ -29,8 +31,10 @@ from metasparse.errors import MetasparseError
 from metasparse.features import (
     ALL_FEATURES,
     BASELINES,
+    combine_rankings,
     evaluate_selection,
     fit_evolving,
+    member_seeds,
     rank_features,
 )
 from metasparse.optimize import load_scenario, optimize
@@ -90,6 +94,10 @@ def points(study: FeatureSelectionStudy,
             for p in study.presets:
                 ks = study.ks(dataset) if _evolution(study, p) in PER_K else [None]
                 result += [{"dataset": dataset, "seed": seed, "method": p, "k": k} for k in ks]
+            for method, p in study.ensembles().items():
+                ks = study.ks(dataset) if _evolution(study, p) in PER_K else [None]
+                result += [{"dataset": dataset, "seed": seed, "method": method, "k": k}
+                           for k in ks]
             result += [{"dataset": dataset, "seed": seed, "method": TUNED, "k": k}
                        for (d, k) in tuned if d == dataset]
             result += [{"dataset": dataset, "seed": seed, "method": b, "k": None}
@@ -110,14 +118,17 @@ def run(study: FeatureSelectionStudy,
             datasets[name] = load_dataset(name, data_dir=study.data_dir)
         return datasets[name]
 
+    ensembles = study.ensembles()
+
     def one(point: Mapping[str, Any]) -> list[dict[str, Any]]:
         dataset, seed, method = point["dataset"], point["seed"], point["method"]
         if method in study.baselines:
             return _baseline(study, data(dataset), method, seed, study.ks(dataset))
         config = tuned[(dataset, point["k"])] if method == TUNED \
-            else preset_config(method, study.fixed)
+            else preset_config(ensembles.get(method, method), study.fixed)
         ks = study.ks(dataset) if point["k"] is None else [point["k"]]
-        return _network(study, config, data(dataset), seed, ks)
+        return _network(study, config, data(dataset), seed, ks,
+                        study.ensemble if method in ensembles else 1)
 
     rows = run_grid(study.output_dir / "runs.csv", points(study, tuned), one,
                     description="feature selection", progress=progress)
@@ -125,30 +136,43 @@ def run(study: FeatureSelectionStudy,
 
 
 def _network(study: FeatureSelectionStudy, config: Mapping[str, Any], dataset: Any, seed: int,
-             ks: list[int]) -> list[dict[str, Any]]:
+             ks: list[int], ensemble: int = 1) -> list[dict[str, Any]]:
+    """The rows of one network (seed `seed`), or of an ensemble of `ensemble` networks (seeds
+    member_seeds) ranked by their combined importances: its network_val_score is their mean,
+    its wall_time_s their sum; if one fails, every row is failed with its status and error."""
     failed = {"importance": None, "val_accuracy": None, "test_accuracy": None,
               "network_val_score": None, "wall_time_s": None}
-    try:  # a dense layer that the density cannot pay for is trained sparse, as in tuning
-        trained = fit_evolving(config, dataset, study.epochs, seed, k=max(ks),
-                               fit_dense_layers=True)
-    except MetasparseError as exc:
-        return [{**failed, "task": config["task"], "status": "crashed", "k_selected": k,
-                 "error": str(exc)} for k in ks]  # one line, as every ConfigError
-    result = trained.result
-    base = {"task": trained.config["task"], "status": result.status,
-            "network_val_score": result.val_accuracy, "wall_time_s": result.wall_time_s,
-            "error": result.error}
-    if result.status != "success":
-        return [{**base, **failed, "k_selected": k} for k in ks]
-    importances = study.autoencoder_importances if trained.config["task"] == "autoencoder" \
-        else study.importances
-    own = OWN_IMPORTANCE.get(trained.config["input_evolution"])
-    importances = [*importances, *([own] if own and own not in importances else [])]
+    rankings: dict[str, list[Any]] = {}
+    results = []
+    for member in member_seeds(seed, ensemble):
+        try:  # a dense layer that the density cannot pay for is trained sparse, as in tuning
+            trained = fit_evolving(config, dataset, study.epochs, member, k=max(ks),
+                                   fit_dense_layers=True)
+        except MetasparseError as exc:
+            return [{**failed, "task": config["task"], "status": "crashed", "k_selected": k,
+                     "error": str(exc)} for k in ks]  # one line, as every ConfigError
+        result = trained.result
+        results.append(result)
+        if result.status != "success":
+            base = {"task": trained.config["task"], "status": result.status,
+                    "network_val_score": result.val_accuracy,
+                    "wall_time_s": sum(r.wall_time_s for r in results), "error": result.error}
+            return [{**base, **failed, "k_selected": k} for k in ks]
+        importances = study.autoencoder_importances if trained.config["task"] == "autoencoder" \
+            else study.importances
+        own = OWN_IMPORTANCE.get(trained.config["input_evolution"])
+        importances = [*importances, *([own] if own and own not in importances else [])]
+        for importance in importances:  # ranked now: the network itself is let go
+            rankings.setdefault(importance, []).append(rank_features(trained, importance))
+        data, task = trained.data, trained.config["task"]
+    base = {"task": task, "status": "success",
+            "network_val_score": sum(r.val_accuracy for r in results) / len(results),
+            "wall_time_s": sum(r.wall_time_s for r in results), "error": results[0].error}
     rows = []
-    for importance in importances:
-        ranking = rank_features(trained, importance)
+    for importance, members in rankings.items():
+        ranking = combine_rankings(members)
         for k in ks:
-            scores = evaluate_selection(trained.data, ranking, k, study.classifier, seed)
+            scores = evaluate_selection(data, ranking, k, study.classifier, seed)
             rows.append({**base, "importance": importance, "k_selected": k,
                          "val_accuracy": scores.val_accuracy,
                          "test_accuracy": scores.test_accuracy})

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from metasparse.features import ALL_FEATURES
+from metasparse.features import ALL_FEATURES, ENSEMBLE_SEED_STEP
 from metasparse.results import markdown_table
 from metasparse.space import preset_config
 from metasparse.study._feature_selection import TUNED, tuning_directory
@@ -156,6 +156,11 @@ def feature_selection_report(study: FeatureSelectionStudy, runs: pd.DataFrame,
               "validation accuracy over the other datasets, scored here: chosen without this "
               "dataset. `best on validation, sparse training: X` (`baseline: X`) is the network "
               "method (the baseline) of best mean validation accuracy on this dataset.", ""]
+    if study.ensembles():
+        n, step = study.ensemble, ENSEMBLE_SEED_STEP
+        lines += [f"`X x{n}` is the preset X ranked by an ensemble of {n} networks (seeds s, "
+                  f"s + {step}, ..., s + {step * (n - 1)} for the seed s), each importance divided "
+                  "by its sum over the features and averaged over the networks.", ""]
     for k in sorted({k for d in study.datasets for k in study.ks(d)}):
         wide = overall(study, table, k)
         if len(wide) and wide.shape[1] > 3:  # two datasets at least

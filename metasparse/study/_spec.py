@@ -134,12 +134,24 @@ class FeatureSelectionStudy(_Study):
     tuned_trials: int = Field(default=20, ge=1)
     # seeds each tuning trial trains (its cost is the mean): one seed rewards a lucky draw
     tune_seeds: list[int] = Field(default=[1000], min_length=1)
+    # an ensemble method '<preset> xN' ranks by the combined importances of N networks (seeds
+    # s, s + 1000, ...: metasparse.features.member_seeds, combine_rankings), N x the training
+    ensemble: int = Field(default=1, ge=1, description="networks of an ensemble method; 1: none")
+    ensemble_presets: list[str] | None = Field(default=None, description="the presets ranked by "
+                                               "an ensemble too (default: every preset)")
     # dataset -> K -> method -> published test accuracy in % (the report shows them beside ours)
     published: dict[str, dict[int, dict[str, float]]] = Field(default_factory=dict)
     published_source: str = ""
 
     def ks(self, dataset: str) -> list[int]:
         return self.dataset_k.get(dataset, self.k)
+
+    def ensembles(self) -> dict[str, str]:
+        """The ensemble methods, each with its preset: none when `ensemble` is 1."""
+        if self.ensemble == 1:
+            return {}
+        presets = self.presets if self.ensemble_presets is None else self.ensemble_presets
+        return {f"{p} x{self.ensemble}": p for p in presets}
 
 
 def load_study(path: str | Path, kind: str,
@@ -213,7 +225,8 @@ def _check_configuration(study: ConfigurationStudy) -> None:
 
 def _check_feature_selection(study: FeatureSelectionStudy, widths: dict[str, int]) -> None:
     """Presets, importances, classifier, baselines and the tuning space exist; tuning datasets
-    are among the study's; every K fits its dataset's `widths` (number of features)."""
+    are among the study's, ensemble presets among its presets; every K fits its dataset's
+    `widths` (number of features)."""
     from metasparse.features import BASELINES, CLASSIFIERS, IMPORTANCES
 
     for name in study.presets:
@@ -229,10 +242,12 @@ def _check_feature_selection(study: FeatureSelectionStudy, widths: dict[str, int
         raise ConfigError(f"tune_seeds must differ from the evaluation seeds (a tuned "
                           f"configuration is judged on runs it was not chosen on); got {both} "
                           "in both")
-    for key, names in (("tune", study.tune), ("dataset_k", list(study.dataset_k))):
-        bad = next((d for d in names if d not in study.datasets), None)
+    for key, names, among in (("tune", study.tune, study.datasets),
+                              ("dataset_k", list(study.dataset_k), study.datasets),
+                              ("ensemble_presets", study.ensemble_presets or [], study.presets)):
+        bad = next((d for d in names if d not in among), None)
         if bad is not None:
-            raise ConfigError(invalid_choice(key, study.datasets, bad))
+            raise ConfigError(invalid_choice(key, among, bad))
     for name, n_features in widths.items():
         if max(study.ks(name)) > n_features:
             raise ConfigError(f"K must be at most the number of features of every dataset "

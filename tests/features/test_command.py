@@ -50,6 +50,8 @@ def test_writes_ranking_results_and_plot(tmp_path, capsys):
     (["--k", "3", "--epochs", "0"], "The 'epochs' parameter must be a positive integer; got 0"),
     (["--k", "3", "--seed", "-1"], "The 'seed' parameter must be an integer in 0..4294967295; "
                                    "got -1"),  # scikit-learn's random_state range
+    (["--k", "3", "--ensemble", "0"], "The 'ensemble' parameter must be a positive integer; "
+                                      "got 0"),
 ])
 def test_refuses_bad_input_in_one_line(args, message, tmp_path, capsys):
     assert main(["select-features", *FAST, *args, "--out", str(tmp_path)]) == 2
@@ -147,3 +149,28 @@ def test_the_default_is_the_studys_best_method_and_help_says_so(capsys):
     assert "a preset as published (default: neurofs ranked by attribution" in text
     assert "(default: attribution without --preset, neuron_strength with it)" in text
     assert "training epochs (default: 50)" in text
+
+
+def test_an_ensemble_ranks_by_its_networks_combined_and_reports_each(tmp_path, capsys):
+    from metasparse.data import load_dataset
+    from metasparse.features import combine_rankings, fit_evolving, rank_features
+    from metasparse.space import get_preset, resolve_config
+
+    assert main(["select-features", *FAST, "--k", "3", "--seed", "4", "--ensemble", "2",
+                 "--output", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ensemble"] == 2 and out["status"] == "success"
+    assert [m["seed"] for m in out["members"]] == [4, 1004]
+    assert out["members"][0]["val_r2"] == out["val_r2"]  # the first network is reported above
+    config = resolve_config({**get_preset("quickselection"), "hidden_sizes": 16})
+    wine = load_dataset("wine")
+    members = [rank_features(fit_evolving(config, wine, 2, seed, k=3)) for seed in (4, 1004)]
+    expected = combine_rankings(members)
+    assert out["ranking"] == expected.order.tolist()
+    with (tmp_path / "ranking.csv").open() as f:
+        scores = [float(r["score"]) for r in csv.DictReader(f)]
+    assert scores == expected.scores[expected.order].tolist()
+    with pytest.raises(SystemExit):
+        main(["select-features", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--ensemble N train N networks (seeds SEED, SEED+1000, ...)" in text

@@ -10,7 +10,13 @@ from sklearn.metrics import roc_auc_score
 
 from metasparse.data import dataset_from_arrays, load_dataset
 from metasparse.errors import ConfigError
-from metasparse.features import BASELINES, Ranking, evaluate_selection, rank_features
+from metasparse.features import (
+    BASELINES,
+    Ranking,
+    combine_rankings,
+    evaluate_selection,
+    rank_features,
+)
 from metasparse.features._ranking import ATTRIBUTION_SAMPLES
 from metasparse.space import get_preset
 from metasparse.train import fit
@@ -148,3 +154,29 @@ def test_a_selection_scores_the_same_whatever_the_inputs_scaling(classifier):
     scores = {scaling: evaluate_selection(scale_inputs(raw, scaling), features, 3, classifier)
               for scaling in ("standard", "minmax", "none")}
     assert len(set(scores.values())) == 1, scores
+
+
+def test_combined_rankings_average_the_scores_each_divided_by_its_sum():
+    # divided by their sums: [.1 .2 .7] and [.3 .5 .2], mean [.2 .35 .45], order 2, 1, 0;
+    # the raw mean [150.5 251 103.5] orders 1, 0, 2, the mean rank [1.5 2.5 2] orders 1, 2, 0
+    a, b = Ranking(np.array([1.0, 2.0, 7.0])), Ranking(np.array([300.0, 500.0, 200.0]))
+    combined = combine_rankings([a, b])
+    np.testing.assert_allclose(combined.scores, [0.2, 0.35, 0.45], rtol=1e-12)
+    assert combined.order.tolist() == [2, 1, 0]
+    assert combine_rankings([b, a]).order.tolist() == [2, 1, 0]  # whatever the order
+    # a network whose scores are all zero counts every feature 1 / n
+    zero = combine_rankings([a, Ranking(np.zeros(3))])
+    np.testing.assert_allclose(zero.scores, (np.array([0.1, 0.2, 0.7]) + 1 / 3) / 2, rtol=1e-12)
+
+
+def test_one_ranking_combined_is_itself_and_bad_ones_are_refused():
+    scores = np.array([3.0, 1e-300, 2.0])
+    assert combine_rankings([Ranking(scores)]).scores is scores
+    for rankings, message in [([], "at least one ranking"),
+                              ([Ranking(np.ones(3)), Ranking(np.ones(4))], r"\[3, 4\] features"),
+                              ([Ranking(np.ones(3)), Ranking(np.array([1.0, -1.0, 1.0]))],
+                               "non-negative"),
+                              ([Ranking(np.ones(3)), Ranking(np.array([1.0, np.nan, 1.0]))],
+                               "finite")]:
+        with pytest.raises(ConfigError, match=message):
+            combine_rankings(rankings)

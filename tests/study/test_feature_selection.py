@@ -10,10 +10,10 @@ import yaml
 from metasparse.cli import main
 from metasparse.data import load_dataset
 from metasparse.errors import ConfigError, ScenarioError
-from metasparse.features import evaluate_selection, rank_features
+from metasparse.features import combine_rankings, evaluate_selection, rank_features
 from metasparse.space import preset_config
 from metasparse.study import load_study
-from metasparse.study._feature_selection import _network
+from metasparse.study._feature_selection import _network, points
 from metasparse.train import fit
 
 TINY = {
@@ -93,6 +93,9 @@ def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
     ({"tune_seeds": [1, 9]}, "tune_seeds must differ from the evaluation seeds"),
     ({"dataset_k": {"wine": [14]}}, "K must be at most the number of features of every dataset "
                                     "('wine' has 13); got 14"),
+    ({"ensemble_presets": ["wast"], "ensemble": 3},
+     "The 'ensemble_presets' parameter must be one of ['quickselection', 'set']; got 'wast'"),
+    ({"ensemble": 0}, "ensemble: Input should be greater than or equal to 1"),
 ])
 def test_a_bad_study_file_is_one_line(tmp_path, changes, message):
     with pytest.raises(ScenarioError) as caught:
@@ -149,3 +152,43 @@ def test_input_evolutions_in_a_study_and_the_leave_one_out_choice(tmp_path):
             f"best on validation, sparse training: {here['val_mean'].idxmax()}"]
     report = (out / "report" / "report.md").read_text()
     assert "## Mean over the datasets at K = 3" in report
+
+
+def test_an_ensemble_method_combines_its_networks_and_leaves_the_others_as_they_were(tmp_path):
+    changes = {"tune": [], "baselines": ["mutual_info"], "published": {}, "ensemble": 2,
+               "ensemble_presets": ["set"]}
+    path = _study(tmp_path, **changes)
+    study = load_study(path, "feature-selection")
+    (tmp_path / "plain").mkdir()
+    plain = load_study(_study(tmp_path / "plain", **{**changes, "ensemble": 1}),
+                       "feature-selection")
+    # the other points are those of the study without an ensemble: a study resumes them
+    assert [p for p in points(study, {}) if p["method"] != "set x2"] == points(plain, {})
+    assert main(["study", "feature-selection", str(path), "--no-progress"]) == 0
+    out = tmp_path / "out"
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs["status"] == "success").all()
+    counts = runs.groupby(["dataset", "method"]).size().to_dict()
+    assert counts[("breast_cancer", "set x2")] == 2 * 2 * 2  # seeds, importances, K
+    assert ("wine", "quickselection x2") not in counts  # set only
+
+    row = runs[(runs["dataset"] == "breast_cancer") & (runs["method"] == "set x2")
+               & (runs["seed"] == 1) & (runs["importance"] == "attribution")
+               & (runs["k_selected"] == 5)].iloc[0]
+    data = load_dataset("breast_cancer")
+    members = [fit(preset_config("set", TINY["fixed"]), data, 2, seed=seed) for seed in (1, 1001)]
+    ranking = combine_rankings([rank_features(t, "attribution") for t in members])
+    scores = evaluate_selection(members[0].data, ranking, 5, "svm", 1)
+    assert row["test_accuracy"] == pytest.approx(scores.test_accuracy)
+    assert row["val_accuracy"] == pytest.approx(scores.val_accuracy)
+    assert row["network_val_score"] == pytest.approx(
+        (members[0].result.val_accuracy + members[1].result.val_accuracy) / 2)
+    single = runs[(runs["dataset"] == "breast_cancer") & (runs["method"] == "set")
+                  & (runs["seed"] == 1) & (runs["importance"] == "attribution")
+                  & (runs["k_selected"] == 5)].iloc[0]
+    alone = evaluate_selection(members[0].data, rank_features(members[0], "attribution"), 5,
+                               "svm", 1)
+    assert single["test_accuracy"] == pytest.approx(alone.test_accuracy)
+    report = (out / "report" / "report.md").read_text()
+    assert "| set x2 (attribution)" in report
+    assert "`X x2` is the preset X ranked by an ensemble of 2 networks (seeds s, s + 1000" in report
