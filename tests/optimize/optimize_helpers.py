@@ -16,11 +16,10 @@ import pytest
 import waiting
 import yaml
 
-from metasparse.features import evaluate_selection, rank_features
+from metasparse.features import evaluate_selection, fit_evolving, rank_features
 from metasparse.optimize import load_scenario, optimize
 from metasparse.results import CONFIG_PREFIX, parse_value
 from metasparse.space import load_space
-from metasparse.train import fit
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(os.environ.get("METASPARSE_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -59,8 +58,9 @@ FS = {
 
 def selection_errors(config: dict, k: int = K) -> tuple[float, float, float]:
     """(validation, test) error of the SVM on the top k features, and the network's own
-    validation error, of `config` trained as a trial trains it (wine, seed 0, 2 epochs)."""
-    trained = fit(config, "wine", 2, seed=0, device="cpu", fit_dense_layers=True)
+    validation error, of `config` trained as a trial trains it (wine, seed 0, 2 epochs, with
+    its input evolution aimed at k)."""
+    trained = fit_evolving(config, "wine", 2, seed=0, k=k, device="cpu", fit_dense_layers=True)
     scores = evaluate_selection(trained.data, rank_features(trained), k, "svm", seed=0)
     return 1 - scores.val_accuracy, 1 - scores.test_accuracy, trained.result.val_error
 

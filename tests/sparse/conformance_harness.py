@@ -81,7 +81,8 @@ READERS: dict[str, Readers] = {
         state=_compressed_state,
         # SNFS grows by the momentum of inactive weights, a dense buffer that a path storing
         # only active weights does not have
-        refuses=frozenset({("grow_score", "momentum")}),
+        refuses=frozenset({("grow_score", "momentum"), ("input_evolution", "wast"),
+                           ("input_evolution", "neurofs")}),
         # growth scores blocks of 15 output rows here: several blocks per layer
         prepare=lambda topology: setattr(topology, "block_elements", 1000),
     ),

@@ -11,8 +11,8 @@ import torch
 from conformance_harness import READERS, refused
 
 from metasparse.errors import ConfigError
+from metasparse.features import fit_evolving
 from metasparse.space import get_preset, preset_names
-from metasparse.train import run_config
 
 
 def train(preset: str, execution: str, **model) -> tuple[float, list[list[torch.Tensor]]]:
@@ -26,7 +26,8 @@ def train(preset: str, execution: str, **model) -> tuple[float, list[list[torch.
         if topology.stats.updates > len(masks):
             masks.append([READERS[execution].mask(layer) for layer in topology.layers])
 
-    result = run_config(config, "digits", epochs=2, seed=3, on_step=record)
+    # with its input evolution where it has one (WAST, NeuroFS: the masked path only)
+    result = fit_evolving(config, "digits", 2, seed=3, on_step=record).result
     return result.val_accuracy, masks
 
 

@@ -10,6 +10,7 @@ from conformance_harness import EXECUTIONS, READERS, refused
 
 from metasparse.data import load_dataset
 from metasparse.errors import ConfigError
+from metasparse.features import fit_evolving
 from metasparse.models import build_model, sparsifiable_parameters
 from metasparse.space import get_preset, load_space, preset_names, resolve_config
 from metasparse.sparse import layer_densities
@@ -60,9 +61,10 @@ def test_invariants_hold_for_every_preset(preset, execution):
     config.update(hidden_sizes="128,128", execution=execution)
     if refused(execution, config):
         with pytest.raises(ConfigError, match="execution=masked"):
-            run_config(config, "digits", epochs=2, seed=0)
+            fit_evolving(config, "digits", 2, seed=0)
         return
-    result = run_config(config, "digits", epochs=2, seed=0, on_step=checker)
+    # with its input evolution where it has one (WAST, NeuroFS)
+    result = fit_evolving(config, "digits", 2, seed=0, on_step=checker).result
     assert result.status == "success"
     assert checker.steps == 2 * 34
     assert result.density == pytest.approx(result.target_density, abs=0.01)
