@@ -11,6 +11,7 @@ from conformance_harness import BASE, Harness
 from metasparse.errors import ConfigError
 from metasparse.models import build_model
 from metasparse.space import get_preset, resolve_config
+from metasparse.sparse import compressed, gradient_growth
 from metasparse.sparse.channels import removed_fraction, units_to_remove
 from metasparse.train import build_topology, run_config
 
@@ -101,6 +102,26 @@ def test_the_sparse_path_removes_and_regrows_as_the_masked_path(changes):
         assert all(torch.equal(a.removed, b.removed)
                    for a, b in zip(sparse.layers[:-1], masked.layers[:-1], strict=True))
     assert updates > 0 and int(sparse.layers[0].removed.sum()) > 0
+
+
+def test_rigl_growth_by_threshold_skips_the_removed_units_as_the_masked_path(monkeypatch):
+    """At these sizes RigL's growth ranks every position; with a small sample it takes
+    `top_gradient`'s threshold path, which skips the removed units by row (`rows_out`)."""
+    monkeypatch.setattr(gradient_growth, "SAMPLE", 64)
+    by_rows = []
+
+    def spy(*args, **kwargs):
+        top = gradient_growth.top_gradient(*args, **kwargs)
+        rows_out = args[5] if len(args) > 5 else kwargs.get("rows_out")
+        by_rows.append(top is not None and rows_out is not None and bool(rows_out.any()))
+        return top
+
+    monkeypatch.setattr(compressed, "top_gradient", spy)
+    masked, sparse = (Harness(execution, **CHASE) for execution in ("masked", "sparse"))
+    for (_, ours), (_, theirs) in zip(sparse.updates(), masked.updates(), strict=True):
+        for i, (a, b) in enumerate(zip(ours.masks, theirs.masks, strict=True)):
+            assert torch.equal(a, b), i
+    assert any(by_rows)  # the threshold path ran with removed units to skip
 
 
 def test_the_chase_preset_trains_a_cnn_on_coil20():
