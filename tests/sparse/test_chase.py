@@ -104,9 +104,13 @@ def test_the_sparse_path_removes_and_regrows_as_the_masked_path(changes):
     assert updates > 0 and int(sparse.layers[0].removed.sum()) > 0
 
 
-def test_rigl_growth_by_threshold_skips_the_removed_units_as_the_masked_path(monkeypatch):
+@pytest.mark.parametrize("changes", [{}, {"grow_candidates": "sampled"}],
+                         ids=["all", "sampled"])
+def test_rigl_growth_by_threshold_skips_the_removed_units_as_the_masked_path(monkeypatch,
+                                                                             changes):
     """At these sizes RigL's growth ranks every position; with a small sample it takes
-    `top_gradient`'s threshold path, which skips the removed units by row (`rows_out`)."""
+    `top_gradient`'s threshold path, which skips the removed units by row (`rows_out`).
+    Sampled candidates (GSE) never take it: they rank their sample only."""
     monkeypatch.setattr(gradient_growth, "SAMPLE", 64)
     by_rows = []
 
@@ -117,11 +121,13 @@ def test_rigl_growth_by_threshold_skips_the_removed_units_as_the_masked_path(mon
         return top
 
     monkeypatch.setattr(compressed, "top_gradient", spy)
-    masked, sparse = (Harness(execution, **CHASE) for execution in ("masked", "sparse"))
+    masked, sparse = (Harness(execution, **CHASE, **changes)
+                      for execution in ("masked", "sparse"))
     for (_, ours), (_, theirs) in zip(sparse.updates(), masked.updates(), strict=True):
         for i, (a, b) in enumerate(zip(ours.masks, theirs.masks, strict=True)):
             assert torch.equal(a, b), i
-    assert any(by_rows)  # the threshold path ran with removed units to skip
+    if not changes:
+        assert any(by_rows)  # the threshold path ran with removed units to skip
 
 
 def test_the_chase_preset_trains_a_cnn_on_coil20():
