@@ -116,22 +116,33 @@ class Budget(BaseModel):
 
 class FeatureSelection(BaseModel):
     """What the objective fs_error scores: the top `k` features of the trained network's
-    ranking by `importance`, by the validation accuracy of `classifier` trained on them."""
+    ranking by `importance` (an autoencoder's by `autoencoder_importance` where it is set), by
+    the validation accuracy of `classifier` trained on them."""
 
     model_config = _FORBID
     k: int = Field(ge=1)
     classifier: str = "svm"
     importance: str = "neuron_strength"
+    # attribution costs one backward pass per output: for an autoencoder, one per feature
+    autoencoder_importance: str | None = None
 
     @model_validator(mode="after")
     def _registered(self) -> FeatureSelection:
         from metasparse.features import CLASSIFIERS, IMPORTANCES
 
-        for registry, value in ((CLASSIFIERS, self.classifier), (IMPORTANCES, self.importance)):
+        for key, registry, value in (("classifier", CLASSIFIERS, self.classifier),
+                                     ("importance", IMPORTANCES, self.importance),
+                                     ("autoencoder_importance", IMPORTANCES,
+                                      self.autoencoder_importance or self.importance)):
             if value not in registry:
-                raise ValueError(f"feature_selection.{registry.axis} must be one of "
+                raise ValueError(f"feature_selection.{key} must be one of "
                                  f"{sorted(registry.names())}; got {value!r}")
         return self
+
+    def importance_of(self, task: str) -> str:
+        """The importance that ranks the features of a network of this task."""
+        return self.autoencoder_importance or self.importance if task == "autoencoder" \
+            else self.importance
 
 
 class Scenario(BaseModel):

@@ -145,8 +145,10 @@ def _selection_metrics(trained: Any, selection: dict[str, Any], seed: int,
     """fs_error: 1 - the validation accuracy of the scenario's classifier on the top k features
     of the network's ranking (and, outside tuning only, their test accuracy)."""
     from metasparse.features import evaluate_selection, rank_features
+    from metasparse.optimize._scenario import FeatureSelection
 
-    ranking = rank_features(trained, selection["importance"])
+    importance = FeatureSelection(**selection).importance_of(trained.config["task"])
+    ranking = rank_features(trained, importance)
     scores = evaluate_selection(trained.data, ranking, selection["k"], selection["classifier"],
                                 seed, evaluate_test=evaluation)
     metrics = {"fs_error": 1.0 - scores.val_accuracy}

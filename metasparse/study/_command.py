@@ -51,20 +51,24 @@ _FROZEN = ("preset", "fixed", "epochs")
 _FROZEN_BY_KIND = {"configuration": ("n_trials", "min_epochs"),
                    "feature-selection": ("tuned_trials", "classifier", "tune_space",
                                          "tune_importance", "k", "dataset_k", "importances",
-                                         "autoencoder_importances", "tune_seeds")}
+                                         "autoencoder_importances", "tune_seeds",
+                                         "tune_held_out", "tune_facade")}
 
 
 def check_unchanged(study) -> None:
-    """Refuse to resume a study whose runs were made with other settings."""
+    """Refuse to resume a study whose runs were made with other settings (a setting that a
+    folder predates was its default there)."""
     path = study.output_dir / "study-settings.json"
     frozen = _FROZEN + _FROZEN_BY_KIND.get(study.kind, ())
     settings = json.loads(json.dumps({k: getattr(study, k) for k in frozen}, default=str))
     if path.exists():
         before = json.loads(path.read_text())
         for key in frozen:
-            if before.get(key) != settings[key]:
+            default = type(study).model_fields[key].get_default(call_default_factory=True)
+            made = before.get(key, json.loads(json.dumps(default, default=str)))
+            if made != settings[key]:
                 raise ScenarioError(
-                    f"{study.output_dir} holds runs made with {key}={before.get(key)!r}, not "
+                    f"{study.output_dir} holds runs made with {key}={made!r}, not "
                     f"{settings[key]!r}: use another --output or restore the setting")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,9 @@
 1. Tuning (`tune` datasets, each K): a `metasparse optimize` run of the `tune_space` with the
    objective fs_error, on the validation split only, with the seeds `tune_seeds` (none of the
    evaluation seeds, so no evaluation repeats a tuning run), warm-started from the presets, in
-   tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there.
+   tuning/<dataset>-k<K>/ (it resumes itself). Its incumbent is the `tuned` method there. With
+   `tune_held_out` the run tunes on the study's other datasets (tuning/without-<dataset>-k<K>/):
+   the configuration is judged on a dataset that played no part in choosing it.
 2. `runs.csv`, a resumable grid (run_grid), one point per dataset, seed and method: every preset
    (trained once, ranked by every importance, scored at every K; a preset whose input evolution
    aims at one K, NeuroFS, once per K; WAST's network is ranked by its own importance too),
@@ -54,34 +56,43 @@ def _evolution(study: FeatureSelectionStudy, method: str) -> str:
 
 
 def tuning_directory(study: FeatureSelectionStudy, dataset: str, k: int) -> Path:
-    return study.output_dir / "tuning" / f"{dataset}-k{k}"
+    name = f"without-{dataset}-k{k}" if study.tune_held_out else f"{dataset}-k{k}"
+    return study.output_dir / "tuning" / name
+
+
+def tuning_datasets(study: FeatureSelectionStudy, dataset: str) -> list[str]:
+    """The datasets the configuration of `dataset` is tuned on: itself, or held out, the
+    study's others."""
+    return [d for d in study.datasets if d != dataset] if study.tune_held_out else [dataset]
 
 
 def tune(study: FeatureSelectionStudy, dataset: str, k: int,
          progress: bool = True) -> dict[str, Any]:
-    """The incumbent configuration of SMAC on `dataset` for the top `k` features."""
+    """The incumbent configuration of SMAC for the top `k` features of `dataset` (tuned on
+    tuning_datasets), warm-started from the presets; an autoencoder's trials are ranked by the
+    study's first autoencoder importance."""
     directory = tuning_directory(study, dataset, k)
     directory.mkdir(parents=True, exist_ok=True)
+    selection = {"k": k, "classifier": study.classifier, "importance": study.tune_importance}
+    if study.autoencoder_importances[0] != study.tune_importance:
+        selection["autoencoder_importance"] = study.autoencoder_importances[0]
+    # the input evolutions are searched where a preset brings one, else held at none
+    evolving = any(_evolution(study, p) != "none" for p in study.presets)
     scenario = {
-        "name": f"{study.name}-{dataset}-k{k}", "space": study.tune_space,
-        # tuning searches the DST axes; the input evolutions run as presets beside it
-        "fixed": {"input_evolution": "none", **study.fixed}, "instances": [dataset],
-        "seeds": list(study.tune_seeds),
-        "objectives": ["fs_error"],
-        "feature_selection": {"k": k, "classifier": study.classifier,
-                              "importance": study.tune_importance},
-        "budget": {"epochs": study.epochs}, "backend": {"name": "smac", "facade": "hpo"},
-        "n_trials": study.tuned_trials,
-        # input_evolution is held at none: a preset with an evolution is outside the space
-        "warm_start": [p for p in study.presets if _evolution(study, p) == "none"],
-        "reference": study.preset,
-        "output": str(directory), "data_dir": study.data_dir,
+        "name": f"{study.name}-{directory.name}", "space": study.tune_space,
+        "fixed": {**({} if evolving else {"input_evolution": "none"}), **study.fixed},
+        "instances": tuning_datasets(study, dataset), "seeds": list(study.tune_seeds),
+        "objectives": ["fs_error"], "feature_selection": selection,
+        "budget": {"epochs": study.epochs},
+        "backend": {"name": "smac", "facade": study.tune_facade},
+        "n_trials": study.tuned_trials, "warm_start": list(study.presets),
+        "reference": study.preset, "output": str(directory), "data_dir": study.data_dir,
     }
     path = directory / "scenario-in.yaml"
     path.write_text(yaml.safe_dump(scenario, sort_keys=False))
     summary = optimize(load_scenario(path), progress=progress)[0]
     if summary.incumbent is None:
-        raise RuntimeError(f"tuning on {dataset} (k={k}) finished no trial; see {directory}")
+        raise RuntimeError(f"tuning for {dataset} (k={k}) finished no trial; see {directory}")
     return dict(summary.incumbent["config"])
 
 

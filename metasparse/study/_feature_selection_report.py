@@ -149,7 +149,9 @@ def feature_selection_report(study: FeatureSelectionStudy, runs: pd.DataFrame,
         "A network's method names the importance that ranked its features"
         + (f"; `tuned` is SMAC's incumbent of the space `{study.tune_space}` on the "
            f"validation split ({study.tuned_trials} trials, objective fs_error, importance "
-           f"{study.tune_importance})" if study.tune else "")
+           f"{study.tune_importance})"
+           + (", tuned on the other datasets: this one held out" if study.tune_held_out else "")
+           if study.tune else "")
         + "; the test split played no part in any choice.", "",
     ]
     lines += ["`leave-one-out: X` is the network method X (preset and importance) of best mean "

@@ -129,6 +129,12 @@ class FeatureSelectionStudy(_Study):
     classifier: str = "svm"
     baselines: list[str] = Field(default=["all", "mutual_info", "random_forest", "l1_logistic"])
     tune: list[str] = Field(default_factory=list, description="datasets to tune on")
+    # held out: the configuration of each `tune` dataset is tuned on the study's other datasets
+    # (SMAC across instances), so it is judged on a dataset it was not chosen on at all
+    tune_held_out: bool = False
+    tune_facade: Literal["hpo", "ac"] = Field(default="hpo", description="hpo: every trial "
+                                              "trains on every dataset and tuning seed; ac: "
+                                              "SMAC picks one pair per trial (across datasets)")
     tune_space: str = "feature-selection"
     tune_importance: str = "neuron_strength"
     tuned_trials: int = Field(default=20, ge=1)
@@ -237,6 +243,9 @@ def _check_feature_selection(study: FeatureSelectionStudy, widths: dict[str, int
     for name in study.baselines:
         BASELINES[name]
     load_space(study.tune_space, fixed=study.fixed)
+    if study.tune_held_out and study.tune and len(study.datasets) < 2:
+        raise ConfigError(f"tune_held_out needs at least two datasets (one held out, the "
+                          f"others tuned on); got {study.datasets}")
     both = next((s for s in study.tune_seeds if s in study.seeds), None)
     if both is not None:
         raise ConfigError(f"tune_seeds must differ from the evaluation seeds (a tuned "

@@ -17,7 +17,7 @@ from optimize_helpers import (
 )
 
 from metasparse.errors import ConfigError
-from metasparse.features import evaluate_selection, rank_features
+from metasparse.features import evaluate_selection, fit_evolving, rank_features
 from metasparse.optimize import load_scenario, optimize
 from metasparse.space import preset_config
 from metasparse.train import fit
@@ -61,6 +61,27 @@ def test_the_trial_scores_the_scenarios_k_and_importance(tmp_path):
         for k in (1, K) for importance in ("attribution", "neuron_strength")}
     assert float(row["cost"]) == pytest.approx(expected[(1, "attribution")])
     assert len(set(expected.values())) > 1  # the choice matters on this point
+
+
+@pytest.mark.parametrize("task", ["classifier", "autoencoder"])
+def test_an_autoencoder_is_ranked_by_the_autoencoder_importance(tmp_path, task):
+    # attribution costs an autoencoder one backward pass per feature: a scenario may rank
+    # autoencoders otherwise, and classifiers still by `importance`
+    selection = {"k": K, "importance": "attribution", "autoencoder_importance": "neuron_strength"}
+    fs = {**FS, "n_trials": 1, "feature_selection": selection,
+          "fixed": {**FS["fixed"], "task": task}, "backend": {"name": "random", "seed": 0}}
+    summary = optimize(load_scenario(write_scenario(tmp_path, f"fs-{task}", **fs)),
+                       progress=False)[0]
+    row = read_csv(summary.directory / "trials.csv")[0]
+    assert row["status"] == "success"
+    trained = fit_evolving(trial_config(row), "wine", 2, seed=0, k=K, device="cpu",
+                           fit_dense_layers=True)
+    errors = {importance: 1 - evaluate_selection(
+        trained.data, rank_features(trained, importance), K, "svm", seed=0).val_accuracy
+        for importance in ("attribution", "neuron_strength")}
+    expected = "neuron_strength" if task == "autoencoder" else "attribution"
+    assert float(row["cost"]) == pytest.approx(errors[expected])
+    assert errors["attribution"] != errors["neuron_strength"]  # the choice shows
 
 
 def test_validation_of_a_feature_selection_run_scores_the_selection(tmp_path):

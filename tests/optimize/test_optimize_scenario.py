@@ -40,6 +40,10 @@ MALFORMED = [
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "importance": "shap"}},
      "feature_selection.importance must be one of ['attribution', 'neuron_strength', 'wast']; "
      "got 'shap'"),
+    ({"objectives": ["fs_error"],
+      "feature_selection": {"k": 2, "autoencoder_importance": "shap"}},
+     "feature_selection.autoencoder_importance must be one of ['attribution', "
+     "'neuron_strength', 'wast']; got 'shap'"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 0}},
      "feature_selection.k must be >= 1; got 0"),
     ({"objectives": ["fs_error"], "feature_selection": {"k": 2, "kk": 2}},

@@ -3,6 +3,8 @@ validation only, and the baselines, scored at every K beside the published numbe
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 import yaml
@@ -61,6 +63,7 @@ def test_a_tiny_study_scores_every_method_at_every_k(tmp_path, capsys):
     assert tuning["objectives"] == "fs_error" or tuning["objectives"] == ["fs_error"]
     assert tuning["feature_selection"]["k"] == 3 and tuning["seeds"] == [7, 8]
     assert tuning["warm_start"] == ["quickselection", "set"]
+    assert tuning["fixed"]["input_evolution"] == "none"  # no preset evolves its inputs
     tuned = yaml.safe_load((out / "tuned.yaml").read_text())["wine-k3"]
     incumbent = yaml.safe_load((out / "tuning" / "wine-k3" / "incumbent.yaml").read_text())
     assert tuned == incumbent["config"]
@@ -192,3 +195,49 @@ def test_an_ensemble_method_combines_its_networks_and_leaves_the_others_as_they_
     report = (out / "report" / "report.md").read_text()
     assert "| set x2 (attribution)" in report
     assert "`X x2` is the preset X ranked by an ensemble of 2 networks (seeds s, s + 1000" in report
+
+
+def test_held_out_tuning_never_sees_the_dataset_it_is_judged_on(tmp_path):
+    """With tune_held_out the configuration of wine is SMAC's incumbent on breast_cancer alone,
+    across instances with the ac facade, warm-started from every preset (an input evolution
+    among them, which the space searches); autoencoders are ranked by their own importance."""
+    path = _study(tmp_path, tune_held_out=True, tune_facade="ac", tuned_trials=4,
+                  presets=["neurofs", "quickselection"], importances=["attribution"],
+                  tune_importance="attribution", baselines=[], seeds=[0], published={},
+                  dataset_k={}, fixed={"hidden_sizes": "16"})
+    assert main(["study", "feature-selection", str(path), "--no-progress"]) == 0
+    out = tmp_path / "out"
+    directory = out / "tuning" / "without-wine-k3"
+    scenario = yaml.safe_load((directory / "scenario.yaml").read_text())
+    assert scenario["instances"] == ["breast_cancer"]
+    assert scenario["backend"]["facade"] == "ac"
+    assert scenario["warm_start"] == ["neurofs", "quickselection"]
+    assert "input_evolution" not in scenario["fixed"]  # a preset evolves: searched
+    assert scenario["feature_selection"]["importance"] == "attribution"
+    assert scenario["feature_selection"]["autoencoder_importance"] == "neuron_strength"
+    trials = pd.read_csv(directory / "trials.csv")
+    assert set(trials["instance"]) == {"breast_cancer"} and (trials["status"] == "success").all()
+    assert "neurofs" in set(trials["config.input_evolution"])  # not held at none
+    tuned = yaml.safe_load((out / "tuned.yaml").read_text())
+    incumbent = yaml.safe_load((directory / "incumbent.yaml").read_text())["config"]
+    assert tuned == {"wine-k3": incumbent}
+    runs = pd.read_csv(out / "runs.csv")
+    assert len(runs[(runs["method"] == "tuned") & (runs["dataset"] == "wine")]) == 1
+    report = (out / "report" / "report.md").read_text()
+    assert "tuned on the other datasets: this one held out" in report
+
+
+def test_a_study_resumes_only_with_the_settings_its_runs_were_made_with(tmp_path):
+    from metasparse.study._command import check_unchanged
+
+    check_unchanged(load_study(_study(tmp_path), "feature-selection"))
+    with pytest.raises(ScenarioError, match="holds runs made with tuned_trials=3, not 4"):
+        check_unchanged(load_study(_study(tmp_path, tuned_trials=4), "feature-selection"))
+    check_unchanged(load_study(_study(tmp_path, seeds=[0, 1, 2]), "feature-selection"))  # grows
+    # a folder that predates a setting was made with its default
+    settings = tmp_path / "out" / "study-settings.json"
+    before = json.loads(settings.read_text())
+    settings.write_text(json.dumps({k: v for k, v in before.items() if k != "tune_held_out"}))
+    check_unchanged(load_study(_study(tmp_path), "feature-selection"))
+    with pytest.raises(ScenarioError, match="tune_held_out=False, not True"):
+        check_unchanged(load_study(_study(tmp_path, tune_held_out=True), "feature-selection"))
