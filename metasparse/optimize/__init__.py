@@ -16,7 +16,8 @@ __getattr__ = lazy_exports(__name__, {
     "_evaluate": ["evaluate_run"],
     "_optimize": ["OptimizationInterrupted", "RunSummary", "optimize", "summary_table"],
     "_optuna": ["optuna_distribution"],
-    "_runner": ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner"],
+    "_runner": ["PairResult", "TrialInterrupted", "TrialOutcome", "TrialRunner",
+                "TrialStartFailed"],
     "_scenario": ["Budget", "Scenario", "load_scenario", "shipped_scenarios"],
     "_store": ["ResultsStore"],
 })
@@ -42,6 +43,7 @@ __all__ = [
     "TrialInterrupted",
     "TrialOutcome",
     "TrialRunner",
+    "TrialStartFailed",
     "backend_names",
     "connect_ray",
     "evaluate_run",

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import wait
 from typing import Any
 
+from metasparse.errors import MetasparseError
 from metasparse.optimize import _worker
 from metasparse.results import OBJECTIVES
 
@@ -38,6 +39,18 @@ _CONTEXT: Any = None
 
 class TrialInterrupted(Exception):
     """The run is being interrupted: the trial is not finished and must not be recorded."""
+
+
+class TrialStartFailed(MetasparseError):
+    """A trial process ended before it began its job: every trial would fail so, and none is
+    recorded (the run stops with this one line)."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        super().__init__(
+            f"a trial process ended (exit code {exitcode}) before it began training; its error "
+            "is printed above. A script that starts an optimization (or a validation, a study) "
+            "must start it under `if __name__ == \"__main__\":`: every trial process imports "
+            "the script again, as Python's multiprocessing does")
 
 
 @dataclass
@@ -138,6 +151,7 @@ class TrialRunner:
         deadline = start + self.timeout if self.timeout else math.inf
         last_value = math.nan
         current: dict[str, float] = {}  # the running pair's latest epoch metrics
+        started = False
         while True:
             remaining = deadline - time.time()
             if remaining <= 0:
@@ -154,7 +168,13 @@ class TrialRunner:
             except EOFError:
                 message = None
             if message is None:
+                if not started:
+                    process.join(timeout=5)
+                    raise TrialStartFailed(process.exitcode)
                 return results, *self._ended(process, results), last_value
+            if isinstance(message, _worker.Started):
+                started = True
+                continue
             instance, seed = pairs[message.pair]
             if isinstance(message, _worker.Epoch):
                 current = {"val_error": message.metrics["val_error"]}

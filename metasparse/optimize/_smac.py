@@ -48,7 +48,7 @@ from smac.callback import Callback
 from smac.runhistory import StatusType, TrialInfo, TrialValue
 
 from metasparse.optimize._configs import config_values, configuration_from_values
-from metasparse.optimize._runner import TrialOutcome, TrialRunner
+from metasparse.optimize._runner import TrialOutcome, TrialRunner, TrialStartFailed
 from metasparse.optimize._session import Session
 from metasparse.results import timestamp
 
@@ -82,9 +82,21 @@ def target(config: Configuration, seed: int = 0, budget: float | None = None,
         pairs = list(job.pairs)
     else:
         pairs = [(instance, job.seeds[0] if job.deterministic else int(seed))]
-    outcome = job.runner.evaluate(config_values(config), epochs, pairs)
+    try:
+        outcome = job.runner.evaluate(config_values(config), epochs, pairs)
+    except TrialStartFailed as exc:
+        raise _Stop(exc) from None
     cost = outcome.costs if len(outcome.costs) > 1 else outcome.costs[0]
     return cost, {_KEY: outcome.to_json()}
+
+
+class _Stop(BaseException):
+    """Carries an error that ends the run through SMAC, which records any Exception that its
+    target function raises as a crashed trial and asks for the next."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _epochs(budget: float | None) -> int | None:
@@ -162,6 +174,8 @@ def run(session: Session) -> None:
         if not session.done():  # out of time while replaying
             with _asking():
                 facade.optimize()
+    except _Stop as stop:
+        raise stop.error from None
     finally:
         if client is not None:
             client.close()

@@ -39,6 +39,12 @@ EVALUATION_METRICS = (*METRICS, "test_accuracy", "test_loss", "val_curve")
 
 
 @dataclass(frozen=True)
+class Started:
+    """The trial process runs its job: its start-up (which imports the parent's __main__ module
+    again, as multiprocessing does) is over."""
+
+
+@dataclass(frozen=True)
 class Epoch:
     """Pair number `pair` finished epoch `epoch` (1-based) with these validation metrics."""
 
@@ -71,7 +77,7 @@ class Failed:
     end: float
 
 
-Message = Epoch | Result | Failed
+Message = Started | Epoch | Result | Failed
 
 
 def _die_with_parent() -> None:
@@ -86,6 +92,10 @@ def main(conn: Connection, job: dict[str, Any]) -> None:
     """Entry point of the trial process (importable, so that 'forkserver' can start it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C ends
     _die_with_parent()
+    try:
+        conn.send(Started())
+    except (BrokenPipeError, EOFError):  # the parent stopped waiting (Ctrl-C, a timeout)
+        os._exit(1)
     import torch
 
     torch.set_num_threads(job["threads"])

@@ -4,6 +4,8 @@ raises, under every backend: test_optimize_backend_contract.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -72,3 +74,31 @@ def test_runner_aggregates_instances_and_seeds():
     mean = sum(p.metrics["val_error"] for p in outcome.pairs) / 3
     assert outcome.costs[0] == pytest.approx(mean)
     assert 0 < outcome.costs[1] <= 1
+
+
+UNGUARDED = """
+import sys
+from metasparse.optimize import load_scenario, optimize
+optimize(load_scenario(sys.argv[1]), progress=False)  # no `if __name__ == "__main__":`
+"""
+
+
+@pytest.mark.parametrize("backend", ["smac", "random"])
+def test_a_trial_process_that_cannot_start_stops_the_run_with_one_line(scenario_file, tmp_path,
+                                                                       backend):
+    # every trial process imports the script again: unguarded, it runs the optimization once
+    # more, whose directory the first one holds; every trial would crash the same way, so the
+    # run stops at the first, records nothing and says why
+    path = scenario_file(f"unguarded-{backend}", backend={"name": backend}, n_trials=3)
+    script = tmp_path / "unguarded.py"
+    script.write_text(UNGUARDED)
+    done = subprocess.run([sys.executable, str(script), str(path)], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("metasparse.optimize._runner.TrialStartFailed: a trial process "
+                           "ended (exit code 1) before it began training")
+    assert 'if __name__ == "__main__":' in last
+    assert done.stderr.count("is in use by pid") == 1  # one trial process tried, not three
+    trials = load_scenario(path).output_dir / "trials.csv"
+    assert not trials.exists() or read_csv(trials) == []
