@@ -46,11 +46,14 @@ class TrialStartFailed(MetasparseError):
     recorded (the run stops with this one line)."""
 
     def __init__(self, exitcode: int | None) -> None:
+        why = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 \
+            else f"exit code {exitcode}"
         super().__init__(
-            f"a trial process ended (exit code {exitcode}) before it began training; its error "
-            "is printed above. A script that starts an optimization (or a validation, a study) "
-            "must start it under `if __name__ == \"__main__\":`: every trial process imports "
-            "the script again, as Python's multiprocessing does")
+            f"a trial process ended ({why}) before it began training"
+            + ("; its error is printed above. A script that starts an optimization (or a "
+               "validation, a study) must start it under `if __name__ == \"__main__\":`: every "
+               "trial process imports the script again, as Python's multiprocessing does"
+               if exitcode == 1 else ""))
 
 
 @dataclass

@@ -11,7 +11,7 @@ import time
 import pytest
 from optimize_helpers import read_csv
 
-from metasparse.optimize import TrialRunner, load_scenario, optimize
+from metasparse.optimize import TrialRunner, TrialStartFailed, load_scenario, optimize
 
 # SGD at lr 0.3 with momentum 0.99 on unscaled breast_cancer features: the loss is NaN at once.
 DIVERGING = {"model": "mlp", "hidden_sizes": "128", "activation": "srelu", "optimizer": "sgd",
@@ -102,3 +102,9 @@ def test_a_trial_process_that_cannot_start_stops_the_run_with_one_line(scenario_
     assert done.stderr.count("is in use by pid") == 1  # one trial process tried, not three
     trials = load_scenario(path).output_dir / "trials.csv"
     assert not trials.exists() or read_csv(trials) == []
+
+
+def test_a_trial_process_killed_before_it_starts_is_not_blamed_on_the_script():
+    killed = str(TrialStartFailed(-9))
+    assert killed == "a trial process ended (killed by signal 9) before it began training"
+    assert "__main__" in str(TrialStartFailed(1))
