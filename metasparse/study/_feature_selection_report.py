@@ -120,13 +120,17 @@ def overall(study: FeatureSelectionStudy, table: pd.DataFrame, k: int) -> pd.Dat
 
 def tuned_choices(study: FeatureSelectionStudy,
                   tuned: Mapping[tuple[str, int], Mapping[str, Any]]) -> pd.DataFrame:
-    """What the tuner changed from the reference preset, per tuned dataset and K."""
+    """What the tuner changed from the reference preset, per tuned dataset and K, and the
+    study's preset that it is where it is one (the tuner may keep a warm start)."""
     reference = preset_config(study.preset, study.fixed)
+    presets = {name: preset_config(name, study.fixed) for name in study.presets}
     rows = []
     for (dataset, k), config in tuned.items():
         changed = {key: value for key, value in config.items() if reference.get(key) != value}
-        rows.append([dataset, k, ", ".join(f"{key}={_short(v)}" for key, v in changed.items())])
-    return pd.DataFrame(rows, columns=["dataset", "k", f"changed from {study.preset}"])
+        same = next((name for name, values in presets.items() if values == dict(config)), "")
+        rows.append([dataset, k, same,
+                     ", ".join(f"{key}={_short(v)}" for key, v in changed.items())])
+    return pd.DataFrame(rows, columns=["dataset", "k", "a preset", f"changed from {study.preset}"])
 
 
 def _short(value: Any) -> str:

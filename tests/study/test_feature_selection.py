@@ -241,3 +241,14 @@ def test_a_study_resumes_only_with_the_settings_its_runs_were_made_with(tmp_path
     check_unchanged(load_study(_study(tmp_path), "feature-selection"))
     with pytest.raises(ScenarioError, match="tune_held_out=False, not True"):
         check_unchanged(load_study(_study(tmp_path, tune_held_out=True), "feature-selection"))
+
+
+def test_the_tuner_table_names_the_preset_a_tuned_configuration_is(tmp_path):
+    from metasparse.study._feature_selection_report import tuned_choices
+
+    study = load_study(_study(tmp_path), "feature-selection")
+    kept = preset_config("set", TINY["fixed"])
+    moved = {**kept, "density": 0.2}
+    table = tuned_choices(study, {("wine", 3): kept, ("breast_cancer", 3): moved})
+    assert table["a preset"].tolist() == ["set", ""]
+    assert "density=0.2" in table["changed from quickselection"].iloc[1]
