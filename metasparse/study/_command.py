@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import os
+from typing import Any
 
 from metasparse.errors import ScenarioError
 from metasparse.results import write_atomic
@@ -60,12 +61,13 @@ def check_unchanged(study) -> None:
     folder predates was its default there)."""
     path = study.output_dir / "study-settings.json"
     frozen = _FROZEN + _FROZEN_BY_KIND.get(study.kind, ())
-    settings = json.loads(json.dumps({k: getattr(study, k) for k in frozen}, default=str))
+    settings = _as_json({k: getattr(study, k) for k in frozen})
     if path.exists():
         before = json.loads(path.read_text())
+        fields = type(study).model_fields
         for key in frozen:
-            default = type(study).model_fields[key].get_default(call_default_factory=True)
-            made = before.get(key, json.loads(json.dumps(default, default=str)))
+            made = before[key] if key in before \
+                else _as_json(fields[key].get_default(call_default_factory=True))
             if made != settings[key]:
                 raise ScenarioError(
                     f"{study.output_dir} holds runs made with {key}={made!r}, not "
@@ -73,6 +75,11 @@ def check_unchanged(study) -> None:
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(settings, indent=2))
+
+
+def _as_json(value: Any) -> Any:
+    """`value` as study-settings.json holds it (what JSON cannot hold, as its string)."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -74,6 +74,7 @@ def tune(study: FeatureSelectionStudy, dataset: str, k: int,
     directory = tuning_directory(study, dataset, k)
     directory.mkdir(parents=True, exist_ok=True)
     selection = {"k": k, "classifier": study.classifier, "importance": study.tune_importance}
+    # only where it differs: the scenario of a study tuned before this key stays as it was
     if study.autoencoder_importances[0] != study.tune_importance:
         selection["autoencoder_importance"] = study.autoencoder_importances[0]
     # the input evolutions are searched where a preset brings one, else held at none
